@@ -1,0 +1,118 @@
+# tbhelper: top-level build. GNU make; every library through pkg-config.
+#   make            build build/tbhelperd build/tbhelperctl build/tbsim
+#   make check      every test (unit, simulator over loopback, fuzz, kernel test bed)
+#   make deps       install the Debian packages the build and tests need
+#   make install    DESTDIR=... PREFIX=/usr
+#   make demo       the end-to-end demonstration (README's first command)
+#   make bench      benchmarks that print figures
+#   make fuzz       libFuzzer targets for FUZZ_SECONDS each
+#   make deb        the Debian package
+
+VERSION    := $(shell cat VERSION 2>/dev/null || echo 0.1.0)
+BUILD      ?= build
+PREFIX     ?= /usr
+SBINDIR    ?= $(PREFIX)/sbin
+SYSCONFDIR ?= /etc
+DATADIR    ?= $(PREFIX)/share
+FUZZ_SECONDS ?= 60
+
+CXX        ?= g++
+PKG_CONFIG ?= pkg-config
+CXXFLAGS   ?= -O2 -g
+CXXFLAGS   += -std=c++20 -Wall -Wextra -Wshadow -Wformat=2 -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE
+CPPFLAGS   += -Ilib -DTBHELPER_VERSION='"$(VERSION)"' -MMD -MP
+LDFLAGS    += -pie -Wl,-z,relro,-z,now
+
+pc_cflags = $(shell $(PKG_CONFIG) --cflags $(1) 2>/dev/null)
+pc_libs   = $(shell $(PKG_CONFIG) --libs $(1) 2>/dev/null)
+
+LIB_PKGS   := fmt tomlplusplus nlohmann_json
+DAEMON_PKGS:= libmnl libnetfilter_queue libnetfilter_conntrack libnetfilter_cthelper
+CTL_PKGS   := libmnl libnetfilter_conntrack libnftables libpcap
+SIM_PKGS   :=
+
+LIB_SRCS    := $(sort $(wildcard lib/*/*.cpp))
+DAEMON_SRCS := $(sort $(wildcard nfhelper/*.cpp))
+CTL_SRCS    := $(sort $(wildcard ctl/*.cpp))
+SIM_SRCS    := $(sort $(wildcard tools/tbsim/*.cpp))
+UNIT_SRCS   := $(sort $(wildcard tests/unit/*.cpp))
+BENCH_SRCS  := $(sort $(wildcard tests/bench/*.cpp))
+FUZZ_SRCS   := $(sort $(wildcard tests/fuzz/*.cpp))
+
+obj = $(patsubst %.cpp,$(BUILD)/obj/%.o,$(1))
+
+LIB_A := $(BUILD)/libtbhelper.a
+PROGRAMS := $(BUILD)/tbhelperd $(BUILD)/tbhelperctl $(BUILD)/tbsim
+
+.PHONY: all check unit deps install demo bench fuzz deb clean
+all: $(PROGRAMS)
+
+$(BUILD)/obj/lib/%.o: CPPFLAGS += $(call pc_cflags,$(LIB_PKGS))
+$(BUILD)/obj/nfhelper/%.o: CPPFLAGS += $(call pc_cflags,$(LIB_PKGS) $(DAEMON_PKGS))
+$(BUILD)/obj/ctl/%.o: CPPFLAGS += $(call pc_cflags,$(LIB_PKGS) $(CTL_PKGS))
+$(BUILD)/obj/tests/%.o: CPPFLAGS += $(call pc_cflags,$(LIB_PKGS) catch2)
+
+$(BUILD)/obj/%.o: %.cpp
+	@mkdir -p $(dir $@)
+	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -c $< -o $@
+
+$(LIB_A): $(call obj,$(LIB_SRCS))
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/tbhelperd: $(call obj,$(DAEMON_SRCS)) $(LIB_A)
+	$(CXX) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(DAEMON_PKGS) $(LIB_PKGS))
+
+$(BUILD)/tbhelperctl: $(call obj,$(CTL_SRCS)) $(LIB_A)
+	$(CXX) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(CTL_PKGS) $(LIB_PKGS))
+
+$(BUILD)/tbsim: $(call obj,$(SIM_SRCS)) $(LIB_A)
+	$(CXX) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(LIB_PKGS)) -lpthread
+
+$(BUILD)/unit-tests: $(call obj,$(UNIT_SRCS)) $(LIB_A)
+	$(CXX) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(LIB_PKGS))
+
+$(BUILD)/bench: $(call obj,$(BENCH_SRCS)) $(LIB_A)
+	$(CXX) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(LIB_PKGS))
+
+unit: $(BUILD)/unit-tests
+
+# Every test: unit tests, simulator sessions over loopback, the fuzzers for
+# FUZZ_SECONDS, and the kernel scenarios in a Debian 12 kernel under QEMU.
+check: all $(BUILD)/unit-tests
+	tests/check.sh
+
+deps:
+	tools/install-deps.sh
+
+# Fuzzers: clang, libFuzzer, ASan and UBSan; the engine is recompiled with them.
+FUZZ_CXX      ?= clang++
+FUZZ_FLAGS    := -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Ilib
+FUZZ_BINS     := $(patsubst tests/fuzz/%.cpp,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
+FUZZ_LIB_SRCS := $(filter-out lib/config/%,$(LIB_SRCS))
+$(BUILD)/fuzz/%: tests/fuzz/%.cpp $(FUZZ_LIB_SRCS) $(wildcard lib/*/*.hpp)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CXX) $(FUZZ_FLAGS) $(call pc_cflags,fmt) -o $@ $< $(FUZZ_LIB_SRCS) $(call pc_libs,fmt)
+fuzz: $(FUZZ_BINS)
+	tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_BINS)
+
+bench: $(BUILD)/bench
+	$(BUILD)/bench
+
+demo: all
+	tools/demo.sh
+
+install: all
+	install -D -m 0755 $(BUILD)/tbhelperd $(DESTDIR)$(SBINDIR)/tbhelperd
+	install -D -m 0755 $(BUILD)/tbhelperctl $(DESTDIR)$(SBINDIR)/tbhelperctl
+	install -D -m 0644 packaging/tbhelper.conf $(DESTDIR)$(SYSCONFDIR)/tbhelper/tbhelper.conf
+	install -D -m 0644 README.md $(DESTDIR)$(DATADIR)/doc/tbhelper/README.md
+	for f in docs/*.md; do install -D -m 0644 $$f $(DESTDIR)$(DATADIR)/doc/tbhelper/$$(basename $$f); done
+
+deb:
+	packaging/build-deb.sh
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,182 @@
+#include "config/config.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+namespace tb {
+
+ConfigError::ConfigError(std::string file, std::size_t line, std::string key, const std::string& what)
+    : std::runtime_error(key.empty() ? fmt::format("{}:{}: {}", file, line, what)
+                                     : fmt::format("{}:{}: key '{}': {}", file, line, key, what)),
+      file_(std::move(file)),
+      line_(line),
+      key_(std::move(key)) {}
+
+bool Config::port_allowed(std::uint16_t port) const {
+    return std::any_of(allowed_ports.begin(), allowed_ports.end(),
+                       [port](const PortRange& r) { return r.contains(port); });
+}
+
+bool parse_port_range(const std::string& text, PortRange& out) {
+    auto parse_port = [](std::string_view s, std::uint16_t& v) {
+        unsigned n = 0;
+        auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
+        if (s.empty() || ec != std::errc{} || end != s.data() + s.size() || n < 1 || n > 65535) return false;
+        v = static_cast<std::uint16_t>(n);
+        return true;
+    };
+    std::string_view s(text);
+    auto dash = s.find('-');
+    if (dash == std::string_view::npos) {
+        if (!parse_port(s, out.first)) return false;
+        out.last = out.first;
+        return true;
+    }
+    return parse_port(s.substr(0, dash), out.first) && parse_port(s.substr(dash + 1), out.last) &&
+           out.first <= out.last;
+}
+
+std::string log_level_name(LogLevel level) {
+    switch (level) {
+        case LogLevel::error: return "error";
+        case LogLevel::warning: return "warning";
+        case LogLevel::info: return "info";
+        case LogLevel::debug: return "debug";
+    }
+    return "info";
+}
+
+namespace {
+
+const char* type_name(toml::node_type t) {
+    switch (t) {
+        case toml::node_type::table: return "a table";
+        case toml::node_type::array: return "an array";
+        case toml::node_type::string: return "a string";
+        case toml::node_type::integer: return "an integer";
+        case toml::node_type::floating_point: return "a floating-point number";
+        case toml::node_type::boolean: return "a boolean";
+        case toml::node_type::date: return "a date";
+        case toml::node_type::time: return "a time";
+        case toml::node_type::date_time: return "a date-time";
+        default: return "nothing";
+    }
+}
+
+struct Reader {
+    const std::string& origin;
+
+    [[noreturn]] void fail(const toml::node& node, const std::string& key, const std::string& what) const {
+        throw ConfigError(origin, node.source().begin.line, key, what);
+    }
+
+    std::int64_t integer(const toml::node& node, const std::string& key, std::int64_t lo, std::int64_t hi) const {
+        auto v = node.value<std::int64_t>();
+        if (!node.is_integer() || !v) fail(node, key, fmt::format("expected an integer, found {}", type_name(node.type())));
+        if (*v < lo || *v > hi) fail(node, key, fmt::format("{} is out of range, expected {} to {}", *v, lo, hi));
+        return *v;
+    }
+
+    std::vector<std::uint16_t> port_list(const toml::node& node, const std::string& key) const {
+        const auto* arr = node.as_array();
+        if (!arr) fail(node, key, fmt::format("expected an array of port numbers, found {}", type_name(node.type())));
+        if (arr->size() > kMaxContactPorts)
+            fail(node, key, fmt::format("{} ports listed, at most {} allowed", arr->size(), kMaxContactPorts));
+        std::vector<std::uint16_t> ports;
+        std::set<std::uint16_t> seen;
+        for (const auto& el : *arr) {
+            auto p = static_cast<std::uint16_t>(integer(el, key, 1, 65535));
+            if (!seen.insert(p).second) fail(el, key, fmt::format("port {} is listed twice", p));
+            ports.push_back(p);
+        }
+        return ports;
+    }
+
+    std::vector<PortRange> ranges(const toml::node& node, const std::string& key) const {
+        const auto* arr = node.as_array();
+        if (!arr)
+            fail(node, key,
+                 fmt::format("expected an array of strings like \"1024-65535\" or \"5000\", found {}",
+                             type_name(node.type())));
+        if (arr->size() > kMaxAllowedRanges)
+            fail(node, key, fmt::format("{} ranges listed, at most {} allowed", arr->size(), kMaxAllowedRanges));
+        std::vector<PortRange> out;
+        for (const auto& el : *arr) {
+            PortRange r;
+            if (el.is_integer()) {
+                r.first = r.last = static_cast<std::uint16_t>(integer(el, key, 1, 65535));
+            } else if (auto s = el.value<std::string>(); s && el.is_string()) {
+                if (!parse_port_range(*s, r))
+                    fail(el, key,
+                         fmt::format("\"{}\" is not a port (1-65535) or a range FIRST-LAST with FIRST <= LAST", *s));
+            } else {
+                fail(el, key, fmt::format("expected a string like \"1024-65535\", found {}", type_name(el.type())));
+            }
+            out.push_back(r);
+        }
+        return out;
+    }
+};
+
+}  // namespace
+
+Config parse_config(const std::string& text, const std::string& origin) {
+    toml::table table;
+    try {
+        table = toml::parse(text, origin);
+    } catch (const toml::parse_error& e) {
+        throw ConfigError(origin, e.source().begin.line, "", std::string(e.description()));
+    }
+    Config c;
+    Reader r{origin};
+    for (const auto& [k, node] : table) {
+        const std::string key(k.str());
+        if (key == "queue") {
+            c.queue = static_cast<std::uint16_t>(r.integer(node, key, 0, 65535));
+        } else if (key == "tcp_contact_ports") {
+            c.tcp_contact_ports = r.port_list(node, key);
+        } else if (key == "udp_contact_ports") {
+            c.udp_contact_ports = r.port_list(node, key);
+        } else if (key == "allowed_ports") {
+            c.allowed_ports = r.ranges(node, key);
+        } else if (key == "max_expectations") {
+            c.max_expectations = static_cast<std::uint32_t>(r.integer(node, key, 1, kMaxExpectationsLimit));
+        } else if (key == "expectation_timeout") {
+            c.expectation_timeout = static_cast<std::uint32_t>(r.integer(node, key, 1, kMaxExpectationTimeout));
+        } else if (key == "nat_rewrite") {
+            if (!node.is_boolean()) r.fail(node, key, fmt::format("expected true or false, found {}", type_name(node.type())));
+            c.nat_rewrite = *node.value<bool>();
+        } else if (key == "log_level") {
+            auto s = node.value<std::string>();
+            if (!node.is_string() || !s)
+                r.fail(node, key, fmt::format("expected a string, found {}", type_name(node.type())));
+            if (*s == "error") c.log_level = LogLevel::error;
+            else if (*s == "warning") c.log_level = LogLevel::warning;
+            else if (*s == "info") c.log_level = LogLevel::info;
+            else if (*s == "debug") c.log_level = LogLevel::debug;
+            else r.fail(node, key, fmt::format("\"{}\" is not one of \"error\", \"warning\", \"info\", \"debug\"", *s));
+        } else {
+            r.fail(node, key,
+                   "unknown key; known keys are queue, tcp_contact_ports, udp_contact_ports, allowed_ports, "
+                   "max_expectations, expectation_timeout, nat_rewrite, log_level");
+        }
+    }
+    return c;
+}
+
+Config load_config_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw ConfigError(path, 0, "", "cannot open the file for reading");
+    std::ostringstream text;
+    text << in.rdbuf();
+    if (in.bad()) throw ConfigError(path, 0, "", "cannot read the file");
+    return parse_config(text.str(), path);
+}
+
+}  // namespace tb

@@ -1,0 +1,69 @@
+// /etc/tbhelper/tbhelper.conf (TOML): the keys of spec/interfaces.md.
+// Shared by tbhelperd and tbhelperctl so both read one file the same way.
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace tb {
+
+constexpr const char* kDefaultConfigPath = "/etc/tbhelper/tbhelper.conf";
+constexpr const char* kDefaultControlSocket = "/run/tbhelper/tbhelperd.sock";
+constexpr const char* kHelperName = "timbuktu";
+constexpr const char* kNftTable = "tbhelper";  // family inet
+
+struct PortRange {
+    std::uint16_t first = 0;
+    std::uint16_t last = 0;
+    bool contains(std::uint16_t port) const { return port >= first && port <= last; }
+    friend bool operator==(const PortRange&, const PortRange&) = default;
+};
+
+enum class LogLevel { error = 0, warning = 1, info = 2, debug = 3 };
+
+struct Config {
+    std::uint16_t queue = 407;
+    std::vector<std::uint16_t> tcp_contact_ports{407};
+    std::vector<std::uint16_t> udp_contact_ports{407, 1419};
+    std::vector<PortRange> allowed_ports{{1024, 65535}};
+    std::uint32_t max_expectations = 8;
+    std::uint32_t expectation_timeout = 120;
+    bool nat_rewrite = true;
+    LogLevel log_level = LogLevel::info;
+
+    bool port_allowed(std::uint16_t port) const;
+};
+
+// Bounds that make a value "impossible" (spec: a startup error).
+constexpr std::uint32_t kMaxExpectationsLimit = 32;      // per contact connection
+constexpr std::uint32_t kMaxExpectationTimeout = 86400;  // one day
+constexpr std::size_t kMaxContactPorts = 64;
+constexpr std::size_t kMaxAllowedRanges = 256;
+
+// Names file, line and key: "FILE:LINE: key 'K': what is wrong".
+class ConfigError : public std::runtime_error {
+public:
+    ConfigError(std::string file, std::size_t line, std::string key, const std::string& what);
+    const std::string& file() const { return file_; }
+    std::size_t line() const { return line_; }
+    const std::string& key() const { return key_; }
+
+private:
+    std::string file_;
+    std::size_t line_;
+    std::string key_;
+};
+
+// Reads and validates a configuration file. A missing file is an error here;
+// callers that accept a missing default file check for it first.
+Config load_config_file(const std::string& path);
+// Same, from text (for tests and `--check-config` of stdin); `origin` names it in errors.
+Config parse_config(const std::string& text, const std::string& origin);
+// The parse of "1024-65535" or "5000" (spec: ranges or single ports).
+bool parse_port_range(const std::string& text, PortRange& out);
+
+std::string log_level_name(LogLevel level);
+
+}  // namespace tb

@@ -1,0 +1,82 @@
+// Spec B7/B8: one contact connection as the firewall sees it. Feed it every
+// packet of the connection with payload, in arrival order; it returns the
+// decisions for that packet. Bounded memory: reassembly buffers are capped.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+
+#include "common/net.hpp"
+#include "config/policy.hpp"
+#include "engine/counters.hpp"
+#include "engine/decisions.hpp"
+
+namespace tb::engine {
+
+// Facts about the contact connection, from conntrack: original tuple G:gport ->
+// D:dport and reply tuple H:hport -> G':g'port. Without NAT, H == D and G' == G.
+struct ConnectionFacts {
+    Transport transport = Transport::tcp;
+    IpAddress guest;           // G, original source
+    std::uint16_t guest_port = 0;
+    IpAddress contact_address; // D, original destination
+    std::uint16_t contact_port = 0;
+    IpAddress host;            // H, reply source
+    IpAddress guest_translated;// G', reply destination
+};
+
+enum class PacketDirection : std::uint8_t { original, reply };  // guest->host, host->guest
+
+struct Packet {
+    PacketDirection direction = PacketDirection::original;
+    std::uint32_t tcp_seq = 0;  // sequence number of payload[0]; ignored for UDP
+    std::span<const std::uint8_t> payload;  // L4 payload
+};
+
+// What survives a daemon restart: stored in the kernel's helper private data
+// (at most kPersistedStateSize bytes, see nfnetlink_cthelper).
+constexpr std::size_t kPersistedStateSize = 32;
+using PersistedState = std::array<std::uint8_t, kPersistedStateSize>;
+
+enum class Phase : std::uint8_t {
+    await_hello,    // nothing seen yet from the guest
+    await_ack,      // valid HELLO seen, waiting for the host's HELLO-ACK
+    framed,         // contact done, stream stays framed: offers may come (B7)
+    service_data,   // contact done for services 1-4 on TCP: unframed, stop (B7)
+    not_timbuktu,   // first guest frame was not a valid HELLO: leave alone
+    lost,           // a stream position was lost; stopped parsing, said so
+};
+std::string phase_name(Phase p);
+
+class Session {
+public:
+    Session(ConnectionFacts facts, const Policy& policy, Counters& counters);
+    // Rebuilds a session from private data a previous daemon stored in the kernel.
+    // Returns nullopt (and the caller starts a fresh session) when the bytes are
+    // not a state this version wrote.
+    static std::optional<Session> restore(ConnectionFacts facts, const Policy& policy, Counters& counters,
+                                          std::span<const std::uint8_t> persisted);
+    ~Session();
+    Session(Session&&) noexcept;
+    Session& operator=(Session&&) noexcept;
+
+    Decisions on_packet(const Packet& packet);
+
+    Phase phase() const;
+    std::uint8_t service() const;
+    // Changes whenever the persisted form changes; the kernel layer writes it
+    // back into the conntrack only when it differs from what it last wrote.
+    PersistedState persisted() const;
+    const ConnectionFacts& facts() const;
+    void set_policy(const Policy& policy);  // SIGHUP reload
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+    explicit Session(std::unique_ptr<Impl> impl);
+};
+
+}  // namespace tb::engine
