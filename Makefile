@@ -89,7 +89,7 @@ deps:
 FUZZ_CXX      ?= clang++
 FUZZ_FLAGS    := -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Ilib
 FUZZ_BINS     := $(patsubst tests/fuzz/%.cpp,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
-FUZZ_LIB_SRCS := $(filter-out lib/config/%,$(LIB_SRCS))
+FUZZ_LIB_SRCS := $(filter lib/common/% lib/protocol/% lib/engine/%,$(LIB_SRCS))
 $(BUILD)/fuzz/%: tests/fuzz/%.cpp $(FUZZ_LIB_SRCS) $(wildcard lib/*/*.hpp)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CXX) $(FUZZ_FLAGS) $(call pc_cflags,fmt) -o $@ $< $(FUZZ_LIB_SRCS) $(call pc_libs,fmt)
