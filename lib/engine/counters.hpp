@@ -18,6 +18,9 @@ struct Counters {
     std::uint64_t forged = 0;                // PORT-OFFERs from the guest side
     std::uint64_t rewrites = 0;              // Rewrite decisions
     std::uint64_t stream_lost = 0;           // gaps / overflows that stopped parsing
+    std::uint64_t rewrites_skipped = 0;      // addresses that needed a B8 rewrite but did not lie
+                                             // whole inside the current packet (straddled / earlier)
+    std::uint64_t opcodes_unbucketed = 0;    // B6 opcodes counted after other_opcodes was full
     std::map<std::uint16_t, std::uint64_t> other_opcodes;  // B6, bounded to kMaxOpcodeBuckets keys
 
     static constexpr std::size_t kMaxOpcodeBuckets = 64;

@@ -34,6 +34,10 @@ struct Packet {
     PacketDirection direction = PacketDirection::original;
     std::uint32_t tcp_seq = 0;  // sequence number of payload[0]; ignored for UDP
     std::span<const std::uint8_t> payload;  // L4 payload
+    // TCP SYN flag. When the kernel layer passes the SYN (with or without
+    // payload), the stream's first byte is tcp_seq + 1; otherwise the first
+    // segment with payload defines the start of that direction's stream.
+    bool tcp_syn = false;
 };
 
 // What survives a daemon restart: stored in the kernel's helper private data
@@ -72,6 +76,9 @@ public:
     PersistedState persisted() const;
     const ConnectionFacts& facts() const;
     void set_policy(const Policy& policy);  // SIGHUP reload
+    // Distinct offered streams accepted on this contact connection (each gave
+    // an Expect); StopWatching is only ever issued while this is 0.
+    std::uint32_t accepted_offers() const;
 
 private:
     struct Impl;
