@@ -28,7 +28,7 @@ pc_libs   = $(shell $(PKG_CONFIG) --libs $(1) 2>/dev/null)
 
 LIB_PKGS   := fmt tomlplusplus nlohmann_json
 DAEMON_PKGS:= libmnl libnetfilter_queue libnetfilter_conntrack libnetfilter_cthelper
-CTL_PKGS   := libmnl libnetfilter_conntrack libnftables libpcap
+CTL_PKGS   := libmnl libnetfilter_conntrack libnetfilter_cthelper libnftables libpcap
 SIM_PKGS   :=
 
 LIB_SRCS    := $(sort $(wildcard lib/*/*.cpp))
@@ -102,10 +102,36 @@ bench: $(BUILD)/bench
 demo: all
 	tools/demo.sh
 
-install: all
+# Installed layout (Debian 12 conventions; the package installs through this).
+MANDIR         ?= $(DATADIR)/man
+UNITDIR        ?= $(shell $(PKG_CONFIG) --variable=systemdsystemunitdir systemd 2>/dev/null || echo /lib/systemd/system)
+MODULESLOADDIR ?= /usr/lib/modules-load.d
+BASHCOMPDIR    ?= $(DATADIR)/bash-completion/completions
+
+# The nftables snippet for the default configuration, as tbhelperctl prints it.
+# packaging/tbhelper.nft is a reference copy, used only when tbhelperctl cannot
+# print it (tests/package checks that the two agree).
+$(BUILD)/tbhelper.nft: $(BUILD)/tbhelperctl packaging/tbhelper.conf
+	@if $(BUILD)/tbhelperctl rules --config packaging/tbhelper.conf > $@.tmp 2>$@.err && test -s $@.tmp; then \
+	    mv $@.tmp $@; rm -f $@.err; \
+	elif test -f packaging/tbhelper.nft; then \
+	    echo "WARNING: '$(BUILD)/tbhelperctl rules' failed ($$(head -c 200 $@.err)); installing packaging/tbhelper.nft" >&2; \
+	    rm -f $@.tmp $@.err; cp packaging/tbhelper.nft $@; \
+	else \
+	    cat $@.err >&2; rm -f $@.tmp $@.err; exit 1; \
+	fi
+
+install: all $(BUILD)/tbhelper.nft
 	install -D -m 0755 $(BUILD)/tbhelperd $(DESTDIR)$(SBINDIR)/tbhelperd
 	install -D -m 0755 $(BUILD)/tbhelperctl $(DESTDIR)$(SBINDIR)/tbhelperctl
 	install -D -m 0644 packaging/tbhelper.conf $(DESTDIR)$(SYSCONFDIR)/tbhelper/tbhelper.conf
+	install -D -m 0644 $(BUILD)/tbhelper.nft $(DESTDIR)$(DATADIR)/tbhelper/tbhelper.nft
+	install -D -m 0644 packaging/tbhelperd.service $(DESTDIR)$(UNITDIR)/tbhelperd.service
+	install -D -m 0644 packaging/modules-load.conf $(DESTDIR)$(MODULESLOADDIR)/tbhelper.conf
+	install -D -m 0644 packaging/tbhelperctl.bash-completion $(DESTDIR)$(BASHCOMPDIR)/tbhelperctl
+	install -D -m 0644 packaging/man/tbhelperd.8 $(DESTDIR)$(MANDIR)/man8/tbhelperd.8
+	install -D -m 0644 packaging/man/tbhelperctl.8 $(DESTDIR)$(MANDIR)/man8/tbhelperctl.8
+	install -D -m 0644 packaging/man/tbhelper.conf.5 $(DESTDIR)$(MANDIR)/man5/tbhelper.conf.5
 	install -D -m 0644 README.md $(DESTDIR)$(DATADIR)/doc/tbhelper/README.md
 	for f in docs/*.md; do install -D -m 0644 $$f $(DESTDIR)$(DATADIR)/doc/tbhelper/$$(basename $$f); done
 
