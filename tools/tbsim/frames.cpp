@@ -1,0 +1,70 @@
+#include "frames.hpp"
+
+#include <fmt/format.h>
+
+namespace tbsim {
+
+namespace proto = tb::proto;
+
+bool FrameReader::frame_buffered() const {
+    if (buf_.size() < proto::kHeaderSize) return false;
+    auto h = proto::decode_header(buf_);
+    if (proto::parsed_error(h)) return true;  // next() reports it at once
+    return buf_.size() >= proto::kHeaderSize + std::get<proto::FrameHeader>(h).length;
+}
+
+std::vector<std::uint8_t> FrameReader::take_rest() {
+    std::vector<std::uint8_t> out;
+    out.swap(buf_);
+    return out;
+}
+
+FrameReader::Result FrameReader::next(int fd, const Deadline& deadline, int stop_fd) {
+    Result r;
+    for (;;) {
+        if (buf_.size() >= proto::kHeaderSize) {
+            auto h = proto::decode_header(buf_);
+            if (auto* err = proto::parsed_error(h)) {
+                r.status = Status::malformed;
+                r.reason = err->reason;
+                return r;
+            }
+            const auto& hdr = std::get<proto::FrameHeader>(h);
+            const std::size_t total = proto::kHeaderSize + hdr.length;
+            if (buf_.size() >= total) {
+                r.status = Status::frame;
+                r.header = hdr;
+                r.body.assign(buf_.begin() + proto::kHeaderSize, buf_.begin() + static_cast<std::ptrdiff_t>(total));
+                buf_.erase(buf_.begin(), buf_.begin() + static_cast<std::ptrdiff_t>(total));
+                return r;
+            }
+        }
+        std::uint8_t chunk[16384];
+        auto io = read_some(fd, chunk, deadline, stop_fd);
+        switch (io.status) {
+            case IoStatus::ok: buf_.insert(buf_.end(), chunk, chunk + io.bytes); continue;
+            case IoStatus::timeout: r.status = Status::timeout; return r;
+            case IoStatus::stopped: r.status = Status::stopped; return r;
+            case IoStatus::error:
+                r.status = Status::error;
+                r.reason = io_text(io);
+                return r;
+            case IoStatus::closed:
+                if (buf_.empty()) {
+                    r.status = Status::closed;
+                } else {
+                    r.status = Status::malformed;
+                    std::size_t want = proto::kHeaderSize;
+                    if (buf_.size() >= proto::kHeaderSize) {
+                        auto h = proto::decode_header(buf_);
+                        if (auto* hv = proto::parsed_value(h)) want += hv->length;
+                    }
+                    r.reason = fmt::format("connection closed inside a frame ({} of {} bytes received)", buf_.size(),
+                                           want);
+                }
+                return r;
+        }
+    }
+}
+
+}  // namespace tbsim

@@ -1,0 +1,36 @@
+// tbsim: frames over a TCP byte stream (spec B1), decoded with the project's
+// codec (protocol/wire.hpp). Bytes that follow the last frame stay buffered so
+// that unframed service data after a HELLO-ACK is not lost.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "protocol/wire.hpp"
+#include "sock.hpp"
+
+namespace tbsim {
+
+class FrameReader {
+public:
+    enum class Status { frame, timeout, closed, error, malformed, stopped };
+    struct Result {
+        Status status = Status::timeout;
+        tb::proto::FrameHeader header;
+        std::vector<std::uint8_t> body;
+        std::string reason;  // for malformed / error / closed-inside-a-frame
+    };
+
+    // The next whole frame, or why there is none before the deadline.
+    Result next(int fd, const Deadline& deadline, int stop_fd = -1);
+    // True when a whole frame is already buffered.
+    bool frame_buffered() const;
+    // Bytes buffered after the frames taken so far (service data).
+    std::vector<std::uint8_t> take_rest();
+
+private:
+    std::vector<std::uint8_t> buf_;
+};
+
+}  // namespace tbsim
