@@ -102,7 +102,9 @@ struct PacketContext {
     std::span<const std::uint8_t> payload;
     Decisions& out;
     bool malformed = false;                      // this packet never produces an Expect
-    std::vector<proto::PortOffer> candidates;    // offers that passed address and port policy
+    // Offers that passed address and port policy, each with the index of the
+    // slot reserved for its decision, so that decisions stay in stream order.
+    std::vector<std::pair<proto::PortOffer, std::size_t>> candidates;
 };
 
 }  // namespace
@@ -414,18 +416,19 @@ void Session::Impl::on_offer(PacketContext& ctx, const proto::PortOffer& offer) 
                fmt::format("{}: port {} is outside allowed_ports", offer_text(offer), offer.port));
         return;
     }
-    ctx.candidates.push_back(offer);
+    ctx.candidates.emplace_back(offer, ctx.out.size());
+    ctx.out.push_back(Note{Note::Level::debug, "offer pending"});  // replaced by commit_offers
 }
 
 // Offers become Expects only once the whole packet has been parsed, because a
 // malformed packet never produces an Expect.
 void Session::Impl::commit_offers(PacketContext& ctx) {
     const std::size_t limit = std::min<std::size_t>(policy.max_expectations, kMaxOfferTable);
-    for (const auto& offer : ctx.candidates) {
+    for (const auto& [offer, slot] : ctx.candidates) {
+        Decision& decision = ctx.out[slot];
         if (ctx.malformed) {
-            ctx.out.push_back(Note{Note::Level::warning,
-                                   fmt::format("{} not acted on: the packet carrying it is malformed",
-                                               offer_text(offer))});
+            decision = Note{Note::Level::warning,
+                            fmt::format("{} not acted on: the packet carrying it is malformed", offer_text(offer))};
             continue;
         }
         const OfferKey key{offer.transport, offer.port};
@@ -434,10 +437,11 @@ void Session::Impl::commit_offers(PacketContext& ctx) {
             known_offers.erase(known);  // a repeated offer replaces the earlier expectation (B8)
         } else {
             if (accepted >= limit) {
-                refuse(ctx, RefuseReason::too_many_expectations,
-                       fmt::format("{}: this contact connection already has {} offered streams (max_expectations "
-                                   "{})",
-                                   offer_text(offer), accepted, policy.max_expectations));
+                saturating_inc(counters->expectations_refused);
+                decision = Refuse{RefuseReason::too_many_expectations,
+                                  fmt::format("{}: this contact connection already has {} offered streams "
+                                              "(max_expectations {})",
+                                              offer_text(offer), accepted, policy.max_expectations)};
                 continue;
             }
             ++accepted;
@@ -455,7 +459,7 @@ void Session::Impl::commit_offers(PacketContext& ctx) {
                                 : policy.expectation_timeout;
         e.follow_nat = natted();
         saturating_inc(counters->expectations_created);
-        ctx.out.push_back(std::move(e));
+        decision = std::move(e);
     }
     ctx.candidates.clear();
 }

@@ -1,0 +1,280 @@
+// Spec B1 on TCP: reassembly of one direction into frames.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <random>
+
+#include "engine/stream_reader.hpp"
+#include "helpers.hpp"
+
+using namespace tbtest;
+namespace proto = tb::proto;
+using tb::engine::StreamReader;
+using tb::engine::seq_distance;
+
+namespace {
+
+struct Seen {
+    std::uint32_t frame_seq;
+    std::uint16_t frame_class;
+    Bytes body;
+    friend bool operator==(const Seen&, const Seen&) = default;
+};
+
+struct Recorder final : StreamReader::Sink {
+    std::vector<Seen> complete;
+    std::size_t prefixes = 0;
+    std::size_t stop_after = SIZE_MAX;  // return false after this many complete frames
+    bool on_frame(const StreamReader::Frame& f) override {
+        REQUIRE(!f.body.empty());
+        REQUIRE(f.body.size() <= f.header.length);
+        if (!f.complete) {
+            REQUIRE(f.body.size() < f.header.length);
+            ++prefixes;
+            return true;
+        }
+        REQUIRE(f.body.size() == f.header.length);
+        complete.push_back(Seen{f.frame_seq, f.header.frame_class, Bytes(f.body.begin(), f.body.end())});
+        return complete.size() < stop_after;
+    }
+};
+
+// A stream of frames of assorted sizes and the frames a reader must yield.
+struct Stream {
+    Bytes bytes;
+    std::vector<Seen> frames;
+};
+Stream make_stream(std::uint32_t start_seq) {
+    Stream s;
+    std::vector<Bytes> bodies = {proto::encode_hello_ack_body(proto::HelloAck{}), Bytes{0x12, 0x34},
+                                 Bytes(300, 0x55), proto::encode_port_offer_body(proto::PortOffer{0, tb::Transport::udp, 9, 0, 0}),
+                                 Bytes{0x00, 0x99, 1, 2, 3}};
+    bodies[2][0] = 0x00, bodies[2][1] = 0x77;
+    for (const auto& b : bodies) {
+        auto f = proto::encode_frame(proto::kClassHost, 0, b);
+        s.frames.push_back(Seen{start_seq + static_cast<std::uint32_t>(s.bytes.size()), proto::kClassHost, b});
+        s.bytes.insert(s.bytes.end(), f.begin(), f.end());
+    }
+    return s;
+}
+
+struct Segment {
+    std::uint32_t seq;
+    Bytes bytes;
+};
+std::vector<Segment> cut(const Bytes& stream, std::uint32_t start_seq, const std::vector<std::size_t>& points) {
+    std::vector<Segment> out;
+    std::size_t from = 0;
+    for (std::size_t p : points) {
+        if (p <= from || p >= stream.size()) continue;
+        out.push_back(Segment{start_seq + static_cast<std::uint32_t>(from),
+                              Bytes(stream.begin() + static_cast<std::ptrdiff_t>(from),
+                                    stream.begin() + static_cast<std::ptrdiff_t>(p))});
+        from = p;
+    }
+    out.push_back(Segment{start_seq + static_cast<std::uint32_t>(from),
+                          Bytes(stream.begin() + static_cast<std::ptrdiff_t>(from), stream.end())});
+    return out;
+}
+std::vector<Seen> run(const std::vector<Segment>& segments, std::uint32_t start_seq) {
+    StreamReader r;
+    r.start_at(start_seq);
+    Recorder rec;
+    for (const auto& s : segments) {
+        auto res = r.feed(s.seq, s.bytes, rec);
+        REQUIRE(res.stopped_now == StreamReader::StopReason::none);
+    }
+    CHECK_FALSE(r.mid_frame());
+    CHECK(r.held_segments() == 0);
+    return rec.complete;
+}
+
+}  // namespace
+
+TEST_CASE("seq_distance handles wraparound", "[stream]") {
+    CHECK(seq_distance(0xFFFFFFF0u, 0x10u) == 0x20);
+    CHECK(seq_distance(0x10u, 0xFFFFFFF0u) == -0x20);
+    CHECK(seq_distance(5, 5) == 0);
+}
+
+TEST_CASE("stream: every split point, 1-byte segments, three-way splits", "[stream][B1]") {
+    for (std::uint32_t start : {0u, 0xFFFFFF80u, 0x7FFFFFFFu}) {
+        auto s = make_stream(start);
+        REQUIRE(run(cut(s.bytes, start, {}), start) == s.frames);
+        for (std::size_t i = 1; i < s.bytes.size(); ++i) REQUIRE(run(cut(s.bytes, start, {i}), start) == s.frames);
+        std::vector<std::size_t> every(s.bytes.size());
+        for (std::size_t i = 0; i < every.size(); ++i) every[i] = i;
+        REQUIRE(run(cut(s.bytes, start, every), start) == s.frames);
+        for (std::size_t i = 1; i < s.bytes.size(); i += 7)
+            for (std::size_t j = i + 1; j < s.bytes.size(); j += 5)
+                REQUIRE(run(cut(s.bytes, start, {i, j}), start) == s.frames);
+    }
+}
+
+TEST_CASE("stream: retransmits and overlaps never parse a byte twice", "[stream][B1]") {
+    const std::uint32_t start = 0xFFFFFFFAu;  // wraps inside the first frame
+    auto s = make_stream(start);
+    std::mt19937 rng(7);
+    for (int round = 0; round < 300; ++round) {
+        // Overlapping windows: each segment starts somewhere at or before the
+        // end of what was sent and ends after it.
+        std::vector<Segment> segs;
+        std::size_t sent = 0;
+        while (sent < s.bytes.size()) {
+            std::size_t back = std::uniform_int_distribution<std::size_t>(0, std::min<std::size_t>(sent, 40))(rng);
+            std::size_t len = std::uniform_int_distribution<std::size_t>(back + 1, back + 60)(rng);
+            std::size_t from = sent - back;
+            std::size_t to = std::min(s.bytes.size(), from + len);
+            segs.push_back(Segment{start + static_cast<std::uint32_t>(from),
+                                   Bytes(s.bytes.begin() + static_cast<std::ptrdiff_t>(from),
+                                         s.bytes.begin() + static_cast<std::ptrdiff_t>(to))});
+            if (rng() % 4 == 0) segs.push_back(segs.back());  // exact retransmit
+            sent = std::max(sent, to);
+        }
+        // An old retransmit at the end.
+        segs.push_back(Segment{start, Bytes(s.bytes.begin(), s.bytes.begin() + 20)});
+        REQUIRE(run(segs, start) == s.frames);
+    }
+}
+
+TEST_CASE("stream: out-of-order segments within the bound are used when the gap fills", "[stream][B1]") {
+    const std::uint32_t start = 0xFFFFFF00u;
+    auto s = make_stream(start);
+    std::mt19937 rng(11);
+    for (int round = 0; round < 300; ++round) {
+        std::vector<std::size_t> points;
+        for (int k = 0; k < 6; ++k) points.push_back(1 + rng() % (s.bytes.size() - 1));
+        std::sort(points.begin(), points.end());
+        auto segs = cut(s.bytes, start, points);
+        // Reverse a window of at most 5 segments: at most 4 wait out of order.
+        std::size_t from = rng() % segs.size();
+        std::size_t to = std::min(segs.size(), from + 1 + rng() % 5);
+        std::reverse(segs.begin() + static_cast<std::ptrdiff_t>(from), segs.begin() + static_cast<std::ptrdiff_t>(to));
+        REQUIRE(run(segs, start) == s.frames);
+    }
+}
+
+TEST_CASE("stream: feed results report old, new and held bytes", "[stream][B1]") {
+    auto s = make_stream(1000);
+    StreamReader r;
+    Recorder rec;
+    auto a = r.feed(1000, Bytes(s.bytes.begin(), s.bytes.begin() + 10), rec);
+    CHECK(a.new_bytes == 10);
+    CHECK(r.next_seq() == 1010);
+    auto held = r.feed(1020, Bytes(s.bytes.begin() + 20, s.bytes.begin() + 30), rec);
+    CHECK(held.held);
+    CHECK(held.new_bytes == 0);
+    CHECK(r.held_segments() == 1);
+    CHECK(r.held_bytes() == 10);
+    auto old = r.feed(1000, Bytes(s.bytes.begin(), s.bytes.begin() + 10), rec);
+    CHECK(old.old_bytes == 10);
+    CHECK(old.new_bytes == 0);
+    auto fill = r.feed(1005, Bytes(s.bytes.begin() + 5, s.bytes.begin() + 20), rec);
+    CHECK(fill.old_bytes == 5);
+    CHECK(fill.new_bytes == 20);  // 10 of its own + 10 drained from the held segment
+    CHECK(r.next_seq() == 1030);
+    CHECK(r.held_segments() == 0);
+    CHECK(rec.prefixes > 0);
+}
+
+TEST_CASE("stream: a gap beyond the holding bound stops the reader and says so", "[stream][B1]") {
+    auto s = make_stream(0);
+    SECTION("more segments than the bound") {
+        StreamReader r;
+        Recorder rec;
+        r.start_at(0);
+        for (std::uint32_t k = 0; k < StreamReader::kMaxHeldSegments; ++k) {
+            auto res = r.feed(20 + 10 * k, Bytes(5, 0), rec);
+            CHECK(res.held);
+            CHECK(res.stopped_now == StreamReader::StopReason::none);
+        }
+        // The same held segment again costs nothing.
+        CHECK(r.feed(20, Bytes(5, 0), rec).stopped_now == StreamReader::StopReason::none);
+        auto res = r.feed(100, Bytes(5, 0), rec);
+        CHECK(res.stopped_now == StreamReader::StopReason::gap);
+        CHECK(res.why.find("gap cannot be filled") != std::string::npos);
+        CHECK(r.stopped());
+        CHECK(r.held_bytes() == 0);
+        // Nothing more is parsed, even the data that would fill the gap.
+        CHECK(r.feed(0, s.bytes, rec).new_bytes == 0);
+        CHECK(rec.complete.empty());
+    }
+    SECTION("more bytes than the bound") {
+        StreamReader r;
+        Recorder rec;
+        r.start_at(0);
+        CHECK(r.feed(10, Bytes(StreamReader::kMaxHeldBytes, 0), rec).held);
+        CHECK(r.feed(10 + StreamReader::kMaxHeldBytes, Bytes(1, 0), rec).stopped_now ==
+              StreamReader::StopReason::gap);
+    }
+}
+
+TEST_CASE("stream: malformed header stops the reader at the frame position", "[stream][B1]") {
+    auto s = make_stream(500);
+    auto bytes = s.bytes;
+    const std::size_t second = 6 + s.frames[0].body.size();
+    bytes[second] = 0x07;  // class 0x0701
+    for (std::size_t split : {std::size_t{0}, second - 3, second + 1, second + 5, second + 6}) {
+        StreamReader r;
+        Recorder rec;
+        StreamReader::FeedResult last;
+        for (const auto& seg : cut(bytes, 500, {split})) {
+            auto res = r.feed(seg.seq, seg.bytes, rec);
+            if (res.stopped_now != StreamReader::StopReason::none) last = res;
+        }
+        CHECK(last.stopped_now == StreamReader::StopReason::malformed_header);
+        CHECK(last.stop_seq == 500 + second);
+        CHECK(last.why.find("0x0701") != std::string::npos);
+        REQUIRE(rec.complete.size() == 1);
+    }
+    StreamReader r;
+    Recorder rec;
+    auto big = proto::encode_frame(proto::kClassGuest, 0, Bytes{0, 1});
+    tb::store_be24(big.data() + 3, 70000);
+    CHECK(r.feed(0, big, rec).stopped_now == StreamReader::StopReason::malformed_header);
+}
+
+TEST_CASE("stream: partial buffer is bounded by the largest legal frame", "[stream][B1]") {
+    Bytes body(proto::kMaxBodyLength, 0xAB);
+    auto f = proto::encode_frame(proto::kClassHost, 0, body);
+    StreamReader r;
+    Recorder rec;
+    for (std::size_t at = 0; at < f.size(); at += 1460) {
+        const std::size_t to = std::min(f.size(), at + 1460);
+        r.feed(static_cast<std::uint32_t>(at), Bytes(f.begin() + static_cast<std::ptrdiff_t>(at),
+                                                     f.begin() + static_cast<std::ptrdiff_t>(to)),
+               rec);
+        CHECK(r.partial_bytes() <= StreamReader::kMaxPartialBytes);
+    }
+    REQUIRE(rec.complete.size() == 1);
+    CHECK(rec.complete[0].body.size() == proto::kMaxBodyLength);
+    CHECK(r.partial_bytes() == 0);
+}
+
+TEST_CASE("stream: the sink can stop the reader (unframed data follows)", "[stream][B7]") {
+    auto s = make_stream(0);
+    StreamReader r;
+    Recorder rec;
+    rec.stop_after = 2;
+    auto res = r.feed(0, s.bytes, rec);
+    CHECK(res.stopped_now == StreamReader::StopReason::by_request);
+    CHECK(rec.complete.size() == 2);
+    CHECK(r.stopped());
+}
+
+TEST_CASE("stream: restored mid-frame, the next new byte stops the reader", "[stream][B1]") {
+    StreamReader r;
+    Recorder rec;
+    r.restore(100, true);
+    CHECK(r.mid_frame());
+    CHECK(r.feed(90, Bytes(10, 0), rec).old_bytes == 10);  // old data is still just old
+    CHECK_FALSE(r.stopped());
+    auto res = r.feed(100, Bytes(10, 0), rec);
+    CHECK(res.stopped_now == StreamReader::StopReason::lost_frame_start);
+    CHECK(res.why.find("restarted") != std::string::npos);
+    StreamReader clean;
+    clean.restore(100, false);
+    auto f = offer(7, tb::Transport::udp, 4000);
+    CHECK(clean.feed(100, f, rec).stopped_now == StreamReader::StopReason::none);
+    CHECK(rec.complete.size() == 1);
+}
