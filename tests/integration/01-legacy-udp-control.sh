@@ -6,7 +6,7 @@
 source "$(dirname "$0")/lib.bash"
 need_root "1417-1420"
 
-start_host h --listen :: --tcp-port 14100 --udp-port 14101,14102 --legacy-ports --dynamic-base 42000 --name legacy-host
+start_host h --listen :: --tcp-port 14100 --udp-port 14101,14102 --legacy-ports --dynamic-base 22000 --name legacy-host
 
 for addr in 127.0.0.1 ::1; do
     for port in 14101 14102; do
@@ -28,7 +28,7 @@ done
 
 # Attended access: every service on a dynamic port (spec A2).
 guest attended 0 --host 127.0.0.1 --port 14101 --legacy-udp --service control --attended
-has_re "$WORK/attended.out" '^guest: offer tcp/420[0-9][0-9] service control -> stream ok \(256 bytes echoed\)$'
+has_re "$WORK/attended.out" '^guest: offer tcp/220[0-9][0-9] service control -> stream ok \(256 bytes echoed\)$'
 
 has_re "$WORK/h.log" '^host: HELLO from 127\.0\.0\.1:[0-9]+ service control embedded-guest-address 127\.0\.0\.1$'
 has_re "$WORK/h.log" '^host: HELLO from \[::1\]:[0-9]+ service control embedded-guest-address 0\.0\.0\.0$'
@@ -43,7 +43,7 @@ pass "host exits 0 on SIGTERM"
 has_re "$WORK/h.log" '^host: summary: [0-9]+ contacts, 8 HELLOs, 8 sessions, 8 offers, 8 streams, 0 malformed'
 
 # Without --legacy-ports nobody listens on 1417: the stream fails, the guest says so.
-start_host h2 --listen 127.0.0.1 --tcp-port 14103 --udp-port 14104 --dynamic-base 42050
+start_host h2 --listen 127.0.0.1 --tcp-port 14103 --udp-port 14104 --dynamic-base 22050
 guest nolisten 1 --host 127.0.0.1 --port 14104 --legacy-udp --service control --stream-timeout 1
 has "$WORK/nolisten.out" "guest: offer tcp/1417 service control -> FAILED: connection refused"
 has "$WORK/nolisten.out" "guest: FAILED: 1 of 1 stream(s) failed (tcp/1417: connection refused)"
