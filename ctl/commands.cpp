@@ -1,0 +1,345 @@
+// rules, expectations, status, watch and check.
+#include "commands.hpp"
+
+#include <dirent.h>
+#include <netinet/in.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <set>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "common.hpp"
+#include "control.hpp"
+#include "ctl/audit.hpp"
+#include "ctl/expectations.hpp"
+#include "ctl/rules.hpp"
+#include "ctl/status.hpp"
+#include "kernel.hpp"
+#include "nft.hpp"
+
+namespace tb::ctl {
+
+using nlohmann::json;
+
+Config Globals::load_config(std::string& origin) const {
+    std::string path = config_path.empty() ? kDefaultConfigPath : config_path;
+    struct stat st {};
+    if (config_path.empty() && ::stat(path.c_str(), &st) != 0 && errno == ENOENT) {
+        origin = fmt::format("built-in defaults ({} absent)", path);
+        return Config{};
+    }
+    origin = path;
+    try {
+        return load_config_file(path);
+    } catch (const ConfigError& e) {
+        throw CtlError(kExitUsage, e.what());
+    }
+}
+
+std::string Globals::socket_path() const { return control_socket_path(socket_option); }
+
+namespace {
+
+void print(const std::string& text) {
+    std::fwrite(text.data(), 1, text.size(), stdout);
+}
+
+constexpr const char* kNotRegistered = "helper timbuktu is not registered: start tbhelperd first";
+
+// Which transports lack a registered "timbuktu" helper; empty when all are there.
+std::vector<std::string> unregistered_transports(const HelperDump& d, const Config& c) {
+    bool tcp = false, udp = false;
+    for (const auto& h : d.helpers) {
+        if (h.name != kHelperName) continue;
+        if (h.l4 == IPPROTO_TCP) tcp = true;
+        if (h.l4 == IPPROTO_UDP) udp = true;
+    }
+    std::vector<std::string> missing;
+    if (!c.tcp_contact_ports.empty() && !tcp) missing.push_back("tcp");
+    if (!c.udp_contact_ports.empty() && !udp) missing.push_back("udp");
+    return missing;
+}
+
+std::string cthelper_unavailable(int err) {
+    return fmt::format("cannot list the kernel's userspace helpers ({}): the kernel may lack nfnetlink_cthelper "
+                       "(CONFIG_NF_CT_NETLINK_HELPER)",
+                       std::strerror(err));
+}
+
+std::string ports_summary(const Config& c) {
+    auto list = [](const std::vector<std::uint16_t>& v) {
+        std::string s;
+        for (auto p : v) s += (s.empty() ? "" : ",") + std::to_string(p);
+        return s.empty() ? std::string("none") : s;
+    };
+    return fmt::format("TCP {}; UDP {}", list(c.tcp_contact_ports), list(c.udp_contact_ports));
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+int cmd_rules(const Globals& g, RulesAction action, bool iptables) {
+    if (action == RulesAction::remove) {
+        json dummy;
+        if (!nft_list_json(fmt::format("table inet {}", kNftTable), dummy)) {
+            print(fmt::format("table inet {} is not loaded; nothing to remove\n", kNftTable));
+            return kExitOk;
+        }
+        Nft nft;
+        auto r = nft.run(fmt::format("delete table inet {}\n", kNftTable));
+        if (!r.ok) {
+            if (nft_permission_error(r.error)) throw CtlError(kExitUnreachable, kPermissionMessage);
+            std::cerr << r.error;
+            return kExitProblem;
+        }
+        print(fmt::format("table inet {} removed\n", kNftTable));
+        return kExitOk;
+    }
+
+    std::string origin;
+    Config config = g.load_config(origin);
+    if (iptables) {
+        print(iptables_ruleset(config, origin));
+        return kExitOk;
+    }
+    if (action == RulesAction::print) {
+        print(nft_ruleset(config, origin));
+        return kExitOk;
+    }
+
+    // --apply. The ct helper objects load only when the helper is registered.
+    HelperDump helpers = dump_helpers();
+    if (helpers.ok) {
+        auto missing = unregistered_transports(helpers, config);
+        if (!missing.empty()) {
+            std::string which;
+            for (const auto& m : missing) which += (which.empty() ? "" : " and ") + m;
+            throw CtlError(kExitUnreachable, fmt::format("{} (no registration for {})", kNotRegistered, which));
+        }
+    }
+    Nft nft;
+    auto r = nft.run_as_file(nft_apply_buffer(config, origin));
+    if (!r.ok) {
+        if (nft_permission_error(r.error)) throw CtlError(kExitUnreachable, kPermissionMessage);
+        std::cerr << r.error;
+        if (!helpers.ok && nft_no_such_object(r.error)) {
+            std::cerr << "tbhelperctl: " << kNotRegistered << " (" << cthelper_unavailable(helpers.error) << ")\n";
+            return kExitUnreachable;
+        }
+        std::cerr << fmt::format("tbhelperctl: the kernel refused table inet {}; nothing was changed\n", kNftTable);
+        return kExitProblem;
+    }
+    print(fmt::format("table inet {} loaded from {}: helper {} on {} (prerouting and output, IPv4 and IPv6)\n",
+                      kNftTable, origin, kHelperName, ports_summary(config)));
+    return kExitOk;
+}
+
+// ---------------------------------------------------------------------------
+int cmd_expectations(const Globals& g) {
+    auto rows = filter_timbuktu(dump_expectations());
+    if (!rows.empty()) {
+        try {
+            name_services(rows, control_request(g.socket_path(), "expectations", 2000));
+        } catch (const CtlError&) {
+            // The daemon is down or old: the kernel's view is complete without names.
+        }
+    }
+    if (g.json) {
+        print(to_json(rows).dump(2) + "\n");
+    } else if (rows.empty()) {
+        print(fmt::format("no expectations of helper {}\n", kHelperName));
+    } else {
+        print(format_table(rows));
+    }
+    return kExitOk;
+}
+
+// ---------------------------------------------------------------------------
+int cmd_status(const Globals& g) {
+    const std::string path = g.socket_path();
+    json r = control_request(path, "status");
+    auto missing = missing_status_keys(r);
+    if (g.json) {
+        print(status_json(r, path).dump(2) + "\n");
+    } else {
+        print(format_status(r, path));
+    }
+    if (!missing.empty()) {
+        std::string keys;
+        for (const auto& k : missing) keys += (keys.empty() ? "" : ", ") + k;
+        std::cerr << fmt::format("tbhelperctl: tbhelperd's status lacks {} (daemon and tbhelperctl versions differ?)\n",
+                                 keys);
+    }
+    return kExitOk;
+}
+
+// ---------------------------------------------------------------------------
+int cmd_watch(const Globals& g) {
+    // Named when a NEW event arrives and the daemon knows the stream; the
+    // DESTROY event of the same expectation reuses the name.
+    std::map<std::string, std::string> names;
+    auto key = [](const ExpectationRow& r) {
+        return fmt::format("{} {} {} {}", transport_name(r.proto), r.src.to_string(), r.dst.to_string(), r.dport);
+    };
+    const std::string path = g.socket_path();
+    if (!g.json)
+        std::cerr << fmt::format("watching expectations of helper {} (Ctrl-C to stop)\n", kHelperName);
+    watch_expectations(
+        [&](const std::string& event, const ExpectationRow& row_in) {
+            if (row_in.helper != kHelperName) return;
+            ExpectationRow row = row_in;
+            auto k = key(row);
+            if (event == "new") {
+                std::vector<ExpectationRow> one{row};
+                try {
+                    if (name_services(one, control_request(path, "expectations", 1000))) names[k] = *one[0].service;
+                } catch (const CtlError&) {
+                }
+            }
+            if (auto it = names.find(k); it != names.end()) row.service = it->second;
+            if (event == "destroy") names.erase(k);
+            print((g.json ? event_json(event, row).dump() : format_event(event, row)) + "\n");
+            std::fflush(stdout);
+        },
+        [&] {
+            if (g.json)
+                print(json{{"event", "lost"}, {"message", "the kernel dropped events (socket buffer full)"}}.dump() +
+                      "\n");
+            else
+                print("[LOST] the kernel dropped events (socket buffer full)\n");
+            std::fflush(stdout);
+        });
+    return kExitOk;
+}
+
+// ---------------------------------------------------------------------------
+namespace {
+
+std::string read_file_bounded(const std::string& path, std::size_t limit = 8 * 1024 * 1024) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return {};
+    std::string out;
+    char buf[65536];
+    while (out.size() < limit) {
+        in.read(buf, sizeof buf);
+        if (in.gcount() <= 0) break;
+        out.append(buf, static_cast<std::size_t>(in.gcount()));
+    }
+    return out;
+}
+
+std::string gunzip_bounded(const std::string& path, std::size_t limit = 8 * 1024 * 1024) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) return {};
+    std::string cmd = "gzip -dc '" + path + "' 2>/dev/null";
+    FILE* p = ::popen(cmd.c_str(), "r");
+    if (!p) return {};
+    std::string out;
+    char buf[65536];
+    std::size_t n;
+    while (out.size() < limit && (n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+    ::pclose(p);
+    return out;
+}
+
+ModuleSources module_sources() {
+    ModuleSources s;
+    s.proc_modules = read_file_bounded("/proc/modules");
+    if (DIR* d = ::opendir("/sys/module")) {
+        while (dirent* e = ::readdir(d)) s.sys_module.insert(e->d_name);
+        ::closedir(d);
+    }
+    utsname u{};
+    ::uname(&u);
+    const std::string release = u.release;
+    s.modules_builtin = read_file_bounded("/lib/modules/" + release + "/modules.builtin");
+    s.modules_dep = read_file_bounded("/lib/modules/" + release + "/modules.dep");
+    s.kernel_config = gunzip_bounded("/proc/config.gz");
+    if (s.kernel_config.empty()) s.kernel_config = read_file_bounded("/boot/config-" + release);
+    return s;
+}
+
+}  // namespace
+
+int cmd_check(const Globals& g) {
+    std::string origin;
+    Config config = g.load_config(origin);
+    std::vector<Finding> findings;
+
+    // 1. Kernel modules.
+    auto sources = module_sources();
+    bool cthelper_missing = false;
+    for (const auto& m : kNeededModules) {
+        auto st = module_state(m, sources);
+        if (st != ModuleState::missing) continue;
+        if (std::string(m.name) == "nfnetlink_cthelper") cthelper_missing = true;
+        findings.push_back(
+            {"error", "module-missing",
+             fmt::format("this kernel has no {} ({} is not set): tbhelper cannot work without it", m.name, m.option),
+             fmt::format("boot a distribution kernel (Debian, Ubuntu, Fedora and RHEL build {} as a module) or "
+                         "rebuild with {}=m",
+                         m.name, m.option)});
+    }
+
+    // 2. Helper registration (global to the kernel).
+    HelperDump helpers = dump_helpers();
+    if (!helpers.ok) {
+        if (!cthelper_missing)
+            findings.push_back({"error", "helper-unknown", cthelper_unavailable(helpers.error),
+                                "modprobe nfnetlink_cthelper, then start tbhelperd"});
+    } else if (auto missing = unregistered_transports(helpers, config); !missing.empty()) {
+        std::string which;
+        for (const auto& m : missing) which += (which.empty() ? "" : " and ") + m;
+        findings.push_back({"error", "helper-not-registered",
+                            fmt::format("helper {} is not registered in the kernel for {}: contact connections are "
+                                        "not inspected",
+                                        kHelperName, which),
+                            "start tbhelperd: systemctl start tbhelperd (journalctl -u tbhelperd tells why it stopped)"});
+    }
+
+    // 3. The daemon.
+    const std::string path = g.socket_path();
+    try {
+        control_request(path, "status", 2000);
+    } catch (const CtlError& e) {
+        findings.push_back({"error", "daemon-down", e.what(), "systemctl start tbhelperd; journalctl -u tbhelperd"});
+    }
+
+    // 4. Our rules.
+    const std::string fix_apply =
+        "tbhelperctl rules --apply" + (g.config_path.empty() ? std::string() : " --config " + g.config_path);
+    json table;
+    if (!nft_list_json(fmt::format("table inet {}", kNftTable), table)) {
+        findings.push_back({"error", "rules-missing",
+                            fmt::format("table inet {} is not loaded: no connection gets helper {}", kNftTable,
+                                        kHelperName),
+                            fix_apply});
+    } else {
+        for (auto& f : audit_helper_table(table, config, origin)) {
+            f.fix = "reload the rules from the configuration: " + fix_apply;
+            findings.push_back(std::move(f));
+        }
+    }
+
+    // 5. The administrator's filter (spec A3) and related streams.
+    json ruleset;
+    if (nft_list_json("ruleset", ruleset))
+        for (auto& f : audit_filter(ruleset, config)) findings.push_back(std::move(f));
+
+    if (g.json)
+        print(to_json(findings).dump(2) + "\n");
+    else
+        print(format_findings(findings));
+    return findings.empty() ? kExitOk : kExitProblem;
+}
+
+}  // namespace tb::ctl

@@ -1,0 +1,557 @@
+#include "ctl/audit.hpp"
+
+#include <algorithm>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "ctl/rules.hpp"
+
+namespace tb::ctl {
+
+using nlohmann::json;
+
+json to_json(const std::vector<Finding>& findings) {
+    auto a = json::array();
+    for (const auto& f : findings)
+        a.push_back({{"severity", f.severity}, {"code", f.code}, {"message", f.message}, {"fix", f.fix}});
+    return a;
+}
+
+std::string format_findings(const std::vector<Finding>& findings) {
+    if (findings.empty()) return "no problems found\n";
+    std::string out;
+    for (const auto& f : findings) out += fmt::format("{}: {}; fix: {} [{}]\n", f.severity, f.message, f.fix, f.code);
+    return out;
+}
+
+namespace {
+
+// The objects of a libnftables JSON answer, of one kind ("table", "chain", ...).
+std::vector<const json*> objects(const json& nft, const char* kind) {
+    std::vector<const json*> out;
+    if (!nft.is_object()) return out;
+    auto it = nft.find("nftables");
+    if (it == nft.end() || !it->is_array()) return out;
+    for (const auto& o : *it)
+        if (o.is_object())
+            if (auto k = o.find(kind); k != o.end() && k->is_object()) out.push_back(&*k);
+    return out;
+}
+
+std::string str(const json& o, const char* key) {
+    auto it = o.find(key);
+    return it != o.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+struct PortInterval {
+    std::uint16_t first, last;
+};
+
+using NamedSets = std::map<std::string, json>;  // "family table name" -> elem array
+
+std::string set_key(const std::string& family, const std::string& table, const std::string& name) {
+    return family + " " + table + " " + name;
+}
+
+NamedSets named_sets(const json& nft) {
+    NamedSets sets;
+    for (const json* s : objects(nft, "set"))
+        if (auto e = s->find("elem"); e != s->end())
+            sets[set_key(str(*s, "family"), str(*s, "table"), str(*s, "name"))] = *e;
+    return sets;
+}
+
+bool port_number(const json& v, std::uint16_t& out) {
+    if (!v.is_number_integer()) return false;
+    auto n = v.get<std::int64_t>();
+    if (n < 0 || n > 65535) return false;
+    out = static_cast<std::uint16_t>(n);
+    return true;
+}
+
+// The ports a match's right-hand side names; nullopt when not understood.
+std::optional<std::vector<PortInterval>> port_values(const json& right, const NamedSets& sets,
+                                                     const std::string& family, const std::string& table) {
+    std::vector<PortInterval> out;
+    auto one = [&](const json& v) -> bool {
+        std::uint16_t p = 0;
+        if (port_number(v, p)) {
+            out.push_back({p, p});
+            return true;
+        }
+        if (v.is_object()) {
+            if (auto r = v.find("range"); r != v.end() && r->is_array() && r->size() == 2) {
+                std::uint16_t a = 0, b = 0;
+                if (port_number((*r)[0], a) && port_number((*r)[1], b)) {
+                    out.push_back({a, b});
+                    return true;
+                }
+            }
+            if (auto e = v.find("elem"); e != v.end() && e->is_object())  // {"elem": {"val": 407, ...}}
+                if (auto val = e->find("val"); val != e->end() && port_number(*val, p)) {
+                    out.push_back({p, p});
+                    return true;
+                }
+        }
+        return false;
+    };
+    auto list = [&](const json& arr) -> bool {
+        if (!arr.is_array()) return one(arr);
+        for (const auto& v : arr)
+            if (!one(v)) return false;
+        return true;
+    };
+    if (right.is_string()) {
+        auto name = right.get<std::string>();
+        if (name.size() < 2 || name[0] != '@') return std::nullopt;
+        auto it = sets.find(set_key(family, table, name.substr(1)));
+        if (it == sets.end()) return std::nullopt;
+        if (!list(it->second)) return std::nullopt;
+        return out;
+    }
+    if (right.is_object())
+        if (auto s = right.find("set"); s != right.end()) {
+            if (!list(*s)) return std::nullopt;
+            return out;
+        }
+    if (!one(right)) return std::nullopt;
+    return out;
+}
+
+bool contains(const std::vector<PortInterval>& v, std::uint16_t p) {
+    return std::any_of(v.begin(), v.end(), [p](const PortInterval& i) { return p >= i.first && p <= i.last; });
+}
+
+std::vector<std::string> string_values(const json& right) {
+    std::vector<std::string> out;
+    auto add = [&](const json& v) {
+        if (v.is_string()) out.push_back(v.get<std::string>());
+        else if (v.is_number_integer()) out.push_back(std::to_string(v.get<std::int64_t>()));
+    };
+    if (right.is_array()) {
+        for (const auto& v : right) add(v);
+    } else if (right.is_object() && right.contains("set") && right["set"].is_array()) {
+        for (const auto& v : right["set"]) add(v);
+    } else {
+        add(right);
+    }
+    return out;
+}
+
+bool positive_op(const json& m) {
+    auto op = str(m, "op");
+    return op.empty() || op == "==" || op == "in";
+}
+
+// ---------------------------------------------------------------------------
+// Helper table
+
+std::string upper(std::string s) {
+    for (auto& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return s;
+}
+
+}  // namespace
+
+HelperAssignments read_helper_assignments(const json& nft) {
+    HelperAssignments out;
+    std::map<std::string, std::string> object_proto;  // ct helper object name -> "tcp"/"udp"
+    for (const json* h : objects(nft, "ct helper")) {
+        if (str(*h, "table") != kNftTable || str(*h, "family") != "inet") continue;
+        auto name = str(*h, "name");
+        if (str(*h, "type") != kHelperName) {
+            out.problems.push_back(
+                fmt::format("ct helper object {} has type \"{}\", not \"{}\"", name, str(*h, "type"), kHelperName));
+            continue;
+        }
+        object_proto[name] = str(*h, "protocol");
+    }
+    std::map<std::string, std::string> chain_hook;
+    for (const json* c : objects(nft, "chain"))
+        if (str(*c, "table") == kNftTable && str(*c, "family") == "inet" && c->contains("hook"))
+            chain_hook[str(*c, "name")] = str(*c, "hook");
+    NamedSets sets = named_sets(nft);
+    for (const json* r : objects(nft, "rule")) {
+        if (str(*r, "table") != kNftTable || str(*r, "family") != "inet") continue;
+        auto hook = chain_hook.find(str(*r, "chain"));
+        if (hook == chain_hook.end()) continue;
+        auto expr = r->find("expr");
+        if (expr == r->end() || !expr->is_array()) continue;
+        std::string helper;
+        std::string match_proto;
+        std::optional<std::vector<PortInterval>> ports;
+        bool new_only = false;
+        for (const auto& e : *expr) {
+            if (!e.is_object()) continue;
+            if (auto h = e.find("ct helper"); h != e.end() && h->is_string()) helper = h->get<std::string>();
+            auto m = e.find("match");
+            if (m == e.end() || !m->is_object()) continue;
+            const json& left = (*m)["left"];
+            if (left.is_object() && left.contains("payload") && left["payload"].is_object() &&
+                str(left["payload"], "field") == "dport" && positive_op(*m)) {
+                match_proto = str(left["payload"], "protocol");
+                ports = port_values((*m)["right"], sets, "inet", kNftTable);
+            }
+            if (left.is_object() && left.contains("ct") && str(left["ct"], "key") == "state") {
+                auto states = string_values((*m)["right"]);
+                new_only = positive_op(*m) && states == std::vector<std::string>{"new"};
+            }
+        }
+        if (helper.empty()) continue;
+        auto obj = object_proto.find(helper);
+        if (obj == object_proto.end()) {
+            out.problems.push_back(fmt::format("a rule in chain {} sets ct helper \"{}\", which is not a {} helper object",
+                                               str(*r, "chain"), helper, kHelperName));
+            continue;
+        }
+        if (match_proto != obj->second || !ports) {
+            out.problems.push_back(fmt::format("a rule in chain {} sets ct helper \"{}\" ({}) without a {} dport match",
+                                               str(*r, "chain"), helper, obj->second, obj->second));
+            continue;
+        }
+        if (!new_only)
+            out.problems.push_back(fmt::format("a rule in chain {} sets ct helper \"{}\" without 'ct state new'",
+                                               str(*r, "chain"), helper));
+        auto& set = out.ports[hook->second][obj->second];
+        for (const auto& iv : *ports)
+            for (std::uint32_t p = iv.first; p <= iv.last; ++p) set.insert(static_cast<std::uint16_t>(p));
+    }
+    return out;
+}
+
+std::vector<Finding> audit_helper_table(const json& nft, const Config& config, const std::string& origin) {
+    HelperAssignments a = read_helper_assignments(nft);
+    std::vector<std::string> diffs = a.problems;
+    auto list = [](const std::set<std::uint16_t>& s) {
+        std::string t;
+        for (auto p : s) t += (t.empty() ? "" : ",") + std::to_string(p);
+        return t;
+    };
+    for (const char* hook : {"prerouting", "output"}) {
+        for (const char* proto : {"tcp", "udp"}) {
+            const auto& want_v = std::string(proto) == "tcp" ? config.tcp_contact_ports : config.udp_contact_ports;
+            std::set<std::uint16_t> want(want_v.begin(), want_v.end());
+            std::set<std::uint16_t> have;
+            if (auto h = a.ports.find(hook); h != a.ports.end())
+                if (auto p = h->second.find(proto); p != h->second.end()) have = p->second;
+            std::set<std::uint16_t> missing, extra;
+            std::set_difference(want.begin(), want.end(), have.begin(), have.end(),
+                                std::inserter(missing, missing.end()));
+            std::set_difference(have.begin(), have.end(), want.begin(), want.end(), std::inserter(extra, extra.end()));
+            if (!missing.empty())
+                diffs.push_back(fmt::format("hook {} lacks {} {}", hook, upper(proto), list(missing)));
+            if (!extra.empty())
+                diffs.push_back(fmt::format("hook {} has {} {}, which the configuration does not list", hook,
+                                            upper(proto), list(extra)));
+        }
+    }
+    if (diffs.empty()) return {};
+    std::string msg = fmt::format("table inet {} does not match {}: ", kNftTable, origin);
+    for (std::size_t i = 0; i < diffs.size(); ++i) msg += (i ? "; " : "") + diffs[i];
+    return {{"error", "rules-mismatch", msg,
+             fmt::format("reload the rules from the configuration: tbhelperctl rules --apply{}",
+                         origin == kDefaultConfigPath ? "" : " --config " + origin)}};
+}
+
+// ---------------------------------------------------------------------------
+// Filter evaluation
+
+namespace {
+
+constexpr int kMaxJumpDepth = 16;
+
+struct RulesetIndex {
+    const json& nft;
+    NamedSets sets;
+    // "family table chain" -> rules in order
+    std::map<std::string, std::vector<const json*>> rules;
+    std::map<std::string, const json*> chains;
+};
+
+std::string chain_key(const std::string& family, const std::string& table, const std::string& chain) {
+    return family + " " + table + " " + chain;
+}
+
+RulesetIndex index_ruleset(const json& nft) {
+    RulesetIndex ix{nft, named_sets(nft), {}, {}};
+    for (const json* c : objects(nft, "chain"))
+        ix.chains[chain_key(str(*c, "family"), str(*c, "table"), str(*c, "name"))] = c;
+    for (const json* r : objects(nft, "rule"))
+        ix.rules[chain_key(str(*r, "family"), str(*r, "table"), str(*r, "chain"))].push_back(r);
+    return ix;
+}
+
+struct PathState {
+    bool explicit_hit = false;  // the path matched the probe's port / related state explicitly
+    int qualifiers = 0;         // conditions the heuristic cannot evaluate (interfaces, addresses, ...)
+};
+
+enum class RuleMatch { no, yes };
+
+bool l4_names_contain(const std::vector<std::string>& names, const std::string& l4) {
+    const std::string number = l4 == "tcp" ? "6" : "17";
+    return std::any_of(names.begin(), names.end(), [&](const std::string& n) { return n == l4 || n == number; });
+}
+
+// Applies one match expression to the probe; updates `path`.
+RuleMatch apply_match(const json& m, const Probe& probe, PathState& path, const RulesetIndex& ix,
+                      const std::string& family, const std::string& table) {
+    const json& left = m.contains("left") ? m["left"] : json();
+    const json& right = m.contains("right") ? m["right"] : json();
+    const bool positive = positive_op(m);
+    const bool negative = str(m, "op") == "!=";
+    if (!positive && !negative) {
+        ++path.qualifiers;  // <, >, & ...: not evaluated
+        return RuleMatch::yes;
+    }
+    if (left.is_object() && left.contains("ct") && left["ct"].is_object() && str(left["ct"], "key") == "state") {
+        auto states = string_values(right);
+        bool in = std::find(states.begin(), states.end(), probe.state) != states.end();
+        if (in != positive) return RuleMatch::no;
+        if (in && probe.state == "related") path.explicit_hit = true;
+        return RuleMatch::yes;
+    }
+    if (left.is_object() && left.contains("meta") && left["meta"].is_object() &&
+        str(left["meta"], "key") == "l4proto") {
+        bool in = l4_names_contain(string_values(right), probe.l4);
+        return in == positive ? RuleMatch::yes : RuleMatch::no;
+    }
+    if (left.is_object() && left.contains("payload") && left["payload"].is_object()) {
+        const json& pl = left["payload"];
+        auto proto = str(pl, "protocol");
+        auto fld = str(pl, "field");
+        if ((proto == "ip" && fld == "protocol") || (proto == "ip6" && fld == "nexthdr")) {
+            bool in = l4_names_contain(string_values(right), probe.l4);
+            return in == positive ? RuleMatch::yes : RuleMatch::no;
+        }
+        const bool l4_header = proto == "tcp" || proto == "udp" || proto == "th";
+        if (proto == "tcp" || proto == "udp" || proto == "sctp" || proto == "dccp" || proto == "udplite") {
+            if (proto != probe.l4) return RuleMatch::no;  // the expression implies its protocol
+        }
+        if (l4_header && fld == "dport") {
+            auto ports = port_values(right, ix.sets, family, table);
+            if (!ports || !probe.dport) {
+                ++path.qualifiers;
+                return RuleMatch::yes;
+            }
+            bool in = contains(*ports, *probe.dport);
+            if (in != positive) return RuleMatch::no;
+            if (in) path.explicit_hit = true;
+            else ++path.qualifiers;  // "dport != X": matches, but says nothing explicit
+            return RuleMatch::yes;
+        }
+        ++path.qualifiers;
+        return RuleMatch::yes;
+    }
+    ++path.qualifiers;
+    return RuleMatch::yes;
+}
+
+struct ChainOutcome {
+    Verdict verdict = Verdict::undecided;
+    std::string where;
+};
+
+ChainOutcome run_chain(const RulesetIndex& ix, const std::string& family, const std::string& table,
+                       const std::string& chain, const Probe& probe, const PathState& entry, int depth) {
+    if (depth > kMaxJumpDepth) return {};
+    auto it = ix.rules.find(chain_key(family, table, chain));
+    if (it == ix.rules.end()) return {};
+    for (const json* rule : it->second) {
+        auto expr = rule->find("expr");
+        if (expr == rule->end() || !expr->is_array()) continue;
+        PathState path = entry;
+        bool matched = true;
+        for (const auto& e : *expr) {
+            if (!e.is_object() || !matched) break;
+            if (auto m = e.find("match"); m != e.end()) {
+                if (m->is_object() && apply_match(*m, probe, path, ix, family, table) == RuleMatch::no) matched = false;
+                continue;
+            }
+            const std::string where = fmt::format("{} {} {}", family, table, chain);
+            if (e.contains("accept")) {
+                if (path.explicit_hit || path.qualifiers == 0) return {Verdict::accepted, where};
+                break;  // an accept the heuristic does not count
+            }
+            if (e.contains("drop") || e.contains("reject")) {
+                if (path.qualifiers == 0) return {Verdict::dropped, where};
+                break;
+            }
+            if (e.contains("return")) {
+                if (path.qualifiers == 0) return {};  // back to the caller
+                break;
+            }
+            for (const char* kind : {"jump", "goto"}) {
+                auto j = e.find(kind);
+                if (j == e.end() || !j->is_object()) continue;
+                auto sub = run_chain(ix, family, table, str(*j, "target"), probe, path, depth + 1);
+                if (sub.verdict != Verdict::undecided) return sub;
+                // A goto that falls off its target does not come back here; the
+                // base chain's policy decides, which the caller applies.
+                if (std::string(kind) == "goto" && path.qualifiers == 0) return {};
+            }
+        }
+    }
+    return {};
+}
+
+}  // namespace
+
+ProbeResult evaluate_hook(const json& nft, const std::string& l3, const std::string& hook, const Probe& probe) {
+    RulesetIndex ix = index_ruleset(nft);
+    ProbeResult combined{Verdict::accepted, "", false};
+    bool any = false;
+    for (const auto& [key, chain] : ix.chains) {
+        auto family = str(*chain, "family");
+        if (!(family == "inet" || (family == "ip" && l3 == "ipv4") || (family == "ip6" && l3 == "ipv6"))) continue;
+        if (str(*chain, "hook") != hook) continue;
+        auto type = str(*chain, "type");
+        if (!type.empty() && type != "filter") continue;
+        any = true;
+        auto table = str(*chain, "table");
+        auto name = str(*chain, "name");
+        auto out = run_chain(ix, family, table, name, probe, PathState{}, 0);
+        ProbeResult r;
+        if (out.verdict != Verdict::undecided) {
+            r = {out.verdict, out.where, false};
+        } else {
+            auto policy = str(*chain, "policy");
+            r = {policy == "drop" ? Verdict::dropped : Verdict::accepted,
+                 fmt::format("{} {} {}", family, table, name), true};
+        }
+        if (r.verdict == Verdict::dropped && combined.verdict != Verdict::dropped) combined = r;
+    }
+    if (!any) return {Verdict::undecided, "", false};
+    return combined;
+}
+
+std::vector<Finding> audit_filter(const json& nft, const Config& config) {
+    std::vector<Finding> findings;
+    for (const std::string hook : {"input", "forward"}) {
+        // Per hook: which families show the A3 pattern / drop related streams.
+        std::map<std::string, std::vector<std::string>> a3_msgs;  // message -> families
+        std::map<std::string, std::string> a3_fix;
+        std::map<std::string, std::vector<std::string>> rel_msgs;
+        std::map<std::string, std::string> rel_fix;
+        for (const std::string l3 : {"ipv4", "ipv6"}) {
+            std::vector<std::uint16_t> udp_ok;
+            for (auto u : config.udp_contact_ports) {
+                auto r = evaluate_hook(nft, l3, hook, {"new", "udp", u});
+                // Only UDP ports a rule accepts show the intent to pass Timbuktu.
+                if (r.verdict == Verdict::accepted && !r.by_policy) udp_ok.push_back(u);
+            }
+            std::vector<std::uint16_t> tcp_dropped;
+            std::vector<std::uint16_t> tcp_ok;
+            std::string drop_where;
+            bool by_policy = false;
+            for (auto t : config.tcp_contact_ports) {
+                auto r = evaluate_hook(nft, l3, hook, {"new", "tcp", t});
+                if (r.verdict == Verdict::dropped) {
+                    tcp_dropped.push_back(t);
+                    drop_where = r.where;
+                    by_policy = r.by_policy;
+                } else if (r.verdict == Verdict::accepted) {
+                    tcp_ok.push_back(t);
+                }
+            }
+            if (!udp_ok.empty() && !tcp_dropped.empty()) {
+                auto msg = fmt::format(
+                    "the {} filter (chain {}) accepts UDP {} but drops TCP {}{}: new guests wait for the TCP "
+                    "contact that never comes and hang (spec A3)",
+                    hook, drop_where, nft_port_set(udp_ok), nft_port_set(tcp_dropped),
+                    by_policy ? " (chain policy drop)" : " (a drop rule)");
+                a3_msgs[msg].push_back(l3);
+                a3_fix[msg] = fmt::format("accept TCP contact next to UDP, e.g. nft insert rule {} ct state new tcp dport {} accept",
+                                          drop_where, nft_port_set(tcp_dropped));
+            }
+            // Related streams: only when this hook is meant to pass Timbuktu.
+            if (!udp_ok.empty() || !tcp_ok.empty()) {
+                for (const std::string l4 : {"tcp", "udp"}) {
+                    auto r = evaluate_hook(nft, l3, hook, {"related", l4, std::nullopt});
+                    if (r.verdict != Verdict::dropped) continue;
+                    auto msg = fmt::format(
+                        "the {} filter (chain {}) passes Timbuktu contact but drops related connections: the "
+                        "streams the helper expects for offered ports will not get through",
+                        hook, r.where);
+                    auto& fam = rel_msgs[msg];
+                    if (std::find(fam.begin(), fam.end(), l3) == fam.end()) fam.push_back(l3);
+                    rel_fix[msg] = fmt::format("nft insert rule {} ct state established,related accept", r.where);
+                }
+            }
+        }
+        auto families = [](const std::vector<std::string>& f) {
+            return f.size() == 2 ? std::string("IPv4 and IPv6") : (f[0] == "ipv4" ? "IPv4" : "IPv6");
+        };
+        for (const auto& [msg, fam] : a3_msgs)
+            findings.push_back({"error", "tcp-contact-dropped", msg + " [" + families(fam) + "]", a3_fix[msg]});
+        for (const auto& [msg, fam] : rel_msgs)
+            findings.push_back({"error", "related-dropped", msg + " [" + families(fam) + "]", rel_fix[msg]});
+    }
+    return findings;
+}
+
+// ---------------------------------------------------------------------------
+// Kernel modules
+
+const std::vector<NeededModule> kNeededModules = {
+    {"nfnetlink_cthelper", "CONFIG_NF_CT_NETLINK_HELPER"},
+    {"nfnetlink_queue", "CONFIG_NETFILTER_NETLINK_QUEUE"},
+    {"nf_conntrack_netlink", "CONFIG_NF_CT_NETLINK"},
+    {"nft_ct", "CONFIG_NFT_CT"},
+};
+
+namespace {
+bool has_line_starting(const std::string& text, const std::string& prefix) {
+    std::istringstream in(text);
+    std::string line;
+    while (std::getline(in, line))
+        if (line.rfind(prefix, 0) == 0) return true;
+    return false;
+}
+bool mentions_ko(const std::string& text, const std::string& name) {
+    // modules.builtin / modules.dep name paths like kernel/net/netfilter/nft_ct.ko[.xz]
+    std::istringstream in(text);
+    std::string line;
+    const std::string needle = "/" + name + ".ko";
+    while (std::getline(in, line)) {
+        auto colon = line.find(':');
+        std::string path = colon == std::string::npos ? line : line.substr(0, colon);
+        auto pos = path.find(needle);
+        if (pos != std::string::npos) {
+            auto rest = path.substr(pos + needle.size());
+            if (rest.empty() || rest[0] == '.') return true;
+        }
+    }
+    return false;
+}
+}  // namespace
+
+ModuleState module_state(const NeededModule& m, const ModuleSources& s) {
+    const std::string name = m.name;
+    if (has_line_starting(s.proc_modules, name + " ")) return ModuleState::loaded;
+    if (s.sys_module.count(name)) return ModuleState::loaded;  // built in with parameters, or loaded
+    if (mentions_ko(s.modules_builtin, name)) return ModuleState::builtin;
+    if (has_line_starting(s.kernel_config, std::string(m.option) + "=y")) return ModuleState::builtin;
+    if (mentions_ko(s.modules_dep, name)) return ModuleState::loadable;
+    if (!s.kernel_config.empty()) {
+        if (has_line_starting(s.kernel_config, std::string(m.option) + "=m"))
+            return s.modules_dep.empty() ? ModuleState::loadable : ModuleState::missing;  // =m but not installed
+        return ModuleState::missing;
+    }
+    if (!s.modules_dep.empty()) return ModuleState::missing;
+    return ModuleState::unknown;
+}
+
+std::string module_state_name(ModuleState s) {
+    switch (s) {
+        case ModuleState::loaded: return "loaded";
+        case ModuleState::builtin: return "built in";
+        case ModuleState::loadable: return "loadable";
+        case ModuleState::missing: return "missing";
+        case ModuleState::unknown: return "unknown";
+    }
+    return "unknown";
+}
+
+}  // namespace tb::ctl

@@ -1,0 +1,101 @@
+// tbhelperctl check: findings, and the pure parts of the audit (the live
+// ruleset in libnftables JSON, kernel module lists). ctl/ gathers the inputs.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "config/config.hpp"
+
+namespace tb::ctl {
+
+struct Finding {
+    std::string severity;  // "error" or "warning"
+    std::string code;      // stable: module-missing, helper-not-registered, daemon-down, rules-missing,
+                           // rules-mismatch, tcp-contact-dropped, related-dropped, ...
+    std::string message;   // what is wrong, one sentence
+    std::string fix;       // how to fix it, one sentence or command
+};
+
+nlohmann::json to_json(const std::vector<Finding>& findings);
+// One line per finding: "error: MESSAGE; fix: FIX [CODE]"; "no problems found" when empty.
+std::string format_findings(const std::vector<Finding>& findings);
+
+// ---- table inet tbhelper -------------------------------------------------
+
+// What the live table assigns: hook ("prerouting"/"output") -> transport
+// ("tcp"/"udp") -> ports whose new connections get a ct helper object of type
+// "timbuktu" with that protocol.
+struct HelperAssignments {
+    std::map<std::string, std::map<std::string, std::set<std::uint16_t>>> ports;
+    std::vector<std::string> problems;  // e.g. a ct helper object of another type
+};
+
+// `nft_json` is the libnftables JSON of `list table inet tbhelper`
+// ({"nftables": [...]}).
+HelperAssignments read_helper_assignments(const nlohmann::json& nft_json);
+// Compares with what `tbhelperctl rules` generates from `config`; empty when equal.
+std::vector<Finding> audit_helper_table(const nlohmann::json& nft_json, const Config& config,
+                                        const std::string& config_origin);
+
+// ---- the administrator's filter (spec A3) ----------------------------------
+
+// Heuristic over the JSON of `list ruleset`: for each filter base chain on hook
+// input or forward (families ip, ip6, inet), follow its rules (jump/goto
+// included) for a new TCP/UDP connection to each contact port and for a
+// related stream, and decide accepted / dropped:
+//   - an accept counts when the path to it matches the probe's port explicitly
+//     (tcp/udp/th dport, value, set, range or named set) or has no other
+//     condition at all; rules conditioned only on interfaces or addresses do
+//     not count (they would accept anything, port or not);
+//   - a drop/reject counts only when its conditions are nothing but
+//     protocol, port and ct state;
+//   - otherwise the chain's policy decides.
+// Reports: tcp-contact-dropped (a configured UDP contact port accepted while a
+// TCP contact port is dropped: guests hang, spec A3) and related-dropped
+// (contact accepted but the expected streams, ct state related, dropped).
+std::vector<Finding> audit_filter(const nlohmann::json& ruleset_json, const Config& config);
+
+enum class Verdict { undecided, accepted, dropped };
+struct Probe {
+    std::string state = "new";            // ct state of the probe packet
+    std::string l4 = "tcp";               // "tcp" / "udp"
+    std::optional<std::uint16_t> dport;   // none for related probes
+};
+struct ProbeResult {
+    Verdict verdict = Verdict::undecided;
+    std::string where;  // "inet filter forward" of the deciding chain
+    bool by_policy = false;
+};
+// The verdict of every base chain on `hook` for an l3 family ("ipv4"/"ipv6")
+// combined (dropped if any drops). Exposed for the unit tests.
+ProbeResult evaluate_hook(const nlohmann::json& ruleset_json, const std::string& l3, const std::string& hook,
+                          const Probe& probe);
+
+// ---- kernel modules ---------------------------------------------------------
+
+// Modules the helper needs (name, kernel option).
+struct NeededModule {
+    const char* name;
+    const char* option;
+};
+extern const std::vector<NeededModule> kNeededModules;
+
+enum class ModuleState { loaded, builtin, loadable, missing, unknown };
+struct ModuleSources {
+    std::string proc_modules;       // /proc/modules
+    std::set<std::string> sys_module;  // names under /sys/module
+    std::string modules_builtin;    // /lib/modules/$(uname -r)/modules.builtin ("" if absent)
+    std::string modules_dep;        // /lib/modules/$(uname -r)/modules.dep ("" if absent)
+    std::string kernel_config;      // /proc/config.gz or /boot/config-$(uname -r) ("" if absent)
+};
+ModuleState module_state(const NeededModule& m, const ModuleSources& s);
+std::string module_state_name(ModuleState s);
+
+}  // namespace tb::ctl

@@ -1,0 +1,31 @@
+// Small text helpers for tbhelperctl's tables for people.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/net.hpp"
+
+namespace tb::ctl {
+
+// Left-aligned columns separated by two spaces; the last column is not padded.
+// Every row must have as many cells as `header`. No trailing blanks.
+class Table {
+public:
+    explicit Table(std::vector<std::string> header);
+    void add(std::vector<std::string> row);
+    std::size_t size() const { return rows_.size(); }
+    std::string render() const;
+
+private:
+    std::vector<std::string> header_;
+    std::vector<std::vector<std::string>> rows_;
+};
+
+// "1h 02m 03s", "4m 05s", "12s" (seconds, rounded down).
+std::string format_duration(double seconds);
+// "198.51.100.2:407", "[2001:db8::2]:407"
+std::string endpoint(const IpAddress& address, std::uint16_t port);
+
+}  // namespace tb::ctl

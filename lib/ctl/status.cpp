@@ -1,0 +1,87 @@
+#include "ctl/status.hpp"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "ctl/format.hpp"
+
+namespace tb::ctl {
+
+const std::vector<std::string> kStatusKeys = {"version", "queue", "helpers", "uptime", "counters"};
+const std::vector<std::string> kStatusCounterKeys = {
+    "packets", "sessions", "not_timbuktu", "offers", "expectations_created", "expectations_refused",
+    "malformed", "forged", "rewrites"};
+
+std::vector<std::string> missing_status_keys(const nlohmann::json& r) {
+    std::vector<std::string> missing;
+    if (!r.is_object()) return kStatusKeys;
+    for (const auto& k : kStatusKeys)
+        if (!r.contains(k)) missing.push_back(k);
+    if (auto it = r.find("counters"); it != r.end()) {
+        for (const auto& k : kStatusCounterKeys)
+            if (!it->is_object() || !it->contains(k)) missing.push_back("counters." + k);
+    }
+    return missing;
+}
+
+nlohmann::json status_json(const nlohmann::json& response, const std::string& socket_path) {
+    nlohmann::json j = response.is_object() ? response : nlohmann::json::object();
+    j.erase("ok");
+    j["socket"] = socket_path;
+    return j;
+}
+
+namespace {
+
+std::string scalar(const nlohmann::json& v) {
+    if (v.is_string()) return v.get<std::string>();
+    if (v.is_null()) return "-";
+    return v.dump();
+}
+
+std::string field(const nlohmann::json& r, const char* key) {
+    auto it = r.find(key);
+    return it == r.end() ? "-" : scalar(*it);
+}
+
+}  // namespace
+
+std::string format_status(const nlohmann::json& r, const std::string& socket_path) {
+    std::string out = fmt::format("tbhelperd {}", field(r, "version"));
+    if (r.contains("pid")) out += fmt::format(", pid {}", field(r, "pid"));
+    if (auto it = r.find("uptime"); it != r.end() && it->is_number())
+        out += fmt::format(", up {}", format_duration(it->get<double>()));
+    out += '\n';
+    auto row = [&](const char* label, const std::string& value) { out += fmt::format("{:<10} {}\n", label, value); };
+    row("socket", socket_path);
+    if (r.contains("config")) row("config", field(r, "config"));
+    row("queue", field(r, "queue"));
+    std::string helpers;
+    if (auto it = r.find("helpers"); it != r.end() && it->is_array()) {
+        for (const auto& h : *it) {
+            if (!helpers.empty()) helpers += ", ";
+            if (h.is_object())
+                helpers += fmt::format("{} {}/{}", field(h, "name"), field(h, "l3"), field(h, "l4"));
+            else
+                helpers += scalar(h);
+        }
+    }
+    row("helpers", helpers.empty() ? "none registered" : helpers);
+    if (r.contains("sessions_tracked")) row("sessions", field(r, "sessions_tracked") + " tracked");
+    if (auto it = r.find("counters"); it != r.end() && it->is_object()) {
+        // Mandatory counters first, in the documented order, then the others.
+        out += "counters\n";
+        auto add = [&](const std::string& k, const nlohmann::json& v) {
+            out += fmt::format("  {:<22} {}\n", k, scalar(v));
+        };
+        for (const auto& k : kStatusCounterKeys)
+            if (it->contains(k)) add(k, (*it)[k]);
+        for (const auto& [k, v] : it->items())
+            if (std::find(kStatusCounterKeys.begin(), kStatusCounterKeys.end(), k) == kStatusCounterKeys.end())
+                add(k, v);
+    }
+    return out;
+}
+
+}  // namespace tb::ctl
