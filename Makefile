@@ -108,18 +108,13 @@ UNITDIR        ?= $(shell $(PKG_CONFIG) --variable=systemdsystemunitdir systemd 
 MODULESLOADDIR ?= /usr/lib/modules-load.d
 BASHCOMPDIR    ?= $(DATADIR)/bash-completion/completions
 
-# The nftables snippet for the default configuration, as tbhelperctl prints it.
-# packaging/tbhelper.nft is a reference copy, used only when tbhelperctl cannot
-# print it (tests/package checks that the two agree).
+# The nftables snippet for the default configuration: what tbhelperctl prints
+# for packaging/tbhelper.conf (its header then names the installed file).
+NFT_SNIPPET_FIX := s|from packaging/tbhelper.conf$$|from the default $(SYSCONFDIR)/tbhelper/tbhelper.conf|
 $(BUILD)/tbhelper.nft: $(BUILD)/tbhelperctl packaging/tbhelper.conf
-	@if $(BUILD)/tbhelperctl rules --config packaging/tbhelper.conf > $@.tmp 2>$@.err && test -s $@.tmp; then \
-	    mv $@.tmp $@; rm -f $@.err; \
-	elif test -f packaging/tbhelper.nft; then \
-	    echo "WARNING: '$(BUILD)/tbhelperctl rules' failed ($$(head -c 200 $@.err)); installing packaging/tbhelper.nft" >&2; \
-	    rm -f $@.tmp $@.err; cp packaging/tbhelper.nft $@; \
-	else \
-	    cat $@.err >&2; rm -f $@.tmp $@.err; exit 1; \
-	fi
+	$(BUILD)/tbhelperctl rules --config packaging/tbhelper.conf > $@.raw
+	sed '$(NFT_SNIPPET_FIX)' $@.raw > $@.tmp && rm -f $@.raw
+	test -s $@.tmp && mv $@.tmp $@
 
 install: all $(BUILD)/tbhelper.nft
 	install -D -m 0755 $(BUILD)/tbhelperd $(DESTDIR)$(SBINDIR)/tbhelperd

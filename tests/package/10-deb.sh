@@ -115,7 +115,10 @@ if [[ -x build/tbhelperd ]]; then
     fi
 fi
 if [[ -x build/tbhelperctl ]]; then
-    if build/tbhelperctl rules --config packaging/tbhelper.conf > "$ctl/rules.nft" 2> "$ctl/rules.err"; then
+    # The Makefile's only change: the header names the installed configuration.
+    if build/tbhelperctl rules --config packaging/tbhelper.conf 2> "$ctl/rules.err" \
+        | sed 's|from packaging/tbhelper.conf$|from the default /etc/tbhelper/tbhelper.conf|' > "$ctl/rules.nft" \
+        && [[ -s $ctl/rules.nft ]]; then
         if cmp -s "$ctl/rules.nft" "$root/usr/share/tbhelper/tbhelper.nft"; then
             pass "tbhelper.nft = 'tbhelperctl rules' for the shipped configuration"
         else
@@ -125,10 +128,8 @@ if [[ -x build/tbhelperctl ]]; then
     else
         fail "tbhelperctl rules failed: $(head -c 300 "$ctl/rules.err")"
     fi
-    if [[ -f packaging/tbhelper.nft ]]; then
-        cmp -s packaging/tbhelper.nft "$ctl/rules.nft" && pass "packaging/tbhelper.nft (reference copy) is current" \
-            || { fail "packaging/tbhelper.nft is stale; regenerate: build/tbhelperctl rules --config packaging/tbhelper.conf > packaging/tbhelper.nft"; }
-    fi
+else
+    fail "no build/tbhelperctl (run make first)"
 fi
 grep -q 'table inet tbhelper' "$root/usr/share/tbhelper/tbhelper.nft" && pass "tbhelper.nft declares table inet tbhelper" \
     || fail "tbhelper.nft has no 'table inet tbhelper'"
