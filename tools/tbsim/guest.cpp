@@ -144,7 +144,7 @@ bool Guest::contact() {
         fd_ = tcp_connect(contact_, overall_, &err);
     }
     if (!fd_) {
-        problem(fmt::format("contact {} {} FAILED: {}", o_.legacy_udp ? "udp" : "tcp", contact_.to_string(), err));
+        problem(fmt::format("contact {} {} failed: {}", o_.legacy_udp ? "udp" : "tcp", contact_.to_string(), err));
         return false;
     }
     local_ = local_address(fd_.get()).value_or(SockAddr{});
@@ -316,7 +316,7 @@ bool Guest::receive_ack_udp() {
         ssize_t n = ::recv(fd_.get(), buf.data(), buf.size(), MSG_DONTWAIT);
         if (n < 0) {
             if (errno == EAGAIN || errno == EINTR) continue;
-            problem(fmt::format("contact udp {} FAILED: {}", contact_.to_string(),
+            problem(fmt::format("contact udp {} failed: {}", contact_.to_string(),
                                 errno == ECONNREFUSED ? "connection refused (port unreachable)" : errno_text(errno)));
             return false;
         }
