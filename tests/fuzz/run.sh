@@ -5,6 +5,8 @@ set -euo pipefail
 seconds=$1; shift
 top=$(cd "$(dirname "$0")/../.." && pwd)
 for bin in "$@"; do
+    # The fuzzer runs inside build/fuzz (crash files land there): make the path absolute first.
+    bin=$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")
     name=$(basename "$bin")
     corpus=$top/build/fuzz/corpus-$name
     seeds=$top/tests/fuzz/seeds/$name

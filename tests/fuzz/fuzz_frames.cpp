@@ -1,0 +1,87 @@
+// libFuzzer target: the codec. Whatever the parsers accept, the encoders give
+// back byte for byte; whatever they reject comes with a reason.
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+
+#include "protocol/services.hpp"
+#include "protocol/wire.hpp"
+
+using namespace tb;
+using namespace tb::proto;
+
+namespace {
+[[noreturn]] void violated(const char* what) {
+    std::fprintf(stderr, "invariant violated: %s\n", what);
+    std::abort();
+}
+#define INVARIANT(cond) \
+    do {                \
+        if (!(cond)) violated(#cond); \
+    } while (0)
+
+template <class T>
+const T* check(const Parsed<T>& p) {
+    if (const auto* e = parsed_error(p)) INVARIANT(!e->reason.empty());
+    return parsed_value(p);
+}
+
+void bodies(std::span<const std::uint8_t> body) {
+    const std::vector<std::uint8_t> original(body.begin(), body.end());
+    // Results live in locals: check() returns a pointer into them.
+    const auto hello = parse_hello(body);
+    const auto ack = parse_hello_ack(body);
+    const auto offer = parse_port_offer(body, false);
+    if (const auto* h = check(hello)) {
+        INVARIANT(body.size() >= kHelloMinBody);
+        INVARIANT(encode_hello_body(*h) == original);
+        INVARIANT(h->guest_name.has_value() == (body.size() > kHelloMinBody));
+    }
+    if (const auto* a = check(ack)) {
+        INVARIANT(encode_hello_ack_body(*a) == original);
+        INVARIANT(a->host_name.size() == body[kHelloAckNameOffset]);
+    }
+    if (const auto* o = check(offer)) {
+        INVARIANT(body.size() == kPortOfferBody);
+        INVARIANT(o->port != 0);
+        INVARIANT(encode_port_offer_body(*o) == original);
+        const auto offer6 = parse_port_offer(body, true);
+        const auto* o6 = check(offer6);
+        INVARIANT((o6 != nullptr) == (o->address == 0));
+    }
+}
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    std::span<const std::uint8_t> input(data, size);
+    if (size >= kHeaderSize) {
+        const auto header = decode_header(input);
+        if (const auto* h = check(header)) {
+            INVARIANT(h->frame_class == kClassGuest || h->frame_class == kClassHost);
+            INVARIANT(h->length >= kMinBodyLength && h->length <= kMaxBodyLength);
+        }
+    } else {
+        INVARIANT(parsed_error(decode_header(input)) != nullptr);
+    }
+    const auto split = split_datagram(input);
+    if (const auto* frames = check(split)) {
+        INVARIANT(!frames->empty());
+        std::vector<std::uint8_t> again;
+        for (const auto& f : *frames) {
+            INVARIANT(f.body.size() == f.header.length);
+            auto encoded = encode_frame(f.header.frame_class, f.header.flags, f.body);
+            again.insert(again.end(), encoded.begin(), encoded.end());
+            bodies(f.body);
+        }
+        INVARIANT(again == std::vector<std::uint8_t>(input.begin(), input.end()));
+    }
+    bodies(input);
+    if (size >= 1) {
+        const auto name = service_name(data[0]);
+        const auto back = service_from_name(name);
+        INVARIANT(back && *back == data[0]);
+        INVARIANT(service_stream_unframed(data[0]) == (data[0] >= 1 && data[0] <= 4));
+    }
+    return 0;
+}

@@ -1,0 +1,75 @@
+#!/usr/bin/env python3
+"""Writes the seed corpora of tests/fuzz (small binary files). Run from anywhere:
+the files land next to this script. Frames follow spec B1-B5."""
+import os
+import struct
+
+here = os.path.dirname(os.path.abspath(__file__))
+GUEST, HOST = 0x0001, 0x0101
+
+
+def frame(cls, body, flags=0):
+    return struct.pack(">HB", cls, flags) + len(body).to_bytes(3, "big") + body
+
+
+def hello(service, addr=0, name=b"guest"):
+    return frame(GUEST, struct.pack(">HBBBBI", 0x23, 5, 2, service, 1, addr) + bytes(6) + bytes([len(name)]) + name)
+
+
+def hello_ack(service, addr=0, name=b"host"):
+    return frame(HOST, struct.pack(">HBBBBI", 0x23, 5, 2, service, 1, addr) + bytes(28) + bytes([len(name)]) + name)
+
+
+def offer(service, transport, port, addr=0, lifetime=0, cls=HOST):
+    return frame(cls, struct.pack(">HBBHIH", 0x31, service, transport, port, addr, lifetime))
+
+
+PROBE = bytes([0, 1, 0, 0, 0, 0x10, 0, 0x23]) + bytes(14)
+EXPLOIT = frame(GUEST, struct.pack(">HBBBB", 0x23, 1, 0, 3, 0) + bytes(10) + bytes([0x20]) + b"A" * (0xB0 - 17), 0x6B)
+G, GT, H, D = 0xC0A8010A, 0xC633644D, 0x0A000005, 0xCB007102
+
+
+def chunk(control, payload=b""):
+    out = b""
+    while True:  # chunks carry at most 255 bytes; longer payloads go as several in-order segments
+        out += bytes([control, min(len(payload), 255)]) + payload[:255]
+        payload = payload[255:]
+        if not payload:
+            return out
+
+
+def syns():
+    return chunk(0x02) + chunk(0x03)
+
+
+def write(target, name, data):
+    d = os.path.join(here, target)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+# fuzz_stream: [config][chunks]; control bit 0 = host side, bit 1 = SYN, bit 2 = restart.
+write("fuzz_stream", "tcp-intercom", bytes([0x20]) + syns() + chunk(0, hello(7)) +
+      chunk(1, hello_ack(7) + offer(7, 17, 40001, 0, 30) + offer(9, 6, 5000)))
+write("fuzz_stream", "tcp-probe", bytes([0]) + syns() + chunk(0, PROBE) + chunk(1, hello_ack(0)))
+write("fuzz_stream", "tcp-exploit-send-files", bytes([0]) + syns() + chunk(0, EXPLOIT) + chunk(1, hello_ack(3) + b"\xff\xfb"))
+write("fuzz_stream", "udp-legacy", bytes([0x21]) + chunk(0, hello(1)) + chunk(1, hello_ack(1) + offer(1, 6, 1417)) +
+      chunk(1, offer(10, 6, 30000, 0, 20)))
+ack = hello_ack(7, H)
+write("fuzz_stream", "tcp-dnat-split", bytes([0x04]) + syns() + chunk(0, hello(7)) + chunk(1, ack[:14]) +
+      chunk(1, ack[14:] + offer(7, 17, 40001, H)[:9]) + chunk(1, offer(7, 17, 40001, H)[9:]))
+write("fuzz_stream", "tcp-snat-hello", bytes([0x02]) + syns() + chunk(0, hello(7, G)) + chunk(1, hello_ack(7)))
+off = offer(7, 17, 40001)
+write("fuzz_stream", "tcp-restart-mid-frame", bytes([0]) + syns() + chunk(0, hello(7)) + chunk(1, hello_ack(7)) +
+      chunk(1, off[:5]) + chunk(1 | 4, off[5:]))
+write("fuzz_stream", "tcp-forged", bytes([0]) + syns() + chunk(0, hello(7)) + chunk(1, hello_ack(7)) +
+      chunk(0, offer(7, 17, 40001, 0, 0, GUEST)))
+
+# fuzz_frames: raw bytes (a datagram, or a bare body).
+write("fuzz_frames", "probe", PROBE)
+write("fuzz_frames", "hello", hello(7, G))
+write("fuzz_frames", "exploit", EXPLOIT)
+write("fuzz_frames", "ack-offers", hello_ack(1, H) + offer(1, 6, 1417) + offer(7, 17, 40001, H, 30))
+write("fuzz_frames", "offer-body", offer(7, 17, 40001)[6:])
+write("fuzz_frames", "hello-ack-body", hello_ack(2)[6:])
