@@ -1,0 +1,320 @@
+#include "daemon.hpp"
+
+#include <fcntl.h>
+#include <linux/netlink.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "control_server.hpp"
+#include "helper_core.hpp"
+#include "log.hpp"
+#include "protocol/services.hpp"
+#include "queue_reader.hpp"
+#include "system_checks.hpp"
+
+namespace tb::daemon {
+
+namespace {
+
+// Packets handled per loop turn before the other fds get a look: keeps the
+// control socket and signals responsive under a packet flood.
+constexpr std::size_t kPacketsPerTurn = 256;
+constexpr int kHousekeepingMs = 10000;
+
+bool file_missing(const std::string& path) {
+    struct stat st{};
+    return stat(path.c_str(), &st) != 0 && errno == ENOENT;
+}
+
+}  // namespace
+
+Config read_config(const Options& opts) {
+    if (!opts.config_explicit && file_missing(opts.config_path)) return Config{};
+    return load_config_file(opts.config_path);
+}
+
+void notify_systemd(const char* state) {
+    const char* path = std::getenv("NOTIFY_SOCKET");
+    if (!path || !*path) return;
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::size_t len = std::strlen(path);
+    if (len >= sizeof addr.sun_path) return;
+    std::memcpy(addr.sun_path, path, len);
+    if (addr.sun_path[0] == '@') addr.sun_path[0] = '\0';  // abstract namespace
+    UniqueFd fd(socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    if (!fd) return;
+    sendto(fd.get(), state, std::strlen(state), MSG_NOSIGNAL, reinterpret_cast<sockaddr*>(&addr),
+           static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + len));
+}
+
+Daemon::Daemon(Options opts, Config config) : opts_(std::move(opts)), config_(std::move(config)) {}
+Daemon::~Daemon() = default;
+
+void Daemon::setup() {
+    started_ = std::chrono::steady_clock::now();
+    if (auto why = check_privileges()) throw StartupError(*why);
+    load_kernel_modules();
+    if (auto why = check_kernel_support()) throw StartupError(*why);
+
+    // Signals through a signalfd, so they are just another fd in the poll loop.
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGHUP);
+    sigprocmask(SIG_BLOCK, &mask, nullptr);
+    signal(SIGPIPE, SIG_IGN);
+    signal_fd_.reset(signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC));
+    if (!signal_fd_) throw StartupError(fmt::format("signalfd: {}", std::strerror(errno)));
+
+    try {
+        core_ = std::make_unique<HelperCore>(config_);
+        // Bind first: if another process holds the queue we stop here without
+        // touching the kernel's helper registration.
+        queue_ = std::make_unique<QueueReader>(config_.queue);
+        reg_nl_ = std::make_unique<NetlinkSocket>(NETLINK_NETFILTER);
+        auto reg = register_helpers(*reg_nl_, config_);
+        helpers_ = reg.registered;
+        if (reg.replaced_existing)
+            log_warning("helper {} was already registered (earlier daemon): while no daemon read queue {}, "
+                        "connections passed unexamined (fail-open); updated it in place",
+                        kHelperName, config_.queue);
+        // The control socket comes last: its existence tells systemd and the
+        // tests that the helper is registered and the queue is read.
+        control_ = std::make_unique<ControlServer>(opts_.socket_path,
+                                                   [this](std::string_view line) { return control_request(line); });
+    } catch (const QueueBindError& e) {
+        throw StartupError(e.what());
+    } catch (const KernelError& e) {
+        throw StartupError(e.what());
+    } catch (const StartupError&) {
+        throw;
+    } catch (const std::runtime_error& e) {
+        throw StartupError(e.what());
+    }
+    log_info("tbhelperd {} ready: helper {} (tcp, udp over ipv4, ipv6) on queue {}, max {} expectations of {} s "
+             "per connection, control socket {}",
+             TBHELPER_VERSION, kHelperName, config_.queue, config_.max_expectations, config_.expectation_timeout,
+             opts_.socket_path);
+}
+
+int Daemon::run() {
+    setup();
+    if (!opts_.foreground) {
+        // Classic daemon: the parent returns only once everything above worked,
+        // so a startup error is still reported by the command that was run.
+        pid_t pid = fork();
+        if (pid < 0) throw StartupError(fmt::format("fork: {}", std::strerror(errno)));
+        // The child owns the sockets now; _exit skips every destructor, so the
+        // parent neither unbinds the queue nor unlinks the control socket.
+        if (pid > 0) _exit(0);
+        setsid();
+        if (chdir("/") != 0) { /* nothing depends on the cwd */ }
+        int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (devnull >= 0) {
+            dup2(devnull, STDIN_FILENO);
+            dup2(devnull, STDOUT_FILENO);
+            close(devnull);
+        }
+    }
+    notify_systemd("READY=1");
+    loop();
+    notify_systemd("STOPPING=1");
+    log_info("stopping: the helper stays registered; with nobody reading queue {} the kernel lets its packets "
+             "pass (fail-open)",
+             config_.queue);
+    control_.reset();
+    queue_.reset();
+    return 0;
+}
+
+void Daemon::loop() {
+    bool stop = false;
+    auto next_housekeeping = std::chrono::steady_clock::now() + std::chrono::milliseconds(kHousekeepingMs);
+    std::vector<pollfd> fds;
+    auto handler = [this](QueuedPacket& p) { return core_->on_packet(p); };
+    while (!stop) {
+        fds.clear();
+        fds.push_back(pollfd{signal_fd_.get(), POLLIN, 0});
+        fds.push_back(pollfd{queue_->fd(), POLLIN, 0});
+        control_->add_pollfds(fds);
+
+        int timeout = control_->expire();
+        auto now = std::chrono::steady_clock::now();
+        int hk = static_cast<int>(
+            std::max<long long>(0, std::chrono::duration_cast<std::chrono::milliseconds>(next_housekeeping - now).count()));
+        if (timeout < 0 || hk < timeout) timeout = hk;
+
+        int n = poll(fds.data(), fds.size(), timeout);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            log_error("poll: {}", std::strerror(errno));
+            break;
+        }
+        if (fds[1].revents) queue_->process(handler, kPacketsPerTurn);
+        if (fds[0].revents) on_signals(stop);
+        for (std::size_t i = 2; i < fds.size(); ++i)
+            if (fds[i].revents && control_->owns(fds[i].fd)) control_->on_ready(fds[i]);
+
+        now = std::chrono::steady_clock::now();
+        if (now >= next_housekeeping) {
+            core_->housekeeping(std::time(nullptr));
+            next_housekeeping = now + std::chrono::milliseconds(kHousekeepingMs);
+        }
+    }
+}
+
+void Daemon::on_signals(bool& stop) {
+    signalfd_siginfo si;
+    while (read(signal_fd_.get(), &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
+        switch (si.ssi_signo) {
+            case SIGTERM:
+            case SIGINT:
+                log_info("signal {} received", si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+                stop = true;
+                break;
+            case SIGHUP:
+                reload();
+                break;
+        }
+    }
+}
+
+void Daemon::reload() {
+    notify_systemd("RELOADING=1");
+    Config next;
+    try {
+        next = read_config(opts_);
+    } catch (const std::exception& e) {
+        log_error("reload: {}; keeping the previous configuration", e.what());
+        notify_systemd("READY=1");
+        return;
+    }
+    Log::set_level(next.log_level);
+    try {
+        if (next.queue != config_.queue) {
+            // Bind the new queue before pointing the helper at it; then drain
+            // what the old queue still holds (closing it would drop those).
+            auto fresh = std::make_unique<QueueReader>(next.queue);
+            helpers_ = register_helpers(*reg_nl_, next).registered;
+            auto handler = [this](QueuedPacket& p) { return core_->on_packet(p); };
+            for (int i = 0; i < 64 && queue_->process(handler, kPacketsPerTurn) > 0; ++i) {
+            }
+            queue_ = std::move(fresh);
+            log_info("reload: now reading queue {}", next.queue);
+        } else if (next.max_expectations != config_.max_expectations ||
+                   next.expectation_timeout != config_.expectation_timeout) {
+            helpers_ = register_helpers(*reg_nl_, next).registered;
+        }
+    } catch (const std::exception& e) {
+        log_error("reload: {}; keeping queue {} and the registered policy", e.what(), config_.queue);
+        next.queue = config_.queue;
+        next.max_expectations = config_.max_expectations;
+        next.expectation_timeout = config_.expectation_timeout;
+    }
+    config_ = next;
+    core_->apply_config(config_);
+    log_info("reload: configuration {} applied (queue {}, max {} expectations of {} s, nat_rewrite {}, log_level {})",
+             opts_.config_path, config_.queue, config_.max_expectations, config_.expectation_timeout,
+             config_.nat_rewrite, log_level_name(config_.log_level));
+    notify_systemd("READY=1");
+}
+
+std::string Daemon::control_request(std::string_view line) {
+    nlohmann::json req;
+    try {
+        req = nlohmann::json::parse(line);
+    } catch (const std::exception&) {
+        return nlohmann::json{{"ok", false}, {"error", "request is not a JSON object"}}.dump();
+    }
+    if (!req.is_object() || !req.contains("command") || !req["command"].is_string())
+        return nlohmann::json{{"ok", false}, {"error", "request has no \"command\""}}.dump();
+    const std::string cmd = req["command"].get<std::string>();
+    if (cmd == "status") return status_json();
+    if (cmd == "expectations") return expectations_json();
+    std::string shown = cmd.size() > 64 ? cmd.substr(0, 64) + "..." : cmd;
+    return nlohmann::json{{"ok", false}, {"error", fmt::format("unknown command '{}'", shown)}}
+        .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::string Daemon::status_json() const {
+    using nlohmann::json;
+    const auto& c = core_->counters();
+    const auto& k = core_->kernel_counters();
+    const auto& q = queue_->stats();
+    json helpers = json::array();
+    for (const auto& h : helpers_) helpers.push_back({{"name", h.name}, {"l3", l3_name(h.l3)}, {"l4", l4_name(h.l4)}});
+    json opcodes = json::object();
+    for (const auto& [op, n] : c.other_opcodes) opcodes[fmt::format("0x{:04x}", op)] = n;
+    double uptime = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+    json counters = {
+        // every packet the queue delivered (each got exactly one verdict)
+        {"packets", q.packets},
+        // the ones with payload (or a SYN) handed to the engine
+        {"packets_examined", c.packets},
+        {"sessions", c.sessions},
+        {"not_timbuktu", c.not_timbuktu},
+        {"offers", c.offers},
+        {"expectations_created", c.expectations_created},
+        {"expectations_refused", c.expectations_refused},
+        {"malformed", c.malformed},
+        {"forged", c.forged},
+        {"rewrites", c.rewrites},
+        {"rewrites_skipped", c.rewrites_skipped},
+        {"stream_lost", c.stream_lost},
+        {"kernel_errors", k.kernel_errors},
+        {"verdicts", q.verdicts},
+        {"verdict_errors", q.verdict_errors},
+        {"restored_sessions", k.restored_sessions},
+        {"unparsed_packets", k.unparsed_packets},
+        {"no_conntrack", k.no_conntrack},
+        {"rewrite_failures", k.rewrite_failures},
+        {"detached", k.detached},
+        {"evictions", k.evictions},
+        {"overruns", q.overruns},
+        {"internal_errors", q.handler_failures},
+        {"other_opcodes", opcodes},
+    };
+    json j = {{"ok", true},
+              {"version", TBHELPER_VERSION},
+              {"queue", config_.queue},
+              {"pid", static_cast<long>(getpid())},
+              {"helpers", helpers},
+              {"uptime", std::round(uptime * 10) / 10},
+              {"config", opts_.config_path},
+              {"sessions_tracked", core_->sessions_tracked()},
+              {"session_capacity", HelperCore::kSessionCapacity},
+              {"counters", counters}};
+    return j.dump();
+}
+
+std::string Daemon::expectations_json() const {
+    using nlohmann::json;
+    json list = json::array();
+    for (const auto& e : core_->expectations().recent())
+        list.push_back({{"proto", std::string(transport_name(e.transport))},
+                        {"src", e.src.to_string()},
+                        {"dst", e.dst.to_string()},
+                        {"dport", e.dport},
+                        {"service", proto::service_name(e.service)},
+                        {"timeout", e.timeout},
+                        {"created", e.created}});
+    return json{{"ok", true}, {"expectations", list}}.dump();
+}
+
+}  // namespace tb::daemon

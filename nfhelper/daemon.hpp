@@ -1,0 +1,71 @@
+// tbhelperd's process: startup checks, the kernel registration, one
+// single-threaded poll loop over the queue, the signals and the control
+// socket, configuration reload, clean stop.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/config.hpp"
+#include "helper_registration.hpp"
+#include "netlink_socket.hpp"
+#include "unique_fd.hpp"
+
+namespace tb::daemon {
+
+class ControlServer;
+class HelperCore;
+class QueueReader;
+
+struct Options {
+    std::string config_path = kDefaultConfigPath;
+    bool config_explicit = false;  // a missing explicit file is an error; a missing default means defaults
+    bool foreground = false;
+    std::string socket_path = kDefaultControlSocket;
+};
+
+// Reads the configuration as Options say. Throws ConfigError / runtime_error.
+Config read_config(const Options& opts);
+
+// A startup failure: what() is the one line the operator reads.
+class StartupError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+class Daemon {
+public:
+    Daemon(Options opts, Config config);
+    ~Daemon();
+    // Sets everything up (throws StartupError), then runs until SIGTERM/SIGINT.
+    // Returns the process exit status.
+    int run();
+
+private:
+    void setup();
+    void loop();
+    void reload();
+    void on_signals(bool& stop);
+    std::string control_request(std::string_view line);
+    std::string status_json() const;
+    std::string expectations_json() const;
+
+    Options opts_;
+    Config config_;
+    std::chrono::steady_clock::time_point started_;
+    std::unique_ptr<NetlinkSocket> reg_nl_;  // nfnetlink_cthelper: register / update
+    std::unique_ptr<HelperCore> core_;
+    std::unique_ptr<QueueReader> queue_;
+    std::unique_ptr<ControlServer> control_;
+    std::vector<HelperEntry> helpers_;
+    UniqueFd signal_fd_;
+};
+
+// sd_notify(3) without libsystemd: a datagram to $NOTIFY_SOCKET, if set.
+void notify_systemd(const char* state);
+
+}  // namespace tb::daemon

@@ -1,0 +1,153 @@
+#include "expectations.hpp"
+
+#include <arpa/inet.h>
+#include <libmnl/libmnl.h>
+#include <libnetfilter_conntrack/libnetfilter_conntrack.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nfnetlink_conntrack.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <memory>
+#include <vector>
+
+namespace tb::daemon {
+
+namespace {
+
+struct CtDeleter {
+    void operator()(nf_conntrack* ct) const { nfct_destroy(ct); }
+};
+struct ExpDeleter {
+    void operator()(nf_expect* e) const { nfexp_destroy(e); }
+};
+using CtPtr = std::unique_ptr<nf_conntrack, CtDeleter>;
+using ExpPtr = std::unique_ptr<nf_expect, ExpDeleter>;
+
+// The kernel's expectation function that gives an expected connection its
+// master's NAT (nf_nat_core registers it).
+constexpr const char* kNatFollowMaster = "nat-follow-master";
+
+CtPtr new_ct() {
+    CtPtr ct(nfct_new());
+    if (!ct) throw std::bad_alloc();
+    return ct;
+}
+
+void set_addrs(nf_conntrack* ct, std::uint8_t l3, const IpAddress& src, const IpAddress& dst) {
+    nfct_set_attr_u8(ct, ATTR_L3PROTO, l3);
+    if (l3 == AF_INET) {
+        std::uint32_t s, d;
+        std::memcpy(&s, src.bytes.data(), 4);
+        std::memcpy(&d, dst.bytes.data(), 4);
+        nfct_set_attr_u32(ct, ATTR_IPV4_SRC, s);
+        nfct_set_attr_u32(ct, ATTR_IPV4_DST, d);
+    } else {
+        nfct_set_attr(ct, ATTR_IPV6_SRC, src.bytes.data());
+        nfct_set_attr(ct, ATTR_IPV6_DST, dst.bytes.data());
+    }
+}
+
+void set_ports(nf_conntrack* ct, std::uint8_t l4, std::uint16_t sport_be, std::uint16_t dport_be) {
+    nfct_set_attr_u8(ct, ATTR_L4PROTO, l4);
+    nfct_set_attr_u16(ct, ATTR_PORT_SRC, sport_be);
+    nfct_set_attr_u16(ct, ATTR_PORT_DST, dport_be);
+}
+
+IpAddress all_ones(std::uint8_t l3) {
+    IpAddress a;
+    a.family = l3 == AF_INET ? IpAddress::Family::v4 : IpAddress::Family::v6;
+    a.bytes.fill(0xff);
+    return a;
+}
+
+}  // namespace
+
+ExpectationMaker::ExpectationMaker() : nl_(NETLINK_NETFILTER) { nl_.set_receive_timeout_ms(1000); }
+
+int ExpectationMaker::send(const ConntrackFacts& master, const engine::Expect& e, bool create, bool with_fn,
+                           std::uint32_t timeout) {
+    const std::uint8_t l4 = e.transport == Transport::tcp ? IPPROTO_TCP : IPPROTO_UDP;
+
+    auto m = new_ct();  // the master: this contact connection, by its original tuple
+    set_addrs(m.get(), master.l3, master.orig.src, master.orig.dst);
+    set_ports(m.get(), master.l4, htons(master.orig.sport), htons(master.orig.dport));
+
+    auto x = new_ct();  // the expected stream: G, any port -> D, offered port
+    set_addrs(x.get(), master.l3, e.guest, e.address);
+    set_ports(x.get(), l4, 0, htons(e.port));
+
+    auto k = new_ct();  // mask: addresses exact, source port any, destination port exact
+    set_addrs(k.get(), master.l3, all_ones(master.l3), all_ones(master.l3));
+    set_ports(k.get(), l4, 0, 0xffff);
+
+    ExpPtr exp(nfexp_new());
+    if (!exp) throw std::bad_alloc();
+    nfexp_set_attr(exp.get(), ATTR_EXP_MASTER, m.get());
+    nfexp_set_attr(exp.get(), ATTR_EXP_EXPECTED, x.get());
+    nfexp_set_attr(exp.get(), ATTR_EXP_MASK, k.get());
+    nfexp_set_attr_u32(exp.get(), ATTR_EXP_TIMEOUT, timeout);
+    // No helper name: that would attach the timbuktu helper to the expected
+    // (data) connection. Class 0 and no flags are the kernel's defaults.
+    if (master.zone) nfexp_set_attr_u16(exp.get(), ATTR_EXP_ZONE, master.zone);
+    if (with_fn) nfexp_set_attr(exp.get(), ATTR_EXP_FN, kNatFollowMaster);
+
+    std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
+    nlmsghdr* nlh = mnl_nlmsg_put_header(buf.data());
+    nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK_EXP << 8) | IPCTNL_MSG_EXP_NEW;
+    // NEW with CREATE and without EXCL: create, or, when an expectation of this
+    // tuple exists, update its timeout (ctnetlink_change_expect). Without
+    // CREATE: only the update.
+    nlh->nlmsg_flags = NLM_F_REQUEST | (create ? NLM_F_CREATE : 0);
+    auto* nfg = static_cast<nfgenmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(nfgenmsg)));
+    nfg->nfgen_family = master.l3;
+    nfg->version = NFNETLINK_V0;
+    nfg->res_id = 0;
+    if (nfexp_nlmsg_build(nlh, exp.get()) < 0) return EINVAL;
+    return nl_.request(nlh);
+}
+
+int ExpectationMaker::create(const ConntrackFacts& master, const engine::Expect& e, std::uint32_t policy_timeout,
+                             std::string& note) {
+    if (e.guest.family != e.address.family ||
+        (master.l3 == AF_INET) != e.address.is_v4())
+        return EAFNOSUPPORT;
+    bool with_fn = e.follow_nat;
+    int err = send(master, e, true, with_fn, e.timeout_seconds);
+    if (err == EINVAL && with_fn) {
+        // The expectation function is unknown: nf_nat is not loaded. The stream
+        // still gets its pinhole, but will not follow the master's NAT.
+        with_fn = false;
+        err = send(master, e, true, false, e.timeout_seconds);
+        if (err == 0) {
+            note = "kernel has no \"nat-follow-master\" (nf_nat not loaded): the expected stream will not follow "
+                   "the contact connection's NAT";
+            if (nat_follow_missing_logged_) note.clear();
+            nat_follow_missing_logged_ = true;
+        }
+    }
+    if (err) return err;
+    // A new expectation got the policy's timeout; a shorter one from the offer's
+    // lifetime hint is applied by updating the (now existing) expectation.
+    if (e.timeout_seconds != policy_timeout) {
+        int upd = send(master, e, false, with_fn, e.timeout_seconds);
+        if (upd) note = std::string("the expectation was created but its timeout could not be set: ") +
+                        std::strerror(upd);
+    }
+    CreatedExpectation c{e.transport, e.guest, e.address, e.port, e.service, e.timeout_seconds,
+                         static_cast<std::int64_t>(std::time(nullptr))};
+    // A refreshed offer replaces its older entry in the table too.
+    for (auto it = recent_.begin(); it != recent_.end(); ++it)
+        if (it->transport == c.transport && it->src == c.src && it->dst == c.dst && it->dport == c.dport) {
+            recent_.erase(it);
+            break;
+        }
+    recent_.push_back(c);
+    while (recent_.size() > kRecentLimit) recent_.pop_front();
+    return 0;
+}
+
+}  // namespace tb::daemon

@@ -1,0 +1,197 @@
+#include "helper_core.hpp"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cstring>
+#include <type_traits>
+#include <variant>
+
+#include <fmt/format.h>
+
+#include "kernel_pure/ct_attrs.hpp"
+#include "log.hpp"
+#include "protocol/services.hpp"
+
+namespace tb::daemon {
+
+using engine::saturating_inc;
+
+namespace {
+
+// nf_conntrack_tcp's states after which the connection carries no more data.
+constexpr std::uint8_t kTcpTimeWait = 7, kTcpClose = 8;
+
+std::string endpoint(const IpAddress& a, std::uint16_t port) {
+    return a.is_v6() ? fmt::format("[{}]:{}", a.to_string(), port) : fmt::format("{}:{}", a.to_string(), port);
+}
+
+}  // namespace
+
+HelperCore::HelperCore(const Config& config)
+    : config_(config), policy_(engine::Policy::from_config(config)), table_(kSessionCapacity) {}
+
+void HelperCore::apply_config(const Config& config) {
+    config_ = config;
+    policy_ = engine::Policy::from_config(config);
+    table_.for_each([&](SessionEntry& e) { e.session.set_policy(policy_); });
+}
+
+void HelperCore::housekeeping(std::time_t now) {
+    std::size_t n = table_.expire(now, kIdleUdp, kIdleTcp);
+    if (n) log_debug("forgot {} idle session(s); their state stays in the kernel", n);
+}
+
+Verdict HelperCore::on_packet(QueuedPacket& pkt) {
+    Verdict v;  // default: accept unchanged
+    kpure::ParsedPacket parsed;
+    if (pkt.data.empty() || pkt.truncated) {
+        saturating_inc(kcounters_.unparsed_packets);
+        return v;
+    }
+    if (auto err = kpure::parse_packet(pkt.data, parsed); err != kpure::ParseError::none) {
+        saturating_inc(kcounters_.unparsed_packets);
+        log_debug("packet {} passed unexamined: {}", pkt.id, kpure::parse_error_name(err));
+        return v;
+    }
+    if (!pkt.ct || !pkt.ctinfo) {
+        saturating_inc(kcounters_.no_conntrack);
+        if (!warned_no_ct_) {
+            warned_no_ct_ = true;
+            log_warning("packets arrive without their conntrack; they pass unexamined (is the queue fed by "
+                        "something other than the timbuktu helper?)");
+        }
+        return v;
+    }
+    const std::uint8_t l3 = parsed.src.is_v4() ? AF_INET : AF_INET6;
+    auto facts = parse_conntrack(*pkt.ct, l3);
+    if (!facts) {
+        saturating_inc(kcounters_.no_conntrack);
+        return v;
+    }
+    // A connection whose helper is not ours (or was detached) is none of our business.
+    if (facts->help && facts->help->name != kHelperName) return v;
+
+    const bool tcp = parsed.l4proto == IPPROTO_TCP;
+    const bool syn = tcp && (parsed.tcp_flags & kpure::kTcpSyn);
+    const bool closing = tcp && ((parsed.tcp_flags & kpure::kTcpRst) ||
+                                 (facts->tcp_state && (*facts->tcp_state == kTcpTimeWait ||
+                                                       *facts->tcp_state == kTcpClose)));
+    const SessionKey key = SessionKey::of(*facts);
+    std::span<const std::uint8_t> payload(pkt.data.data() + parsed.payload_offset, parsed.payload_length);
+
+    // Fast path: pure ACKs, FINs and the like teach the engine nothing. The SYN
+    // does: it fixes where each direction's byte stream starts.
+    if (payload.empty() && !syn) {
+        if (closing) table_.erase(key);
+        return v;
+    }
+
+    const std::time_t now = std::time(nullptr);
+    SessionEntry* entry = table_.find(key, now);
+    if (!entry) {
+        engine::PersistedState written{};
+        std::optional<engine::Session> session;
+        const auto& help = facts->help;
+        if (help && help->has_info && help->info.size() == engine::kPersistedStateSize) {
+            std::memcpy(written.data(), help->info.data(), written.size());
+            session = engine::Session::restore(facts->engine_facts(), policy_, counters_, help->info);
+            if (session) {
+                saturating_inc(kcounters_.restored_sessions);
+                log_debug("{}: session restored from the conntrack ({} phase)", facts->describe(),
+                          engine::phase_name(session->phase()));
+            }
+        }
+        if (!session) session.emplace(facts->engine_facts(), policy_, counters_);
+        entry = &table_.insert(SessionEntry{key, std::move(*session), written, now}, [&](const SessionEntry& victim) {
+            saturating_inc(kcounters_.evictions);
+            log_warning("session table full ({} entries): forgot the least recently used session ({}); its state "
+                        "stays in the kernel",
+                        table_.capacity(), endpoint(victim.key.orig.src, victim.key.orig.sport));
+        });
+    }
+
+    engine::Packet ep;
+    ep.direction = direction_from_ctinfo(*pkt.ctinfo);
+    ep.tcp_seq = parsed.tcp_seq;
+    ep.payload = payload;
+    ep.tcp_syn = syn;
+    engine::Decisions ds = entry->session.on_packet(ep);
+
+    bool mangled = false, stop = false;
+    carry_out(ds, *entry, *facts, pkt, parsed, mangled, stop);
+
+    v.send_packet = mangled;
+    if (stop) {
+        // Detach: an empty helper name in the verdict's conntrack nest. No more
+        // packets of this connection are queued; nothing to remember.
+        v.ct_nest = kpure::build_nfqa_ct_help("", {});
+        saturating_inc(kcounters_.detached);
+        table_.erase(key);
+        return v;
+    }
+    engine::PersistedState p = entry->session.persisted();
+    if (p != entry->written) {
+        // Written with the verdict, so the kernel's copy follows the stream. The
+        // snapshot on later queued packets may lag (several in flight): the
+        // in-memory session stays the authority; this copy is for restarts.
+        v.ct_nest = kpure::build_nfqa_ct_help(kHelperName, p);
+        entry->written = p;
+    }
+    if (closing) table_.erase(key);
+    return v;
+}
+
+void HelperCore::carry_out(const engine::Decisions& ds, SessionEntry& entry, const ConntrackFacts& facts,
+                           QueuedPacket& pkt, const kpure::ParsedPacket& parsed, bool& mangled, bool& stop) {
+    (void)entry;
+    const std::string conn = facts.describe();
+    for (const auto& d : ds) {
+        std::visit(
+            [&](const auto& x) {
+                using T = std::decay_t<decltype(x)>;
+                if constexpr (std::is_same_v<T, engine::Expect>) {
+                    std::string note;
+                    int err = maker_.create(facts, x, config_.expectation_timeout, note);
+                    const std::string what =
+                        fmt::format("{} {} -> {} ({}, {} s{})", transport_name(x.transport), x.guest.to_string(),
+                                    endpoint(x.address, x.port), proto::service_name(x.service), x.timeout_seconds,
+                                    x.follow_nat ? ", follows NAT" : "");
+                    if (err) {
+                        saturating_inc(kcounters_.kernel_errors);
+                        log_warning("{}: expect {} FAILED: {}", conn, what, std::strerror(err));
+                    } else {
+                        log_info("{}: expect {}", conn, what);
+                    }
+                    if (!note.empty()) log_warning("{}: {}", conn, note);
+                } else if constexpr (std::is_same_v<T, engine::Refuse>) {
+                    log_info("{}: refuse ({}): {}", conn, engine::refuse_reason_name(x.reason), x.detail);
+                } else if constexpr (std::is_same_v<T, engine::Rewrite>) {
+                    auto r = kpure::rewrite_payload4(pkt.data, parsed, x.payload_offset, x.old_bytes, x.new_bytes);
+                    if (r == kpure::RewriteResult::done) {
+                        mangled = true;
+                        log_info("{}: rewrite {} {}.{}.{}.{} -> {}.{}.{}.{}", conn, x.what, x.old_bytes[0],
+                                 x.old_bytes[1], x.old_bytes[2], x.old_bytes[3], x.new_bytes[0], x.new_bytes[1],
+                                 x.new_bytes[2], x.new_bytes[3]);
+                    } else {
+                        saturating_inc(kcounters_.rewrite_failures);
+                        log_warning("{}: rewrite {} at payload offset {} not done: {}", conn, x.what,
+                                    x.payload_offset,
+                                    r == kpure::RewriteResult::mismatch ? "bytes differ" : "out of range");
+                    }
+                } else if constexpr (std::is_same_v<T, engine::StopWatching>) {
+                    stop = true;
+                    log_info("{}: stop watching: {}", conn, x.why);
+                } else if constexpr (std::is_same_v<T, engine::Note>) {
+                    switch (x.level) {
+                        case engine::Note::Level::warning: log_warning("{}: {}", conn, x.text); break;
+                        case engine::Note::Level::info: log_info("{}: {}", conn, x.text); break;
+                        case engine::Note::Level::debug: log_debug("{}: {}", conn, x.text); break;
+                    }
+                }
+            },
+            d);
+    }
+}
+
+}  // namespace tb::daemon

@@ -1,0 +1,62 @@
+// The per-packet work: kernel facts in, engine decisions out, decisions
+// carried out. Owns the session table and the engine's counters; the engine
+// itself stays pure (it never sees a socket or a conntrack).
+#pragma once
+
+#include <cstdint>
+#include <ctime>
+
+#include "config/config.hpp"
+#include "config/policy.hpp"
+#include "engine/counters.hpp"
+#include "expectations.hpp"
+#include "kernel_pure/packet.hpp"
+#include "queue_reader.hpp"
+#include "session_table.hpp"
+
+namespace tb::daemon {
+
+// Counters of the kernel layer (the engine keeps its own, engine::Counters).
+struct KernelCounters {
+    std::uint64_t kernel_errors = 0;       // failed expectation creations / updates
+    std::uint64_t restored_sessions = 0;   // sessions rebuilt from the conntrack's private data
+    std::uint64_t unparsed_packets = 0;    // not IPv4/IPv6 + TCP/UDP, or truncated: accepted unchanged
+    std::uint64_t no_conntrack = 0;        // queued without NFQA_CT: accepted unchanged
+    std::uint64_t rewrite_failures = 0;    // a Rewrite whose bytes were not where the engine said
+    std::uint64_t detached = 0;            // StopWatching carried out
+    std::uint64_t evictions = 0;           // sessions pushed out of the full table
+};
+
+class HelperCore {
+public:
+    static constexpr std::size_t kSessionCapacity = 16384;
+    // Idle limits after which a session is dropped from memory (its state stays
+    // in the conntrack and is restored if the connection speaks again).
+    static constexpr std::time_t kIdleUdp = 300;
+    static constexpr std::time_t kIdleTcp = 6 * 3600;
+
+    explicit HelperCore(const Config& config);
+
+    Verdict on_packet(QueuedPacket& pkt);
+    void apply_config(const Config& config);  // SIGHUP: new policy for every session
+    void housekeeping(std::time_t now);       // idle expiry
+
+    const engine::Counters& counters() const { return counters_; }
+    const KernelCounters& kernel_counters() const { return kcounters_; }
+    std::size_t sessions_tracked() const { return table_.size(); }
+    const ExpectationMaker& expectations() const { return maker_; }
+
+private:
+    void carry_out(const engine::Decisions& ds, SessionEntry& entry, const ConntrackFacts& facts, QueuedPacket& pkt,
+                   const kpure::ParsedPacket& parsed, bool& mangled, bool& stop);
+
+    Config config_;
+    engine::Policy policy_;
+    engine::Counters counters_;  // sessions hold a pointer to it: never moved
+    KernelCounters kcounters_;
+    SessionTable table_;
+    ExpectationMaker maker_;
+    bool warned_no_ct_ = false;
+};
+
+}  // namespace tb::daemon

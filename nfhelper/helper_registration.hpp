@@ -1,0 +1,50 @@
+// The kernel side of "tbhelperd is the timbuktu helper": four userspace
+// conntrack helper registrations (nfnetlink_cthelper), TCP and UDP over IPv4
+// and IPv6, all naming the same NFQUEUE and expectation policy.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "config/config.hpp"
+#include "netlink_socket.hpp"
+
+namespace tb::daemon {
+
+struct HelperEntry {
+    std::string name;
+    std::uint16_t l3 = 0;  // AF_INET / AF_INET6
+    std::uint8_t l4 = 0;   // IPPROTO_TCP / IPPROTO_UDP
+    std::uint32_t queue = 0;
+    std::uint32_t priv_data_len = 0;
+    std::uint32_t max_expected = 0;
+    std::uint32_t expect_timeout = 0;
+    bool enabled = false;
+};
+std::string l3_name(std::uint16_t l3);  // "ipv4" / "ipv6"
+std::string l4_name(std::uint8_t l4);   // "tcp" / "udp"
+
+// The four (l3, l4) pairs tbhelperd registers, in a fixed order.
+std::vector<HelperEntry> wanted_helpers(const Config& config);
+
+// The kernel's current userspace helpers named `timbuktu`. Throws KernelError.
+std::vector<HelperEntry> list_registered_helpers(NetlinkSocket& nl);
+
+struct RegistrationResult {
+    std::vector<HelperEntry> registered;  // what the kernel now has
+    bool replaced_existing = false;       // some entry was already there (daemon restart)
+};
+
+// Creates or updates the four entries (NFNL_MSG_CTHELPER_NEW without
+// NLM_F_EXCL updates an existing helper in place: queue, policy, status). An
+// entry the kernel cannot update (its private data size differs, e.g. left by
+// another version) is deleted and created again when nothing references it.
+// Throws std::runtime_error with a one-line reason.
+RegistrationResult register_helpers(NetlinkSocket& nl, const Config& config);
+
+// Deletes the four entries. Returns one line per entry that could not be
+// removed (empty: all gone). EBUSY means nft/iptables rules still reference it.
+std::vector<std::string> unregister_helpers(NetlinkSocket& nl);
+
+}  // namespace tb::daemon

@@ -1,0 +1,196 @@
+#include "queue_reader.hpp"
+
+#include <arpa/inet.h>
+#include <libmnl/libmnl.h>
+#include <libnetfilter_queue/libnetfilter_queue.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nfnetlink_queue.h>
+#include <linux/netlink.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+
+#include <fmt/format.h>
+
+#include "engine/counters.hpp"
+#include "log.hpp"
+#include "system_checks.hpp"
+
+namespace tb::daemon {
+using engine::saturating_inc;
+
+namespace {
+
+// Whole packets: an IP packet is at most 64 KiB, and without NFQA_CFG_F_GSO the
+// kernel segments GSO packets before queueing, so nothing is ever cut short.
+constexpr std::uint32_t kCopyRange = 0xffff;
+// Netlink overhead around the packet (headers, conntrack nest, interfaces).
+constexpr std::size_t kMessageOverhead = 8192;
+// Packets the kernel holds for us before fail-open lets more pass unexamined.
+constexpr std::uint32_t kQueueMaxLen = 4096;
+constexpr int kReceiveBuffer = 8 * 1024 * 1024;
+
+}  // namespace
+
+QueueReader::QueueReader(std::uint16_t num)
+    : num_(num), nl_(NETLINK_NETFILTER), rx_(kCopyRange + kMessageOverhead), tx_(kCopyRange + kMessageOverhead) {
+    nl_.set_receive_buffer(kReceiveBuffer);
+    // An overrun must not turn into an error on our socket: the kernel already
+    // let those packets pass (fail-open); we count what we can see.
+    nl_.set_no_enobufs();
+    configure();
+}
+
+QueueReader::~QueueReader() {
+    // Closing the socket unbinds too; saying so explicitly makes the kernel
+    // drop the instance now, not when the socket's last reference goes.
+    std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
+    nlmsghdr* nlh = nfq_nlmsg_put(buf.data(), NFQNL_MSG_CONFIG, num_);
+    nfq_nlmsg_cfg_put_cmd(nlh, AF_UNSPEC, NFQNL_CFG_CMD_UNBIND);
+    nl_.send(nlh);
+}
+
+void QueueReader::configure() {
+    std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
+    auto fail = [&](const char* step, int err) -> QueueBindError {
+        if (err == EPERM || err == EBUSY)
+            return QueueBindError(fmt::format("queue {} already bound by another process", num_));
+        if (err == EINVAL && std::strcmp(step, "bind") == 0)
+            return QueueBindError(fmt::format(
+                "cannot bind queue {}: the kernel has no NFQUEUE netlink interface (module nfnetlink_queue, "
+                "kernel option CONFIG_NETFILTER_NETLINK_QUEUE)",
+                num_));
+        return QueueBindError(fmt::format("cannot configure queue {} ({}): {}", num_, step, std::strerror(err)));
+    };
+
+    nlmsghdr* nlh = nfq_nlmsg_put(buf.data(), NFQNL_MSG_CONFIG, num_);
+    nfq_nlmsg_cfg_put_cmd(nlh, AF_UNSPEC, NFQNL_CFG_CMD_BIND);
+    if (int e = nl_.request(nlh)) throw fail("bind", e);
+
+    nlh = nfq_nlmsg_put(buf.data(), NFQNL_MSG_CONFIG, num_);
+    nfq_nlmsg_cfg_put_params(nlh, NFQNL_COPY_PACKET, kCopyRange);
+    if (int e = nl_.request(nlh)) throw fail("copy mode", e);
+
+    // CONNTRACK: each packet arrives with its conntrack (tuples, id, helper data)
+    // and a verdict may carry conntrack changes. FAIL_OPEN: when our queue is
+    // full the kernel accepts instead of dropping. No GSO: see kCopyRange.
+    nlh = nfq_nlmsg_put(buf.data(), NFQNL_MSG_CONFIG, num_);
+    const std::uint32_t flags = NFQA_CFG_F_CONNTRACK | NFQA_CFG_F_FAIL_OPEN;
+    mnl_attr_put_u32(nlh, NFQA_CFG_FLAGS, htonl(flags));
+    mnl_attr_put_u32(nlh, NFQA_CFG_MASK, htonl(flags));
+    if (int e = nl_.request(nlh)) {
+        if (e == EOPNOTSUPP) throw QueueBindError(missing_glue_ct_message());
+        throw fail("flags", e);
+    }
+
+    nlh = nfq_nlmsg_put(buf.data(), NFQNL_MSG_CONFIG, num_);
+    nfq_nlmsg_cfg_put_qmaxlen(nlh, kQueueMaxLen);
+    if (int e = nl_.request(nlh)) throw fail("queue length", e);
+}
+
+std::size_t QueueReader::process(const Handler& handler, std::size_t max_packets) {
+    std::size_t handled = 0;
+    while (handled < max_packets) {
+        long n = nl_.recv(rx_, true);
+        if (n < 0) {
+            if (n == -EAGAIN || n == -EWOULDBLOCK || n == -EINTR) break;
+            if (n == -ENOBUFS) {
+                saturating_inc(stats_.overruns);
+                log_warning("queue {}: the kernel could not deliver some packets (socket overrun); they passed "
+                            "unexamined (fail-open)",
+                            num_);
+                continue;
+            }
+            log_error("queue {}: receive failed: {}", num_, std::strerror(static_cast<int>(-n)));
+            break;
+        }
+        int len = static_cast<int>(n);
+        for (auto* nlh = reinterpret_cast<const nlmsghdr*>(rx_.data()); mnl_nlmsg_ok(nlh, len);
+             nlh = mnl_nlmsg_next(nlh, &len)) {
+            handle_message(nlh, handler);
+            ++handled;
+        }
+    }
+    return handled;
+}
+
+void QueueReader::handle_message(const nlmsghdr* nlh, const Handler& handler) {
+    if (nlh->nlmsg_type == NLMSG_ERROR) {
+        // Verdicts go without NLM_F_ACK; the kernel reports only failures.
+        if (nlh->nlmsg_len >= NLMSG_LENGTH(sizeof(nlmsgerr))) {
+            auto* err = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(nlh));
+            if (err->error != 0) {
+                saturating_inc(stats_.verdict_errors);
+                // One line per distinct second at most: a storm must not flood the log.
+                auto now = static_cast<std::uint32_t>(std::time(nullptr));
+                if (now != last_error_logged_) {
+                    last_error_logged_ = now;
+                    log_warning("queue {}: the kernel rejected a verdict: {}", num_, std::strerror(-err->error));
+                }
+            }
+        }
+        return;
+    }
+    if ((nlh->nlmsg_type & 0xff) != NFQNL_MSG_PACKET) return;
+
+    nlattr* attr[NFQA_MAX + 1] = {};
+    if (nfq_nlmsg_parse(nlh, attr) < 0 || !attr[NFQA_PACKET_HDR]) {
+        saturating_inc(stats_.unparsable);
+        return;  // without a packet id there is nothing to answer
+    }
+    auto* ph = static_cast<const nfqnl_msg_packet_hdr*>(mnl_attr_get_payload(attr[NFQA_PACKET_HDR]));
+    QueuedPacket pkt;
+    pkt.id = ntohl(ph->packet_id);
+    saturating_inc(stats_.packets);
+
+    if (attr[NFQA_PAYLOAD]) {
+        pkt.data = std::span(static_cast<std::uint8_t*>(mnl_attr_get_payload(attr[NFQA_PAYLOAD])),
+                             mnl_attr_get_payload_len(attr[NFQA_PAYLOAD]));
+    }
+    if (attr[NFQA_CAP_LEN] && mnl_attr_get_payload_len(attr[NFQA_CAP_LEN]) >= 4)
+        pkt.truncated = ntohl(mnl_attr_get_u32(attr[NFQA_CAP_LEN])) > pkt.data.size();
+    if (attr[NFQA_CT])
+        pkt.ct = std::span(static_cast<const std::uint8_t*>(mnl_attr_get_payload(attr[NFQA_CT])),
+                           mnl_attr_get_payload_len(attr[NFQA_CT]));
+    if (attr[NFQA_CT_INFO] && mnl_attr_get_payload_len(attr[NFQA_CT_INFO]) >= 4)
+        pkt.ctinfo = ntohl(mnl_attr_get_u32(attr[NFQA_CT_INFO]));
+
+    Verdict v;
+    try {
+        v = handler(pkt);
+    } catch (const std::exception& e) {
+        saturating_inc(stats_.handler_failures);
+        log_error("packet {}: internal error, accepted unchanged: {}", pkt.id, e.what());
+        v = Verdict{};
+    } catch (...) {
+        saturating_inc(stats_.handler_failures);
+        v = Verdict{};
+    }
+    if (pkt.truncated) v.send_packet = false;  // never send back a shortened packet
+    send_verdict(pkt.id, v, pkt.data);
+}
+
+void QueueReader::send_verdict(std::uint32_t id, const Verdict& v, std::span<const std::uint8_t> packet) {
+    nlmsghdr* nlh = nfq_nlmsg_put(tx_.data(), NFQNL_MSG_VERDICT, num_);
+    nfq_nlmsg_verdict_put(nlh, static_cast<int>(id), NF_ACCEPT);
+    if (v.send_packet && !packet.empty() && packet.size() <= kCopyRange)
+        nfq_nlmsg_verdict_put_pkt(nlh, packet.data(), static_cast<std::uint32_t>(packet.size()));
+    if (!v.ct_nest.empty() && nlh->nlmsg_len + v.ct_nest.size() <= tx_.size()) {
+        std::memcpy(static_cast<char*>(mnl_nlmsg_get_payload_tail(nlh)), v.ct_nest.data(), v.ct_nest.size());
+        nlh->nlmsg_len += static_cast<std::uint32_t>(v.ct_nest.size());
+    }
+    if (int e = nl_.send(nlh)) {
+        saturating_inc(stats_.verdict_errors);
+        // The packet stays queued until the socket closes; retry once without
+        // extras so that it at least passes unchanged.
+        log_error("queue {}: cannot send verdict for packet {}: {}", num_, id, std::strerror(e));
+        nlh = nfq_nlmsg_put(tx_.data(), NFQNL_MSG_VERDICT, num_);
+        nfq_nlmsg_verdict_put(nlh, static_cast<int>(id), NF_ACCEPT);
+        if (nl_.send(nlh) == 0) saturating_inc(stats_.verdicts);
+        return;
+    }
+    saturating_inc(stats_.verdicts);
+}
+
+}  // namespace tb::daemon
