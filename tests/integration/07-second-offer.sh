@@ -22,9 +22,14 @@ has_re "$WORK/h.log" '^host: offer udp/22601 service intercom address 0\.0\.0\.0
 guest dnd 0 --host 127.0.0.1 --port 14160 --service drag-and-drop --wait-offers 2
 count_re "$WORK/dnd.out" '^guest: offer tcp/226[0-9]{2} service drag-and-drop -> stream ok' 2
 
-# Without --wait-offers the guest does not wait a second: one offer only.
-guest quick 0 --host 127.0.0.1 --port 14160 --service chat
+# Without --wait-offers the guest stops after --linger quiet seconds: it does
+# not wait for a second round (5 s away here), one offer only.
+start_host late --listen 127.0.0.1 --tcp-port 14161 --udp-port 0 --dynamic-base 22650 --second-offer-after 5
+start=$SECONDS
+guest quick 0 --host 127.0.0.1 --port 14161 --service chat
 count_re "$WORK/quick.out" '^guest: PORT-OFFER ' 1
+((SECONDS - start < 5)) || fail "the guest waited for the second round"
+pass "the guest did not wait for the second round"
 
 # Waiting for more offers than come: exit 1 with a clear summary.
 guest toomany 1 --host 127.0.0.1 --port 14160 --service chat --wait-offers 3 --timeout 3
