@@ -1,0 +1,573 @@
+#include "ctl/analyze.hpp"
+
+#include <algorithm>
+#include <map>
+#include <tuple>
+#include <variant>
+
+#include <fmt/format.h>
+
+#include "config/policy.hpp"
+#include "ctl/format.hpp"
+#include "engine/decisions.hpp"
+#include "engine/session.hpp"
+#include "protocol/services.hpp"
+
+namespace tb::ctl {
+
+// ---------------------------------------------------------------------------
+// Link types
+
+bool link_type_supported(int t) {
+    switch (t) {
+        case kLinkNull: case kLinkEthernet: case kLinkRaw: case kLinkRawDlt12: case kLinkRawDlt14: case kLinkLoop:
+        case kLinkLinuxSll: case kLinkIpv4: case kLinkIpv6: case kLinkLinuxSll2:
+            return true;
+        default:
+            return false;
+    }
+}
+
+std::string link_type_name(int t) {
+    switch (t) {
+        case kLinkNull: return "NULL";
+        case kLinkEthernet: return "EN10MB";
+        case kLinkRaw: case kLinkRawDlt12: case kLinkRawDlt14: return "RAW";
+        case kLinkLoop: return "LOOP";
+        case kLinkLinuxSll: return "LINUX_SLL";
+        case kLinkIpv4: return "IPV4";
+        case kLinkIpv6: return "IPV6";
+        case kLinkLinuxSll2: return "LINUX_SLL2";
+        default: return fmt::format("DLT {}", t);
+    }
+}
+
+std::string supported_link_types() {
+    return "EN10MB (Ethernet, Linux lo), LINUX_SLL and LINUX_SLL2 (tcpdump -i any), RAW, IPV4, IPV6, NULL, LOOP";
+}
+
+// ---------------------------------------------------------------------------
+// Decoding
+
+namespace {
+
+constexpr std::uint16_t kEtherIpv4 = 0x0800, kEtherIpv6 = 0x86DD, kEtherVlan = 0x8100, kEtherQinQ = 0x88A8;
+constexpr std::uint8_t kIpprotoTcp = 6, kIpprotoUdp = 17;
+
+using Bytes = std::span<const std::uint8_t>;
+
+// Explains a short buffer: cut by the capture's snap length, or short on the wire.
+std::string short_reason(const char* what, std::size_t need, std::size_t have, bool snapped) {
+    return fmt::format("{} needs {} bytes, {} captured{}", what, need, have,
+                       snapped ? " (the capture's snap length cut the frame)" : "");
+}
+
+DecodeStatus decode_l4(std::uint8_t proto, const IpAddress& src, const IpAddress& dst, Bytes l4, std::size_t l4_len,
+                       bool snapped, DecodedPacket& out, std::string& why) {
+    // l4_len: the length the IP header claims; l4: what was captured of it.
+    if (proto == kIpprotoTcp) {
+        if (l4.size() < 20) return why = short_reason("TCP header", 20, l4.size(), snapped), DecodeStatus::error;
+        const std::size_t hlen = static_cast<std::size_t>(l4[12] >> 4) * 4;
+        if (hlen < 20) return why = fmt::format("TCP data offset {} is below 5", l4[12] >> 4), DecodeStatus::error;
+        if (l4_len < hlen)
+            return why = fmt::format("TCP header of {} bytes is longer than the IP payload ({} bytes)", hlen, l4_len),
+                   DecodeStatus::error;
+        if (l4.size() < l4_len)
+            return why = short_reason("TCP segment", l4_len, l4.size(), snapped), DecodeStatus::error;
+        out.proto = Transport::tcp;
+        out.sport = load_be16(l4.data());
+        out.dport = load_be16(l4.data() + 2);
+        out.seq = load_be32(l4.data() + 4);
+        const std::uint8_t flags = l4[13];
+        out.fin = flags & 0x01;
+        out.syn = flags & 0x02;
+        out.rst = flags & 0x04;
+        out.ack = flags & 0x10;
+        out.payload = l4.subspan(hlen, l4_len - hlen);
+    } else if (proto == kIpprotoUdp) {
+        if (l4.size() < 8) return why = short_reason("UDP header", 8, l4.size(), snapped), DecodeStatus::error;
+        const std::size_t ulen = load_be16(l4.data() + 4);
+        if (ulen < 8 || ulen > l4_len)
+            return why = fmt::format("UDP length {} does not fit the IP payload of {} bytes", ulen, l4_len),
+                   DecodeStatus::error;
+        if (l4.size() < ulen) return why = short_reason("UDP datagram", ulen, l4.size(), snapped), DecodeStatus::error;
+        out.proto = Transport::udp;
+        out.sport = load_be16(l4.data());
+        out.dport = load_be16(l4.data() + 2);
+        out.payload = l4.subspan(8, ulen - 8);
+    } else {
+        return DecodeStatus::ignored;
+    }
+    out.src = src;
+    out.dst = dst;
+    return DecodeStatus::ok;
+}
+
+DecodeStatus decode_ip(Bytes ip, bool snapped, DecodedPacket& out, std::string& why) {
+    if (ip.empty()) return why = "no IP header", DecodeStatus::error;
+    const int version = ip[0] >> 4;
+    if (version == 4) {
+        if (ip.size() < 20) return why = short_reason("IPv4 header", 20, ip.size(), snapped), DecodeStatus::error;
+        const std::size_t ihl = static_cast<std::size_t>(ip[0] & 0x0f) * 4;
+        const std::size_t total = load_be16(ip.data() + 2);
+        if (ihl < 20) return why = fmt::format("IPv4 header length {} is below 20", ihl), DecodeStatus::error;
+        if (total < ihl) return why = fmt::format("IPv4 total length {} is below its header length {}", total, ihl),
+                                DecodeStatus::error;
+        if (ip.size() < ihl) return why = short_reason("IPv4 header", ihl, ip.size(), snapped), DecodeStatus::error;
+        const std::uint16_t frag = load_be16(ip.data() + 6);
+        if ((frag & 0x2000) || (frag & 0x1fff))
+            return why = "IPv4 fragment (analyze does not reassemble IP fragments)", DecodeStatus::error;
+        const std::uint8_t proto = ip[9];
+        if (proto != kIpprotoTcp && proto != kIpprotoUdp) return DecodeStatus::ignored;
+        const std::size_t have = std::min(ip.size(), total);
+        if (ip.size() < total && !snapped)
+            return why = fmt::format("IPv4 total length {} exceeds the {} bytes of the frame", total, ip.size()),
+                   DecodeStatus::error;
+        return decode_l4(proto, IpAddress::v4_bytes(ip.data() + 12), IpAddress::v4_bytes(ip.data() + 16),
+                         ip.subspan(ihl, have - ihl), total - ihl, snapped, out, why);
+    }
+    if (version == 6) {
+        if (ip.size() < 40) return why = short_reason("IPv6 header", 40, ip.size(), snapped), DecodeStatus::error;
+        const std::size_t plen = load_be16(ip.data() + 4);
+        if (plen == 0) return why = "IPv6 jumbogram or zero payload length", DecodeStatus::error;
+        if (ip.size() < 40 + plen && !snapped)
+            return why = fmt::format("IPv6 payload length {} exceeds the {} bytes of the frame", plen, ip.size() - 40),
+                   DecodeStatus::error;
+        std::uint8_t next = ip[6];
+        std::size_t off = 40;
+        const std::size_t end = 40 + plen;
+        const std::size_t have = std::min(ip.size(), end);
+        for (int hops = 0; hops < 8; ++hops) {
+            if (next == 0 || next == 43 || next == 60) {  // hop-by-hop, routing, destination options
+                if (have < off + 2) return why = short_reason("IPv6 extension header", off + 2, have, snapped),
+                                           DecodeStatus::error;
+                const std::size_t len = (static_cast<std::size_t>(ip[off + 1]) + 1) * 8;
+                next = ip[off];
+                off += len;
+                if (off > end) return why = "IPv6 extension headers run past the payload", DecodeStatus::error;
+                continue;
+            }
+            if (next == 44) return why = "IPv6 fragment (analyze does not reassemble IP fragments)", DecodeStatus::error;
+            break;
+        }
+        if (next != kIpprotoTcp && next != kIpprotoUdp) return DecodeStatus::ignored;
+        if (have < off) return why = short_reason("IPv6 extension headers", off, have, snapped), DecodeStatus::error;
+        return decode_l4(next, IpAddress::v6_bytes(ip.data() + 8), IpAddress::v6_bytes(ip.data() + 24),
+                         ip.subspan(off, have - off), end - off, snapped, out, why);
+    }
+    return why = fmt::format("IP version {} is neither 4 nor 6", version), DecodeStatus::error;
+}
+
+DecodeStatus by_ethertype(std::uint16_t type, Bytes rest, bool snapped, DecodedPacket& out, std::string& why) {
+    if (type == kEtherIpv4 || type == kEtherIpv6) return decode_ip(rest, snapped, out, why);
+    return DecodeStatus::ignored;
+}
+
+}  // namespace
+
+DecodeStatus decode_frame(int link_type, Bytes f, std::uint32_t original_length, DecodedPacket& out,
+                          std::string& why) {
+    const bool snapped = original_length > f.size();
+    out = DecodedPacket{};
+    switch (link_type) {
+        case kLinkEthernet: {
+            std::size_t off = 12;
+            for (int tags = 0;; ++tags) {
+                if (f.size() < off + 2)
+                    return why = short_reason("Ethernet header", off + 2, f.size(), snapped), DecodeStatus::error;
+                std::uint16_t type = load_be16(f.data() + off);
+                if ((type == kEtherVlan || type == kEtherQinQ) && tags < 2) {
+                    off += 4;
+                    continue;
+                }
+                return by_ethertype(type, f.subspan(off + 2), snapped, out, why);
+            }
+        }
+        case kLinkLinuxSll:
+            if (f.size() < 16) return why = short_reason("Linux cooked header", 16, f.size(), snapped), DecodeStatus::error;
+            return by_ethertype(load_be16(f.data() + 14), f.subspan(16), snapped, out, why);
+        case kLinkLinuxSll2:
+            if (f.size() < 20) return why = short_reason("Linux cooked v2 header", 20, f.size(), snapped), DecodeStatus::error;
+            return by_ethertype(load_be16(f.data()), f.subspan(20), snapped, out, why);
+        case kLinkRaw: case kLinkRawDlt12: case kLinkRawDlt14: case kLinkIpv4: case kLinkIpv6:
+            return decode_ip(f, snapped, out, why);
+        case kLinkNull: case kLinkLoop: {
+            if (f.size() < 4) return why = short_reason("loopback header", 4, f.size(), snapped), DecodeStatus::error;
+            // The family is 2 for IPv4 everywhere; IPv6 is 10, 24, 28 or 30 by OS. Byte order
+            // differs (NULL: the writer's), so read the IP version instead.
+            return decode_ip(f.subspan(4), snapped, out, why);
+        }
+        default:
+            return why = fmt::format("link type {} is not supported", link_type_name(link_type)), DecodeStatus::error;
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Analysis
+
+std::size_t AnalysisReport::timbuktu_sessions() const {
+    return static_cast<std::size_t>(
+        std::count_if(sessions.begin(), sessions.end(), [](const AnalysisSession& s) { return s.timbuktu; }));
+}
+
+namespace {
+
+using FlowKey = std::tuple<Transport, IpAddress, std::uint16_t, IpAddress, std::uint16_t>;
+
+FlowKey flow_key(const DecodedPacket& p) {
+    // Canonical: the smaller endpoint first.
+    if (std::tie(p.src, p.sport) < std::tie(p.dst, p.dport)) return {p.proto, p.src, p.sport, p.dst, p.dport};
+    return {p.proto, p.dst, p.dport, p.src, p.sport};
+}
+
+struct Flow {
+    std::size_t report_index = 0;  // into report.sessions
+    std::unique_ptr<engine::Session> session;
+    IpAddress guest;
+    std::uint16_t guest_port = 0;
+    bool closed = false;  // FIN or RST seen (TCP): a new SYN starts a new connection
+};
+
+}  // namespace
+
+struct Analyzer::Impl {
+    Config config;
+    engine::Policy policy;
+    AnalysisReport report;
+    std::map<FlowKey, Flow> flows;
+    std::map<FlowKey, bool> other_flows;  // flows not on a contact port, seen (bounded like flows)
+
+    bool tcp_contact(std::uint16_t p) const {
+        return std::find(config.tcp_contact_ports.begin(), config.tcp_contact_ports.end(), p) !=
+               config.tcp_contact_ports.end();
+    }
+    bool udp_contact(std::uint16_t p) const {
+        return std::find(config.udp_contact_ports.begin(), config.udp_contact_ports.end(), p) !=
+               config.udp_contact_ports.end();
+    }
+    bool contact(Transport t, std::uint16_t p) const { return t == Transport::tcp ? tcp_contact(p) : udp_contact(p); }
+
+    void unparsed(std::uint64_t frame, std::string layer, std::optional<std::size_t> sid, std::string reason) {
+        if (report.unparsed.size() >= kMaxUnparsed) {
+            ++report.unparsed_omitted;
+            return;
+        }
+        report.unparsed.push_back({frame, std::move(layer), sid, std::move(reason)});
+    }
+
+    void event(AnalysisSession& s, std::uint64_t frame, const char* level, std::string text) {
+        if (s.events.size() < kMaxEventsPerSession) s.events.push_back({frame, level, std::move(text)});
+    }
+
+    // Which side opened the flow; nullopt when this is not a contact connection.
+    std::optional<std::pair<IpAddress, std::uint16_t>> guest_of(const DecodedPacket& p) const {
+        if (p.proto == Transport::tcp && p.syn) {
+            // SYN from the guest; SYN+ACK from the host (the SYN was not captured).
+            if (!p.ack) {
+                if (tcp_contact(p.dport)) return std::pair{p.src, p.sport};
+                return std::nullopt;
+            }
+            if (tcp_contact(p.sport)) return std::pair{p.dst, p.dport};
+            return std::nullopt;
+        }
+        if (contact(p.proto, p.dport)) return std::pair{p.src, p.sport};
+        if (contact(p.proto, p.sport)) return std::pair{p.dst, p.dport};
+        return std::nullopt;
+    }
+
+    // A packet outside any contact connection: counted as other traffic; when
+    // it opens a stream an offer announced, the expectation is marked used.
+    void other_traffic(std::uint64_t frame, const DecodedPacket& p) {
+        ++report.ignored_frames;
+        const FlowKey key = flow_key(p);
+        const bool first_seen = other_flows.find(key) == other_flows.end();
+        if (first_seen && other_flows.size() < kMaxFlows) other_flows.emplace(key, true);
+        const bool opening = p.proto == Transport::tcp ? (p.syn && !p.ack) : first_seen;
+        if (!opening) return;
+        for (auto& e : report.expectations) {
+            if (e.used_frame || e.frame >= frame || e.proto != p.proto || e.src != p.src || e.dst != p.dst ||
+                e.dport != p.dport)
+                continue;
+            e.used_frame = frame;
+            event(report.sessions[e.session - 1], frame, "info",
+                  fmt::format("the guest opened the expected {} stream to {} (offer of frame {})",
+                              transport_name(e.proto), endpoint(e.dst, e.dport), e.frame));
+            return;
+        }
+    }
+
+    void packet(std::uint64_t frame, const DecodedPacket& p) {
+        const FlowKey key = flow_key(p);
+        auto it = flows.find(key);
+        const bool new_tcp_connection = p.proto == Transport::tcp && p.syn && !p.ack;
+        if (it != flows.end() && new_tcp_connection && it->second.closed) {
+            flows.erase(it);  // port reuse: a new connection on the same tuple
+            it = flows.end();
+        }
+        if (it == flows.end()) {
+            auto guest = guest_of(p);
+            if (!guest) {
+                other_traffic(frame, p);
+                return;
+            }
+            if (flows.size() >= kMaxFlows) {
+                unparsed(frame, "packet", std::nullopt,
+                         fmt::format("more than {} contact connections in the capture; this one is not analyzed",
+                                     kMaxFlows));
+                return;
+            }
+            Flow f;
+            f.guest = guest->first;
+            f.guest_port = guest->second;
+            const bool from_guest = p.src == f.guest && p.sport == f.guest_port;
+            engine::ConnectionFacts facts;
+            facts.transport = p.proto;
+            facts.guest = f.guest;
+            facts.guest_port = f.guest_port;
+            facts.contact_address = from_guest ? p.dst : p.src;
+            facts.contact_port = from_guest ? p.dport : p.sport;
+            facts.host = facts.contact_address;     // no NAT: H = D
+            facts.guest_translated = facts.guest;   // G' = G
+            f.session = std::make_unique<engine::Session>(facts, policy, report.counters);
+            AnalysisSession s;
+            s.id = report.sessions.size() + 1;
+            s.transport = p.proto;
+            s.guest = facts.guest;
+            s.guest_port = facts.guest_port;
+            s.host = facts.host;
+            s.contact_port = facts.contact_port;
+            s.first_frame = frame;
+            f.report_index = report.sessions.size();
+            report.sessions.push_back(std::move(s));
+            it = flows.emplace(key, std::move(f)).first;
+        }
+        Flow& f = it->second;
+        AnalysisSession& s = report.sessions[f.report_index];
+        s.last_frame = frame;
+        ++s.frames;
+        if (p.fin || p.rst) f.closed = true;
+
+        engine::Packet ep;
+        ep.direction = (p.src == f.guest && p.sport == f.guest_port) ? engine::PacketDirection::original
+                                                                     : engine::PacketDirection::reply;
+        ep.tcp_seq = p.seq;
+        ep.tcp_syn = p.proto == Transport::tcp && p.syn;
+        ep.payload = p.payload;
+        if (p.payload.empty() && !ep.tcp_syn) return;
+        const auto sessions_before = report.counters.sessions;
+        auto decisions = f.session->on_packet(ep);
+        if (report.counters.sessions != sessions_before) s.timbuktu = true;
+        apply(frame, s, decisions);
+        s.phase = engine::phase_name(f.session->phase());
+        if (s.timbuktu) s.service = proto::service_name(f.session->service());
+    }
+
+    void apply(std::uint64_t frame, AnalysisSession& s, const engine::Decisions& decisions) {
+        for (const auto& d : decisions) {
+            if (const auto* e = std::get_if<engine::Expect>(&d)) {
+                AnalysisExpectation x;
+                x.frame = frame;
+                x.session = s.id;
+                x.proto = e->transport;
+                x.src = e->guest;
+                x.dst = e->address;
+                x.dport = e->port;
+                x.service = proto::service_name(e->service);
+                x.timeout = e->timeout_seconds;
+                // A repeated offer replaces the earlier expectation (B8): keep the latest.
+                std::erase_if(report.expectations, [&](const AnalysisExpectation& o) {
+                    return o.session == x.session && o.proto == x.proto && o.dport == x.dport && !o.used_frame;
+                });
+                report.expectations.push_back(x);
+                ++s.offers;
+                event(s, frame, "info",
+                      fmt::format("offer: would expect {} {} -> {} ({}) for {}s", transport_name(x.proto),
+                                  x.src.to_string(), endpoint(x.dst, x.dport), x.service, x.timeout));
+            } else if (const auto* r = std::get_if<engine::Refuse>(&d)) {
+                const auto reason = engine::refuse_reason_name(r->reason);
+                report.refusals.push_back({frame, s.id, reason, r->detail});
+                if (r->reason != engine::RefuseReason::forged_guest_offer) ++s.offers;
+                event(s, frame, "warning", fmt::format("refused ({}): {}", reason, r->detail));
+            } else if (const auto* w = std::get_if<engine::Rewrite>(&d)) {
+                event(s, frame, "info", fmt::format("would rewrite {} at payload offset {}", w->what, w->payload_offset));
+            } else if (const auto* st = std::get_if<engine::StopWatching>(&d)) {
+                s.stopped = st->why;
+            } else if (const auto* n = std::get_if<engine::Note>(&d)) {
+                if (n->level == engine::Note::Level::debug) continue;
+                static const std::string kNotTimbuktu = "not Timbuktu, leaving the connection alone: ";
+                if (n->text.rfind(kNotTimbuktu, 0) == 0) s.not_timbuktu = n->text.substr(kNotTimbuktu.size());
+                if (n->level == engine::Note::Level::warning) unparsed(frame, "timbuktu", s.id, n->text);
+                event(s, frame, n->level == engine::Note::Level::warning ? "warning" : "info", n->text);
+            }
+        }
+    }
+};
+
+Analyzer::Analyzer(const Config& config, int link_type) : impl_(std::make_unique<Impl>()) {
+    impl_->config = config;
+    impl_->policy = engine::Policy::from_config(config);
+    impl_->report.link_type = link_type;
+    impl_->report.tcp_contact_ports = config.tcp_contact_ports;
+    impl_->report.udp_contact_ports = config.udp_contact_ports;
+}
+
+Analyzer::~Analyzer() = default;
+
+void Analyzer::add_frame(std::span<const std::uint8_t> captured, std::uint32_t original_length) {
+    DecodedPacket p;
+    std::string why;
+    switch (decode_frame(impl_->report.link_type, captured, original_length, p, why)) {
+        case DecodeStatus::ok:
+            add_packet(p);
+            return;
+        case DecodeStatus::ignored:
+            ++impl_->report.frames;
+            ++impl_->report.ignored_frames;
+            return;
+        case DecodeStatus::error:
+            ++impl_->report.frames;
+            impl_->unparsed(impl_->report.frames, "packet", std::nullopt, why);
+            return;
+    }
+}
+
+void Analyzer::add_packet(const DecodedPacket& p) {
+    const auto frame = ++impl_->report.frames;
+    impl_->packet(frame, p);
+}
+
+AnalysisReport Analyzer::finish() {
+    for (auto& s : impl_->report.sessions)
+        if (s.phase.empty()) s.phase = engine::phase_name(engine::Phase::await_hello);
+    return impl_->report;
+}
+
+// ---------------------------------------------------------------------------
+// Output
+
+namespace {
+
+nlohmann::json counters_json(const engine::Counters& c) {
+    return {{"packets", c.packets},
+            {"sessions", c.sessions},
+            {"not_timbuktu", c.not_timbuktu},
+            {"offers", c.offers},
+            {"expectations_created", c.expectations_created},
+            {"expectations_refused", c.expectations_refused},
+            {"malformed", c.malformed},
+            {"forged", c.forged},
+            {"rewrites", c.rewrites},
+            {"stream_lost", c.stream_lost}};
+}
+
+std::string plural(std::size_t n, const char* one, const char* many) {
+    return fmt::format("{} {}", n, n == 1 ? one : many);
+}
+
+}  // namespace
+
+nlohmann::json to_json(const AnalysisReport& r, const std::string& file) {
+    using nlohmann::json;
+    json sessions = json::array();
+    for (const auto& s : r.sessions) {
+        json events = json::array();
+        for (const auto& e : s.events) events.push_back({{"frame", e.frame}, {"level", e.level}, {"text", e.text}});
+        json j = {{"id", s.id},
+                  {"timbuktu", s.timbuktu},
+                  {"transport", std::string(transport_name(s.transport))},
+                  {"guest", s.guest.to_string()},
+                  {"guest_port", s.guest_port},
+                  {"host", s.host.to_string()},
+                  {"contact_port", s.contact_port},
+                  {"phase", s.phase},
+                  {"first_frame", s.first_frame},
+                  {"last_frame", s.last_frame},
+                  {"frames", s.frames},
+                  {"offers", s.offers},
+                  {"events", events}};
+        if (s.timbuktu) j["service"] = s.service;
+        if (!s.not_timbuktu.empty()) j["not_timbuktu"] = s.not_timbuktu;
+        if (!s.stopped.empty()) j["stopped"] = s.stopped;
+        sessions.push_back(std::move(j));
+    }
+    json exps = json::array();
+    for (const auto& e : r.expectations) {
+        json j = {{"frame", e.frame},        {"session", e.session},  {"proto", std::string(transport_name(e.proto))},
+                  {"src", e.src.to_string()}, {"dst", e.dst.to_string()}, {"dport", e.dport},
+                  {"service", e.service},    {"timeout", e.timeout},  {"used_frame", nullptr}};
+        if (e.used_frame) j["used_frame"] = *e.used_frame;
+        exps.push_back(std::move(j));
+    }
+    json refusals = json::array();
+    for (const auto& x : r.refusals)
+        refusals.push_back({{"frame", x.frame}, {"session", x.session}, {"reason", x.reason}, {"detail", x.detail}});
+    json unparsed = json::array();
+    for (const auto& u : r.unparsed) {
+        json j = {{"frame", u.frame}, {"layer", u.layer}, {"reason", u.reason}};
+        if (u.session) j["session"] = *u.session;
+        unparsed.push_back(std::move(j));
+    }
+    return {{"file", file},
+            {"link_type", link_type_name(r.link_type)},
+            {"frames", r.frames},
+            {"ignored_frames", r.ignored_frames},
+            {"tcp_contact_ports", r.tcp_contact_ports},
+            {"udp_contact_ports", r.udp_contact_ports},
+            {"timbuktu_sessions", r.timbuktu_sessions()},
+            {"sessions", sessions},
+            {"expectations", exps},
+            {"refusals", refusals},
+            {"unparsed", unparsed},
+            {"unparsed_omitted", r.unparsed_omitted},
+            {"counters", counters_json(r.counters)}};
+}
+
+std::string format_report(const AnalysisReport& r, const std::string& file) {
+    std::string out = fmt::format(
+        "{}: {} ({}), {}, {} on contact ports that {} not Timbuktu, {}, {}, {}\n", file,
+        plural(r.frames, "frame", "frames"), link_type_name(r.link_type),
+        plural(r.timbuktu_sessions(), "Timbuktu session", "Timbuktu sessions"),
+        plural(r.sessions.size() - r.timbuktu_sessions(), "flow", "flows"),
+        r.sessions.size() - r.timbuktu_sessions() == 1 ? "is" : "are",
+        plural(r.expectations.size(), "expectation", "expectations"), plural(r.refusals.size(), "refusal", "refusals"),
+        plural(r.unparsed.size() + r.unparsed_omitted, "unparsed frame", "unparsed frames"));
+    for (const auto& s : r.sessions) {
+        out += fmt::format("\nsession {}  {} {} -> {}  ", s.id, transport_name(s.transport),
+                           endpoint(s.guest, s.guest_port), endpoint(s.host, s.contact_port));
+        if (s.timbuktu)
+            out += fmt::format("service {}, {}, ", s.service, plural(s.offers, "offer", "offers"));
+        else
+            out += "not Timbuktu, ";
+        out += fmt::format("frames {}-{} ({}), phase {}\n", s.first_frame, s.last_frame, s.frames, s.phase);
+        if (!s.timbuktu && !s.not_timbuktu.empty()) out += fmt::format("  {}\n", s.not_timbuktu);
+        for (const auto& e : s.events) {
+            if (!s.timbuktu && e.text.rfind("not Timbuktu", 0) == 0) continue;
+            out += fmt::format("  frame {:<6} {}{}\n", e.frame, e.level == "warning" ? "warning: " : "", e.text);
+        }
+        if (!s.stopped.empty()) out += fmt::format("  helper would stop watching: {}\n", s.stopped);
+    }
+    if (!r.expectations.empty()) {
+        out += "\nexpectations a firewall helper would create:\n";
+        Table t({"FRAME", "SESSION", "PROTO", "GUEST", "ADDRESS", "PORT", "SERVICE", "TIMEOUT", "USED"});
+        for (const auto& e : r.expectations)
+            t.add({std::to_string(e.frame), std::to_string(e.session), std::string(transport_name(e.proto)),
+                   e.src.to_string(), e.dst.to_string(), std::to_string(e.dport), e.service,
+                   fmt::format("{}s", e.timeout), e.used_frame ? fmt::format("frame {}", *e.used_frame) : "-"});
+        out += t.render();
+    }
+    if (!r.refusals.empty()) {
+        out += "\nrefusals:\n";
+        for (const auto& x : r.refusals)
+            out += fmt::format("  frame {:<6} session {}: {}: {}\n", x.frame, x.session, x.reason, x.detail);
+    }
+    if (!r.unparsed.empty()) {
+        out += "\nframes that could not be parsed:\n";
+        for (const auto& u : r.unparsed)
+            out += fmt::format("  frame {:<6} {}{}: {}\n", u.frame, u.layer,
+                               u.session ? fmt::format(" (session {})", *u.session) : "", u.reason);
+        if (r.unparsed_omitted) out += fmt::format("  ... and {} more\n", r.unparsed_omitted);
+    }
+    return out;
+}
+
+}  // namespace tb::ctl
