@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# tbhelperctl analyze against a real capture: tbsim sessions over loopback
+# (TCP contact IPv4 and IPv6, legacy UDP contact, an unframed service, a
+# non-Timbuktu flow on the contact port, a third-party offer), captured with
+# tshark (or tcpdump), then `tbhelperctl analyze --json` must report exactly
+# the sessions run: count, services, offers, expectations, refusals.
+#
+# Runs in its own network namespace (unshare -n) so that nothing else on the
+# machine's loopback ends up in the capture; needs root (capture, namespace).
+set -uo pipefail
+if [[ -z ${TB_CTL_ANALYZE_NETNS:-} ]]; then
+    if [[ $(id -u) -ne 0 ]]; then
+        echo "SKIP: needs root (packet capture in a private network namespace)"
+        exit 77
+    fi
+    exec unshare -n env TB_CTL_ANALYZE_NETNS=1 "$0" "$@"
+fi
+ip link set lo up || { echo "FAIL: cannot bring lo up in the test namespace"; exit 1; }
+
+source "$(dirname "$0")/lib.bash"
+CTL=${TBHELPERCTL:-build/tbhelperctl}
+[[ -x $CTL ]] || fail "$CTL is not built (run make build/tbhelperctl)"
+command -v jq >/dev/null || fail "jq is needed (apt-get install jq)"
+
+T1=14300 T2=14301 U1=14302   # TCP contact ports and the legacy UDP contact port
+cat >"$WORK/tb.conf" <<EOF
+tcp_contact_ports = [$T1, $T2]
+udp_contact_ports = [$U1]
+EOF
+
+# ---- capture -----------------------------------------------------------------
+CAP=$WORK/sessions.pcapng
+if command -v tshark >/dev/null; then
+    tshark -i lo -w "$CAP" -f 'tcp or udp' >"$WORK/capture.log" 2>&1 &
+    CAP_PID=$!
+    wait_for "$WORK/capture.log" "Capturing on" 10 || fail "tshark did not start capturing"
+elif command -v tcpdump >/dev/null; then
+    CAP=$WORK/sessions.pcap
+    tcpdump -i lo -U -w "$CAP" 'tcp or udp' >"$WORK/capture.log" 2>&1 &
+    CAP_PID=$!
+    wait_for "$WORK/capture.log" "listening on" 10 || fail "tcpdump did not start capturing"
+else
+    fail "neither tshark nor tcpdump is installed (apt-get install tshark)"
+fi
+stop_capture() {
+    [[ -n ${CAP_PID:-} ]] || return 0
+    sleep 0.5  # the last packets reach the capture buffer
+    kill -INT "$CAP_PID" 2>/dev/null
+    wait "$CAP_PID" 2>/dev/null
+    CAP_PID=""
+}
+trap 'stop_capture; cleanup' EXIT
+
+# ---- sessions ------------------------------------------------------------------
+start_host main --listen :: --tcp-port $T1 --udp-port $U1 --dynamic-base 23000
+guest intercom4 0 --host 127.0.0.1 --port $T1 --service intercom        # 1 UDP offer
+guest dnd6 0 --host ::1 --port $T1 --service drag-and-drop              # 1 TCP offer, IPv6
+guest sendfiles 0 --host 127.0.0.1 --port $T1 --service send-files      # unframed: no offer
+guest legacyctl 0 --host 127.0.0.1 --port $U1 --legacy-udp --service control --attended   # 1 TCP offer
+guest legacyic 0 --host 127.0.0.1 --port $U1 --legacy-udp --service intercom               # UDP + TCP offers
+guest garbage 0 --host 127.0.0.1 --port $T1 --service chat --malformed garbage           # not Timbuktu
+stop_host main
+# A host that points its offer at another machine: a helper refuses it (B8).
+start_host third --listen 127.0.0.1 --tcp-port $T2 --udp-port 0 --dynamic-base 23050 --offer-address 127.0.0.2
+guest thirdparty 1 --host 127.0.0.1 --port $T2 --service chat --stream-timeout 1
+stop_host third
+stop_capture
+[[ -s $CAP ]] || fail "the capture $CAP is empty"
+pass "capture written ($(stat -c %s "$CAP") bytes)"
+
+# ---- analyze ---------------------------------------------------------------------
+"$CTL" --config "$WORK/tb.conf" analyze "$CAP" --json >"$WORK/analyze.json" 2>"$WORK/analyze.err" \
+    || fail "tbhelperctl analyze --json failed: $(cat "$WORK/analyze.err")"
+J=$WORK/analyze.json
+jq -e . "$J" >/dev/null || fail "analyze --json is not JSON"
+q() { jq -r "$1" "$J"; }
+eq() {  # eq WHAT EXPECTED JQ-FILTER
+    local got
+    got=$(q "$3")
+    [[ $got == "$2" ]] || fail "$1: expected '$2', got '$got'"
+    pass "$1 = $2"
+}
+
+eq "link type" EN10MB '.link_type'
+eq "Timbuktu sessions" 6 '.timbuktu_sessions'
+eq "flows on contact ports" 7 '.sessions | length'
+eq "services, in order" "intercom drag-and-drop send-files control intercom chat" \
+    '[.sessions[] | select(.timbuktu) | .service] | join(" ")'
+eq "transports, in order" "tcp tcp tcp udp udp tcp" '[.sessions[] | select(.timbuktu) | .transport] | join(" ")'
+eq "offers per session" "1 1 0 1 2 1" '[.sessions[] | select(.timbuktu) | .offers] | map(tostring) | join(" ")'
+eq "the IPv6 session's guest" "::1" '[.sessions[] | select(.service == "drag-and-drop")][0].guest'
+eq "send-files stops at service data (B7)" service-data '[.sessions[] | select(.service == "send-files")][0].phase'
+eq "the garbage flow is the one non-Timbuktu flow" "1 $T1" \
+    '[.sessions[] | select(.timbuktu | not)] | "\(length) \(.[0].contact_port)"'
+eq "not-Timbuktu reason given" "true" '[.sessions[] | select(.timbuktu | not)][0].not_timbuktu | length > 0'
+eq "expectations" 5 '.expectations | length'
+eq "expectations (proto/service)" "udp/intercom tcp/drag-and-drop tcp/control udp/intercom tcp/intercom" \
+    '[.expectations[] | "\(.proto)/\(.service)"] | join(" ")'
+eq "every expectation is from the guest to the contact address" "true" \
+    '[.expectations[] | (.src == .dst) and (.src == "127.0.0.1" or .src == "::1")] | all'
+eq "every expected stream was opened by the guest" "true" '[.expectations[] | .used_frame != null] | all'
+eq "dynamic ports from the host's base" "true" '[.expectations[] | .dport >= 23000 and .dport < 23050] | all'
+eq "refusals" 1 '.refusals | length'
+eq "refusal reason" third-party-address '.refusals[0].reason'
+eq "unparsed frames" 0 '.unparsed | length'
+eq "engine counter sessions" 6 '.counters.sessions'
+eq "engine counter offers" 6 '.counters.offers'
+eq "engine counter not_timbuktu" 1 '.counters.not_timbuktu'
+
+# The table for people says the same.
+"$CTL" --config "$WORK/tb.conf" analyze "$CAP" >"$WORK/analyze.txt" 2>&1 || fail "tbhelperctl analyze failed"
+has_re "$WORK/analyze.txt" ': [0-9]+ frames \(EN10MB\), 6 Timbuktu sessions, 1 flow on contact ports that is not Timbuktu, 5 expectations, 1 refusal, 0 unparsed frames$'
+count_re "$WORK/analyze.txt" '^session [0-9]+ .* service intercom, ' 2
+has_re "$WORK/analyze.txt" '^  frame [0-9]+ +warning: refused \(third-party-address\)'
+
+# Without the configuration the contact ports are the defaults (407...): nothing found.
+"$CTL" --config /dev/null analyze "$CAP" --json >"$WORK/default.json" || fail "analyze with defaults failed"
+[[ $(jq -r '.sessions | length' "$WORK/default.json") == 0 ]] || fail "default ports should find no session here"
+pass "default contact ports: no session on these test ports"
+
+# Errors: missing file, not a capture.
+"$CTL" analyze "$WORK/nope.pcap" >"$WORK/err.out" 2>&1; rc=$?
+[[ $rc == 2 ]] || fail "missing capture: exit $rc, expected 2"
+has_re "$WORK/err.out" "^tbhelperctl: cannot read capture .*nope.pcap"
+echo "not a capture" >"$WORK/bad.pcap"
+"$CTL" analyze "$WORK/bad.pcap" >"$WORK/err2.out" 2>&1; rc=$?
+[[ $rc == 2 ]] || fail "bad capture: exit $rc, expected 2"
+pass "unreadable captures exit 2"
+done_all
