@@ -90,9 +90,14 @@ void Daemon::setup() {
         reg_nl_ = std::make_unique<NetlinkSocket>(NETLINK_NETFILTER);
         auto reg = register_helpers(*reg_nl_, config_);
         helpers_ = reg.registered;
-        if (reg.replaced_existing)
-            log_warning("helper {} was already registered (earlier daemon): while no daemon read queue {}, "
-                        "connections passed unexamined (fail-open); updated it in place",
+        if (reg.found_enabled)
+            log_warning("helper {} was registered and enabled while no daemon read queue {} (the previous daemon "
+                        "did not stop cleanly): in that time new connections on the helper's ports were not "
+                        "confirmed by conntrack and a stateful filter dropped their replies; updated it in place",
+                        kHelperName, config_.queue);
+        else if (reg.replaced_existing)
+            log_warning("helper {} was registered while no daemon read queue {}: connections passed unexamined "
+                        "in that time (fail-open); enabled it again",
                         kHelperName, config_.queue);
         // The control socket comes last: its existence tells systemd and the
         // tests that the helper is registered and the queue is read.
@@ -135,12 +140,24 @@ int Daemon::run() {
     notify_systemd("READY=1");
     loop();
     notify_systemd("STOPPING=1");
-    log_info("stopping: the helper stays registered; with nobody reading queue {} the kernel lets its packets "
-             "pass (fail-open)",
-             config_.queue);
+    stop();
+    return 0;
+}
+
+void Daemon::stop() {
+    // First let the kernel stop queueing (see park_helpers), then answer what
+    // is already queued: closing the queue with packets in it drops them.
+    auto problems = park_helpers(*reg_nl_, config_);
+    for (const auto& p : problems) log_error("{}", p);
+    auto handler = [this](QueuedPacket& p) { return core_->on_packet(p); };
+    for (int i = 0; i < 64 && queue_->process(handler, kPacketsPerTurn) > 0; ++i) {
+    }
+    if (problems.empty())
+        log_info("stopped: helper {} stays registered but disabled, so the rules that name it stay valid and its "
+                 "connections pass unexamined until tbhelperd runs again (fail-open)",
+                 kHelperName);
     control_.reset();
     queue_.reset();
-    return 0;
 }
 
 void Daemon::loop() {

@@ -48,6 +48,7 @@ public:
 private:
     void setup();
     void loop();
+    void stop();
     void reload();
     void on_signals(bool& stop);
     std::string control_request(std::string_view line);

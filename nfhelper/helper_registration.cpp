@@ -45,8 +45,10 @@ HelperPtr make_helper(const HelperEntry& e, bool full) {
     // The kernel insists on this attribute (EINVAL without it) and sizes the
     // per-connection private area from it: the engine's persisted state.
     nfct_helper_attr_set_u32(h.get(), NFCTH_ATTR_PRIV_DATA_LEN, e.priv_data_len);
-    // Without "enabled" the kernel's helper function lets packets pass unqueued.
-    nfct_helper_attr_set_u32(h.get(), NFCTH_ATTR_STATUS, NFCT_HELPER_STATUS_ENABLED);
+    // Enabled: the kernel queues the helper's packets to us. Disabled: its helper
+    // function accepts them unqueued, and conntrack confirms them as usual.
+    nfct_helper_attr_set_u32(h.get(), NFCTH_ATTR_STATUS,
+                             e.enabled ? NFCT_HELPER_STATUS_ENABLED : NFCT_HELPER_STATUS_DISABLED);
     PolicyPtr p(nfct_helper_policy_alloc());
     if (!p) throw std::runtime_error("out of memory");
     nfct_helper_policy_attr_set_str(p.get(), NFCTH_ATTR_POLICY_NAME, kHelperName);
@@ -126,7 +128,10 @@ RegistrationResult register_helpers(NetlinkSocket& nl, const Config& config) {
     for (const auto& want : wanted_helpers(config)) {
         bool present = false;
         for (const auto& x : existing)
-            if (x.l3 == want.l3 && x.l4 == want.l4) present = true;
+            if (x.l3 == want.l3 && x.l4 == want.l4) {
+                present = true;
+                if (x.enabled) result.found_enabled = true;
+            }
         if (present) result.replaced_existing = true;
         int err = send_helper(nl, NFNL_MSG_CTHELPER_NEW, NLM_F_CREATE, want, true);
         if (err == EBUSY && present) {
@@ -150,6 +155,17 @@ RegistrationResult register_helpers(NetlinkSocket& nl, const Config& config) {
         result.registered.push_back(want);
     }
     return result;
+}
+
+std::vector<std::string> park_helpers(NetlinkSocket& nl, const Config& config) {
+    std::vector<std::string> problems;
+    for (auto e : wanted_helpers(config)) {
+        e.enabled = false;
+        if (int err = send_helper(nl, NFNL_MSG_CTHELPER_NEW, 0, e, true))
+            problems.push_back(
+                fmt::format("cannot disable helper {} {}: {}", kHelperName, entry_name(e), std::strerror(err)));
+    }
+    return problems;
 }
 
 std::vector<std::string> unregister_helpers(NetlinkSocket& nl) {

@@ -34,6 +34,7 @@ std::vector<HelperEntry> list_registered_helpers(NetlinkSocket& nl);
 struct RegistrationResult {
     std::vector<HelperEntry> registered;  // what the kernel now has
     bool replaced_existing = false;       // some entry was already there (daemon restart)
+    bool found_enabled = false;           // ... and enabled: the previous daemon did not stop cleanly
 };
 
 // Creates or updates the four entries (NFNL_MSG_CTHELPER_NEW without
@@ -42,6 +43,16 @@ struct RegistrationResult {
 // another version) is deleted and created again when nothing references it.
 // Throws std::runtime_error with a one-line reason.
 RegistrationResult register_helpers(NetlinkSocket& nl, const Config& config);
+
+// Clean stop: keeps the four entries (rules naming the helper stay valid) but
+// sets them disabled. Why: while enabled, the kernel's helper function queues
+// every packet with the bypass flag; with nobody bound to the queue the packet
+// does pass, but the hook returns before conntrack confirms the connection, so
+// the connection never becomes established, and its replies are dropped by any
+// stateful filter (verified on Debian 12's 6.1 kernel). Disabled, the helper
+// function accepts and conntrack confirms: contact connections work, offers are
+// simply not acted on (fail-open). Returns one line per entry that failed.
+std::vector<std::string> park_helpers(NetlinkSocket& nl, const Config& config);
 
 // Deletes the four entries. Returns one line per entry that could not be
 // removed (empty: all gone). EBUSY means nft/iptables rules still reference it.
