@@ -544,7 +544,7 @@ std::string format_report(const AnalysisReport& r, const std::string& file) {
             if (!s.timbuktu && e.text.rfind("not Timbuktu", 0) == 0) continue;
             out += fmt::format("  frame {:<6} {}{}\n", e.frame, e.level == "warning" ? "warning: " : "", e.text);
         }
-        if (!s.stopped.empty()) out += fmt::format("  helper would stop watching: {}\n", s.stopped);
+        if (s.timbuktu && !s.stopped.empty()) out += fmt::format("  a helper would stop watching: {}\n", s.stopped);
     }
     if (!r.expectations.empty()) {
         out += "\nexpectations a firewall helper would create:\n";
