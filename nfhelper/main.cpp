@@ -23,15 +23,39 @@ int fail(const std::string& line) {
     return 1;
 }
 
-int unregister() {
+// --unregister: remove the four registrations. --park: keep them but
+// disabled (what a clean stop does), for a service manager to run after a
+// crash (systemd ExecStopPost=) so traffic is not blocked until the restart.
+int unregister(bool park, const Options& opts) {
     if (auto why = check_privileges()) return fail(*why);
     load_kernel_modules();
     if (auto why = check_kernel_support()) return fail(*why);
     try {
         NetlinkSocket nl(NETLINK_NETFILTER);
-        auto problems = unregister_helpers(nl);
+        std::vector<std::string> problems;
+        if (park) {
+            Config config;
+            try {
+                config = read_config(opts);
+            } catch (const std::exception& e) {
+                // The policy sent with "disabled" must match the registered one;
+                // with no readable file, the registered entries tell.
+                Log::write(LogLevel::warning, e.what());
+            }
+            auto present = list_registered_helpers(nl);
+            if (present.empty()) {
+                std::printf("helper %s is not registered: nothing to park\n", kHelperName);
+                return 0;
+            }
+            config.queue = static_cast<std::uint16_t>(present.front().queue);
+            problems = park_helpers(nl, config);
+        } else {
+            problems = unregister_helpers(nl);
+        }
         if (problems.empty()) {
-            std::printf("helper %s unregistered (ipv4/ipv6 x tcp/udp)\n", kHelperName);
+            std::printf(park ? "helper %s disabled: registered, its connections pass unexamined\n"
+                             : "helper %s unregistered (ipv4/ipv6 x tcp/udp)\n",
+                        kHelperName);
             return 0;
         }
         for (const auto& p : problems) Log::write(LogLevel::error, p);
@@ -47,13 +71,16 @@ int main(int argc, char** argv) {
     Log::init();
     CLI::App app{"tbhelperd: Timbuktu Pro conntrack helper (userspace, NFQUEUE)", "tbhelperd"};
     Options opts;
-    bool check_config = false, do_unregister = false, version = false;
+    bool check_config = false, do_unregister = false, do_park = false, version = false;
     std::string socket_flag;
     auto* config_opt = app.add_option("--config", opts.config_path, "configuration file (TOML)");
     app.add_flag("--foreground", opts.foreground, "stay in the foreground (systemd, tests)");
     app.add_flag("--check-config", check_config, "validate the configuration and exit (0 valid, 1 not)");
     app.add_option("--socket", socket_flag, "control socket path (also TBHELPER_SOCKET)");
     app.add_flag("--unregister", do_unregister, "remove the kernel helper registration and exit");
+    app.add_flag("--park", do_park,
+                 "keep the helper registered but disabled (connections pass unexamined) and exit; for "
+                 "ExecStopPost= after a crash");
     app.add_flag("--version", version, "print the version and exit");
     try {
         app.parse(argc, argv);
@@ -71,7 +98,7 @@ int main(int argc, char** argv) {
     if (!socket_flag.empty()) opts.socket_path = socket_flag;
     else if (const char* env = std::getenv("TBHELPER_SOCKET"); env && *env) opts.socket_path = env;
 
-    if (do_unregister) return unregister();
+    if (do_unregister || do_park) return unregister(do_park && !do_unregister, opts);
 
     Config config;
     try {
