@@ -1,0 +1,44 @@
+#!/bin/bash
+# package/20-systemd-vm: the Debian package installed, used and removed on a
+# Debian 12 kernel booted with systemd (tests/vm/run-systemd.sh), by
+# tests/package/vm/systemd-package-test.sh (see there for the steps and the
+# topology). Uses build/tbhelper_<version>_<arch>.deb when it is newer than the
+# programs and the packaging files, else runs `make deb` first.
+# Run from the repository root after `make`. Exit 0 pass, 1 fail, 77 skip
+# (not root: the VM test bed needs root).
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+
+if [[ $(id -u) -ne 0 ]]; then
+    echo "SKIP: needs root (the VM test bed: apt-get, qemu, 9p root)"; exit 77
+fi
+version=$(tr -d '[:space:]' < VERSION)
+arch=$(dpkg --print-architecture)
+deb=$PWD/build/tbhelper_${version}_${arch}.deb
+for b in tbhelperd tbhelperctl tbsim; do
+    [[ -x build/$b ]] || { echo "FAIL: build/$b missing (run make first)"; exit 1; }
+done
+
+fresh=1
+if [[ ! -f $deb ]]; then
+    fresh=0
+else
+    for f in build/tbhelperd build/tbhelperctl Makefile VERSION $(find packaging docs -type f); do
+        [[ $f -nt $deb ]] && { fresh=0; echo "$f is newer than $(basename "$deb")"; break; }
+    done
+fi
+if ((fresh == 0)); then
+    echo "== make deb"
+    if ! make --no-print-directory deb > build/package-vm-make-deb.log 2>&1; then
+        tail -n 30 build/package-vm-make-deb.log
+        echo "FAIL: make deb failed (build/package-vm-make-deb.log)"
+        exit 1
+    fi
+fi
+echo "== package $deb"
+echo "== booting the Debian 12 kernel with systemd (tests/vm/run-systemd.sh)"
+TBTEST_PKG_DEB=$deb TBTEST_BUILD=$PWD/build \
+    tests/vm/run-systemd.sh --timeout "${TBTEST_PKG_VM_TIMEOUT:-900}" -- tests/package/vm/systemd-package-test.sh
+rc=$?
+echo "== exit $rc (kernel console: build/vm-systemd/last-console.log)"
+exit "$rc"

@@ -1,0 +1,268 @@
+#!/bin/bash
+# The package test proper, run INSIDE the Debian 12 kernel test bed booted
+# with systemd (tests/vm/run-systemd.sh; tests/package/20-systemd-vm.sh starts
+# it). Not run directly by tests/check.sh (no NN- prefix).
+#
+#   TBTEST_PKG_DEB=/path/to/tbhelper_<version>_<arch>.deb  (required)
+#   TBTEST_BUILD=DIR   where tbsim is (default <repo>/build)
+#
+# Topology: the packaged daemon runs in the initial network namespace (that is
+# where systemd starts it, and NFQUEUE is per namespace), so the initial
+# namespace IS the firewall here. The guest and the host are network
+# namespaces routed through it:
+#
+#     tbpg (guest)                 initial namespace (firewall)     tbph (host)
+#     eth0 ------------------------ tbpgw0       tbphw0 ---------------- eth0
+#     198.51.100.2/24          198.51.100.1/24   203.0.113.1/24     203.0.113.2/24
+#
+# The firewall's filter is a default-drop forward chain (table inet tbtest,
+# tests/vm/netns.sh's fw_load_baseline): established,related and the contact
+# ports only. The helper rules are the package's: `tbhelperctl rules --apply`.
+#
+# Steps: dpkg -i; the service runs, the firewall is unchanged and the dynamic
+# streams are blocked; systemctl enable --now; rules --apply; a legacy (UDP
+# 407 -> TCP 1417 control) and a TCP (TCP 407 -> UDP intercom) session pass;
+# systemctl reload between the two offer rounds of one TCP session; systemctl
+# stop: contact traffic still passes; start again; apt-get remove: rules,
+# service and helper registration gone, conffile kept; dpkg -P: nothing left.
+set -uo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
+build=${TBTEST_BUILD:-$repo/build}
+tbsim=$build/tbsim
+deb=${TBTEST_PKG_DEB:-}
+work=$(mktemp -d /tmp/tbpkg.XXXXXX)
+t0=$EPOCHREALTIME
+fails=0 passes=0 failed=()
+
+el() { awk -v a="${t0/,/.}" -v b="${EPOCHREALTIME/,/.}" 'BEGIN { printf "%.1f", b - a }'; }
+step() { echo; echo "== $* (+$(el)s)"; }
+pass() { passes=$((passes + 1)); echo "PASS: $*"; }
+fail() { fails=$((fails + 1)); failed+=("$*"); echo "FAIL: $*"; }
+note() { echo "NOTE: $*"; }
+ind() { sed 's/^/    /'; }
+check() { # WHAT COMMAND...: pass when COMMAND exits 0
+    local what=$1 out; shift
+    if out=$("$@" 2>&1); then pass "$what"; else fail "$what"; printf '%s\n' "$out" | tail -n 15 | ind; fi
+}
+check_not() { # WHAT COMMAND...: pass when COMMAND fails
+    local what=$1 out; shift
+    if out=$("$@" 2>&1); then fail "$what"; printf '%s\n' "$out" | tail -n 15 | ind; else pass "$what"; fi
+}
+wait_for() { # SECONDS COMMAND...
+    local end=$(( ${EPOCHREALTIME/[.,]/} + $1 * 1000000 )); shift
+    until "$@" >/dev/null 2>&1; do
+        (( ${EPOCHREALTIME/[.,]/} >= end )) && return 1
+        sleep 0.2
+    done
+}
+
+# tests/vm/netns.sh for its helpers (in_guest, in_host, fw_load_baseline,
+# tb_probe), with our own namespaces and the initial namespace as firewall.
+TB_NS_GUEST=tbpg TB_NS_HOST=tbph
+# shellcheck source=tests/vm/netns.sh
+. "$repo/tests/vm/netns.sh"
+TB_FW_GUEST_IF=tbpgw0 TB_FW_HOST_IF=tbphw0
+in_fw() { "$@"; }
+export TB_HOST_ADDR=$TB_H4
+
+pids=()
+diagnostics() {
+    step "diagnostics"
+    echo "-- systemctl status tbhelperd"; systemctl status --no-pager tbhelperd 2>&1 | ind
+    echo "-- journalctl -u tbhelperd"; journalctl -u tbhelperd --no-pager -o short-monotonic 2>&1 | tail -n 60 | ind
+    echo "-- nft list ruleset"; nft list ruleset 2>&1 | ind
+    echo "-- nfct list helper"; nfct list helper 2>&1 | ind
+    echo "-- conntrack -L expect"; conntrack -L expect 2>&1 | ind
+    echo "-- conntrack -L"; conntrack -L 2>&1 | head -n 30 | ind
+    for f in "$work"/*.log; do [ -f "$f" ] && { echo "-- $(basename "$f")"; tail -n 40 "$f" | ind; }; done
+}
+cleanup() {
+    local p
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+    ip netns del "$TB_NS_GUEST" 2>/dev/null
+    ip netns del "$TB_NS_HOST" 2>/dev/null
+}
+trap cleanup EXIT
+
+echo "################ package test under systemd: $(basename "${deb:-?}")"
+echo "kernel $(uname -r), PID 1 $(ps -p 1 -o comm=), systemd $(systemctl --version | sed -n '1s/^systemd \([0-9]*\).*/\1/p')"
+[ "$(ps -p 1 -o comm=)" = systemd ] || { echo "FAIL: PID 1 is not systemd (run me with tests/vm/run-systemd.sh)"; exit 1; }
+[ -n "$deb" ] && [ -f "$deb" ] || { echo "FAIL: TBTEST_PKG_DEB='$deb' is not a file"; exit 1; }
+[ -x "$tbsim" ] || { echo "FAIL: $tbsim missing (make)"; exit 1; }
+state=$(systemctl is-system-running 2>&1); echo "system state: $state"
+systemctl --failed --no-legend 2>&1 | ind
+
+# ---- topology ----------------------------------------------------------------------
+step "topology: guest and host namespaces routed through the initial namespace (firewall)"
+setup_topology() {
+    ip netns add "$TB_NS_GUEST" && ip netns add "$TB_NS_HOST" || return 1
+    ip -n "$TB_NS_GUEST" link set lo up && ip -n "$TB_NS_HOST" link set lo up || return 1
+    ip link add "$TB_FW_GUEST_IF" type veth peer name eth0 netns "$TB_NS_GUEST" || return 1
+    ip link add "$TB_FW_HOST_IF" type veth peer name eth0 netns "$TB_NS_HOST" || return 1
+    ip addr add "$TB_FWG4/24" dev "$TB_FW_GUEST_IF" && ip link set "$TB_FW_GUEST_IF" up || return 1
+    ip addr add "$TB_FWH4/24" dev "$TB_FW_HOST_IF" && ip link set "$TB_FW_HOST_IF" up || return 1
+    ip -n "$TB_NS_GUEST" addr add "$TB_G4/24" dev eth0 && ip -n "$TB_NS_GUEST" link set eth0 up || return 1
+    ip -n "$TB_NS_HOST" addr add "$TB_H4/24" dev eth0 && ip -n "$TB_NS_HOST" link set eth0 up || return 1
+    ip -n "$TB_NS_GUEST" route add default via "$TB_FWG4" || return 1
+    ip -n "$TB_NS_HOST" route add default via "$TB_FWH4" || return 1
+    sysctl -qw net.ipv4.ip_forward=1 || return 1
+}
+check "guest 198.51.100.2 - firewall (initial namespace) - host 203.0.113.2" setup_topology
+nft list ruleset > "$work/ruleset-empty.nft" 2>&1
+check "baseline default-drop forward filter (table inet tbtest)" fw_load_baseline
+nft list ruleset > "$work/ruleset-before.nft" 2>&1
+
+# tbsim host: contact TCP 407 and UDP 407, TCP 1417-1420 (legacy streams),
+# dynamic ports from 40000, a second offer round 8 s into each framed TCP
+# contact (for the reload in the middle of a session).
+ip netns exec "$TB_NS_HOST" "$tbsim" host --listen "$TB_H4" --legacy-ports --dynamic-base 40000 \
+    --second-offer-after 8 --timeout 600 > "$work/tbsim-host.log" 2>&1 &
+pids+=($!)
+listening() { in_host ss "-l${1:0:1}nH" "sport = :$2" | grep -q .; }
+wait_for 10 listening tcp 407 && wait_for 5 listening udp 407 \
+    && pass "tbsim host listens on TCP 407, UDP 407" || fail "tbsim host does not listen"
+
+# guest NAME EXPECTED-RC ARGS...: one tbsim guest session, output in NAME.log
+guest() {
+    local name=$1 want=$2 rc; shift 2
+    timeout -k 5 90 ip netns exec "$TB_NS_GUEST" "$tbsim" guest --host "$TB_H4" --timeout 40 --stream-timeout 5 "$@" \
+        > "$work/guest-$name.log" 2>&1
+    rc=$?
+    ind < "$work/guest-$name.log"
+    if [ "$rc" = "$want" ]; then pass "guest $name: exit $rc ($*)"; else fail "guest $name: exit $rc, expected $want ($*)"; fi
+}
+
+# ---- install ---------------------------------------------------------------------------
+step "dpkg -i $(basename "$deb")"
+dpkg -i "$deb" > "$work/dpkg-i.log" 2>&1; rc=$?
+ind < "$work/dpkg-i.log"
+[ "$rc" = 0 ] && pass "dpkg -i" || fail "dpkg -i exit $rc"
+check "dpkg: tbhelper installed" sh -c 'dpkg-query -W -f="\${Status}" tbhelper | grep -qx "install ok installed"'
+check "the package started tbhelperd.service" systemctl is-active --quiet tbhelperd
+check "the package enabled tbhelperd.service" systemctl is-enabled --quiet tbhelperd
+nft list ruleset > "$work/ruleset-after-install.nft" 2>&1
+check "installing did not change the firewall (nft list ruleset identical)" \
+    cmp "$work/ruleset-before.nft" "$work/ruleset-after-install.nft"
+for m in nfnetlink_cthelper nfnetlink_queue nf_conntrack_netlink nft_ct; do
+    check "module $m loaded" test -d "/sys/module/$m"
+done
+check "helper timbuktu registered (nfct list helper)" wait_for 5 sh -c 'nfct list helper | grep -q timbuktu'
+nfct list helper 2>&1 | ind
+
+step "the firewall alone: the offered streams are blocked"
+guest blocked 0 --legacy-udp --service control --expect-blocked
+
+step "systemctl enable --now tbhelperd (docs/install.md)"
+check "systemctl enable --now tbhelperd" systemctl enable --now tbhelperd
+mainpid=$(systemctl show -p MainPID --value tbhelperd)
+echo "MainPID $mainpid"
+check "tbhelperd runs (pid $mainpid)" kill -0 "$mainpid"
+capeff=$(sed -n 's/^CapEff:\t//p' "/proc/$mainpid/status" 2>/dev/null)
+capbnd=$(sed -n 's/^CapBnd:\t//p' "/proc/$mainpid/status" 2>/dev/null)
+[ "$capeff" = 0000000000001000 ] && [ "$capbnd" = 0000000000001000 ] \
+    && pass "daemon capabilities: CAP_NET_ADMIN only (CapEff $capeff, CapBnd $capbnd)" \
+    || fail "daemon capabilities: CapEff $capeff CapBnd $capbnd (want 0000000000001000)"
+check "NoNewPrivs" grep -q '^NoNewPrivs:[[:space:]]*1' "/proc/$mainpid/status"
+check "seccomp filter on" grep -q '^Seccomp:[[:space:]]*2' "/proc/$mainpid/status"
+check "control socket /run/tbhelper/tbhelperd.sock" test -S /run/tbhelper/tbhelperd.sock
+modes="$(stat -c '%a %U' /run/tbhelper) / $(stat -c '%a %U' /run/tbhelper/tbhelperd.sock)"
+[ "$modes" = "750 root / 660 root" ] && pass "modes: /run/tbhelper $modes" || fail "modes /run/tbhelper, socket: $modes (want 750 root / 660 root)"
+tbhelperctl status > "$work/status.txt" 2>&1; rc=$?
+ind < "$work/status.txt"
+[ "$rc" = 0 ] && pass "tbhelperctl status (root, default socket)" || fail "tbhelperctl status exit $rc"
+
+step "tbhelperctl rules --apply"
+check "tbhelperctl rules --apply" tbhelperctl rules --apply
+check "table inet tbhelper loaded" nft list table inet tbhelper
+tbhelperctl check > "$work/check.txt" 2>&1; rc=$?
+ind < "$work/check.txt"
+note "tbhelperctl check exit $rc"
+
+# ---- sessions ---------------------------------------------------------------------------
+step "legacy session: UDP 407 contact, control offered on TCP 1417"
+guest legacy 0 --legacy-udp --service control
+check "legacy: 1 of 1 stream(s) worked" grep -q '1 of 1 stream(s) worked' "$work/guest-legacy.log"
+
+step "TCP session: TCP 407 contact, intercom offered on a dynamic UDP port"
+guest tcp 0 --service intercom
+check "TCP: 1 of 1 stream(s) worked" grep -q '1 of 1 stream(s) worked' "$work/guest-tcp.log"
+
+step "systemctl reload in the middle of a TCP session (between its two offer rounds)"
+timeout -k 5 90 ip netns exec "$TB_NS_GUEST" "$tbsim" guest --host "$TB_H4" --timeout 60 --stream-timeout 5 \
+    --service drag-and-drop --wait-offers 2 > "$work/guest-reload.log" 2>&1 &
+gpid=$!
+if wait_for 20 grep -q 'stream ok' "$work/guest-reload.log"; then
+    pass "first offer's stream passed before the reload"
+else
+    fail "no stream of the first offer round within 20 s"
+fi
+check "systemctl reload tbhelperd" systemctl reload tbhelperd
+wait "$gpid"; rc=$?
+ind < "$work/guest-reload.log"
+[ "$rc" = 0 ] && pass "guest across the reload: exit 0" || fail "guest across the reload: exit $rc"
+check "both offer rounds' streams passed (2 of 2)" grep -q '2 of 2 stream(s) worked' "$work/guest-reload.log"
+check "same daemon after the reload (pid $mainpid)" test "$(systemctl show -p MainPID --value tbhelperd)" = "$mainpid"
+check "the journal shows the reload" sh -c "journalctl -u tbhelperd --no-pager | grep -Eqi 'reload|SIGHUP|configuration'"
+tbhelperctl status --json > "$work/status.json" 2>&1
+ind < "$work/status.json"
+check "status counters: expectations_created >= 4" python3 -c '
+import json,sys; d=json.load(open(sys.argv[1])); c=d["counters"]["expectations_created"]; print(c); sys.exit(0 if c >= 4 else 1)' "$work/status.json"
+
+step "systemctl stop: traffic on the contact port is not blocked"
+check "systemctl stop tbhelperd" systemctl stop tbhelperd
+check_not "tbhelperd.service inactive" systemctl is-active --quiet tbhelperd
+check "helper stays registered after stop" sh -c 'nfct list helper | grep -q timbuktu'
+check "rules stay loaded after stop" nft list table inet tbhelper
+guest stopped-tcp 0 --service send-files
+check "TCP 407 contact with the daemon stopped: service data passed" grep -q 'OK: HELLO-ACK received' "$work/guest-stopped-tcp.log"
+guest stopped-udp 0 --legacy-udp --service control --expect-blocked
+check "UDP 407 contact with the daemon stopped: HELLO-ACK received (streams blocked: no helper)" \
+    grep -q 'HELLO-ACK from host' "$work/guest-stopped-udp.log"
+
+step "systemctl start again (helper and rules still in place, as after an upgrade)"
+check "systemctl start tbhelperd" systemctl start tbhelperd
+guest again 0 --service intercom
+check "TCP session after the restart: 1 of 1 stream(s) worked" grep -q '1 of 1 stream(s) worked' "$work/guest-again.log"
+
+# ---- removal ----------------------------------------------------------------------------
+step "apt-get remove tbhelper"
+dpkg-deb -c "$deb" | awk '{ print $6 }' | sed 's|^\.||' > "$work/files.txt"
+DEBIAN_FRONTEND=noninteractive apt-get remove -y tbhelper > "$work/apt-remove.log" 2>&1; rc=$?
+ind < "$work/apt-remove.log"
+[ "$rc" = 0 ] && pass "apt-get remove" || fail "apt-get remove exit $rc"
+check_not "tbhelperd.service not running" systemctl is-active --quiet tbhelperd
+check_not "no tbhelperd process" pgrep -x tbhelperd
+check_not "table inet tbhelper gone" nft list table inet tbhelper
+check "the administrator's own table inet tbtest untouched" nft list table inet tbtest
+check_not "helper timbuktu unregistered (nfct list helper)" sh -c 'nfct list helper | grep -q timbuktu'
+check "conffile kept on remove" test -f /etc/tbhelper/tbhelper.conf
+check "dpkg: config-files state" sh -c 'dpkg-query -W -f="\${Status}" tbhelper | grep -qx "deinstall ok config-files"'
+check_not "/usr/sbin/tbhelperd gone" test -e /usr/sbin/tbhelperd
+
+step "dpkg -P tbhelper"
+dpkg -P tbhelper > "$work/dpkg-P.log" 2>&1; rc=$?
+ind < "$work/dpkg-P.log"
+[ "$rc" = 0 ] && pass "dpkg -P" || fail "dpkg -P exit $rc"
+check_not "dpkg knows no tbhelper" dpkg-query -W tbhelper
+left=()
+while read -r f; do
+    [ -n "$f" ] && [ "$f" != / ] || continue
+    [ -e "$f" ] || [ -L "$f" ] || continue
+    [ -d "$f" ] && [ ! -L "$f" ] && dpkg -S "$f" >/dev/null 2>&1 && continue   # a directory other packages own
+    left+=("$f")
+done < "$work/files.txt"
+((${#left[@]} == 0)) && pass "no file of the package left ($(wc -l < "$work/files.txt") paths checked)" \
+    || fail "left behind: ${left[*]}"
+check_not "/etc/tbhelper gone" test -e /etc/tbhelper
+check_not "/run/tbhelper gone" test -e /run/tbhelper
+check_not "no enablement symlink left" sh -c 'ls /etc/systemd/system/*/tbhelperd.service /var/lib/systemd/deb-systemd-helper-enabled/*/tbhelperd.service /var/lib/systemd/deb-systemd-helper-enabled/tbhelperd.service* 2>/dev/null | grep .'
+check_not "systemd knows no tbhelperd.service" sh -c 'systemctl list-unit-files tbhelperd.service --no-legend | grep -q tbhelperd'
+check_not "helper timbuktu not registered" sh -c 'nfct list helper | grep -q timbuktu'
+check_not "table inet tbhelper gone" nft list table inet tbhelper
+
+((fails)) && diagnostics
+echo
+echo "package test under systemd: $passes passed, $fails failed (+$(el)s)"
+for f in "${failed[@]}"; do echo "  not passing: $f"; done
+((fails == 0))
