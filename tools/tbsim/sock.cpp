@@ -21,6 +21,7 @@ namespace tbsim {
 Deadline Deadline::after(double seconds) {
     Deadline d;
     if (seconds < 0) seconds = 0;
+    if (seconds > 1e9) return never();  // beyond any test; avoids clock overflow
     d.when_ = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
     return d;
 }
