@@ -237,11 +237,32 @@ kt_counter_in() {
 kt_counter() { kt_counter_in "$(kt_status 2>/dev/null)" "$1"; }
 # kt_counter_from FILE NAME: from a saved status (kt_status > FILE).
 kt_counter_from() { kt_counter_in "$(cat "$1" 2>/dev/null)" "$2"; }
+# The kernel's helper table holds "timbuktu" (nfct list helper; without nfct,
+# which Debian ships with conntrackd, a cthelper netlink dump in python3).
 kt_helper_registered() {
     if command -v nfct >/dev/null 2>&1; then
         nfct list helper 2>/dev/null | grep -q timbuktu
     else
-        kt_status | grep -q '"timbuktu"'
+        python3 - <<'PY'
+import socket, struct, sys
+s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 12)  # NETLINK_NETFILTER
+s.settimeout(3)
+# NFNL_SUBSYS_CTHELPER (9) << 8 | NFNL_MSG_CTHELPER_GET (1), NLM_F_REQUEST|NLM_F_DUMP
+s.send(struct.pack("=IHHII", 20, (9 << 8) | 1, 0x1 | 0x300, 1, 0) + struct.pack("=BBH", 0, 0, 0))
+found = False
+while True:
+    data = s.recv(65536)
+    off = 0
+    while off < len(data):
+        ln, typ = struct.unpack_from("=IH", data, off)
+        if typ == 2 and struct.unpack_from("=i", data, off + 16)[0] != 0:
+            sys.exit(1)
+        if typ == 3:
+            sys.exit(0 if found else 1)
+        if b"timbuktu\0" in data[off:off + ln]:
+            found = True
+        off += (ln + 3) & ~3
+PY
     fi
 }
 
@@ -522,23 +543,25 @@ kt_host_stop() {
     KT_HOST_PID=""
 }
 
-# kt_guest_hold / kt_guest_release: the guest's own output path drops what
-# it sends to ports 1024-65535 (the offered streams; the contact port 407
-# passes), so an expectation stays pending in the firewall for as long as we
-# like; after the release the guest's retries (TCP SYN retransmission, UDP
-# resend every second) get through. A "delayed guest" for the assertions
-# about pending expectations.
+# kt_guest_hold / kt_guest_release: the firewall drops what the guest sends
+# to ports 1024-65535 (the offered streams; the contact ports 407 and 1419
+# pass) BEFORE conntrack sees it (prerouting, priority raw), so the
+# expectation stays pending, untouched, for as long as we like; after the
+# release the guest's retries (TCP SYN retransmission, UDP resend every
+# second) get through. A "delayed guest" for the assertions about pending
+# expectations. (Dropping in the guest's own output chain would not do: the
+# guest's UDP send would fail with EPERM.)
 kt_guest_hold() {
-    in_guest nft -f - <<'NFT' || kt_die "cannot load the hold table in the guest"
+    in_fw nft -f - <<NFT || kt_die "cannot load the hold table in the firewall"
 table inet tbhold {
-    chain output {
-        type filter hook output priority filter; policy accept;
-        meta l4proto { tcp, udp } th dport 1024-65535 counter drop
+    chain prerouting {
+        type filter hook prerouting priority raw; policy accept;
+        iifname "$TB_FW_GUEST_IF" meta l4proto { tcp, udp } th dport 1024-65535 th dport != 1419 counter drop
     }
 }
 NFT
 }
-kt_guest_release() { in_guest nft delete table inet tbhold 2>/dev/null; }
+kt_guest_release() { in_fw nft delete table inet tbhold 2>/dev/null; }
 
 # ---- expectations ----------------------------------------------------------------------
 
@@ -586,7 +609,8 @@ _kt_exit() {
         _kt_dump "conntrack -L (firewall)" in_fw conntrack -L
         _kt_dump "conntrack -L expect (firewall)" in_fw conntrack -L expect
         [ -S "$KT_SOCK" ] && _kt_dump "tbhelperd status" kt_status
-        command -v nfct >/dev/null 2>&1 && _kt_dump "nfct list helper" nfct list helper
+        if command -v nfct >/dev/null 2>&1; then _kt_dump "nfct list helper" nfct list helper
+        else _kt_dump "helper timbuktu registered (cthelper netlink dump)" bash -c "$(declare -f kt_helper_registered); kt_helper_registered && echo yes || echo no"; fi
     fi
     # Stop what we started: daemon first (SIGTERM: the helper stays registered).
     local p
