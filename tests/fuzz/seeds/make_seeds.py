@@ -38,6 +38,11 @@ def chunk(control, payload=b""):
             return out
 
 
+def chunk_at(control, seq, payload):
+    """A chunk with an explicit sequence number (control bits 3-4 = 3)."""
+    return bytes([control | 0x18, len(payload)]) + struct.pack(">I", seq) + payload
+
+
 def syns():
     return chunk(0x02) + chunk(0x03)
 
@@ -59,6 +64,9 @@ write("fuzz_stream", "udp-legacy", bytes([0x21]) + chunk(0, hello(1)) + chunk(1,
 ack = hello_ack(7, H)
 write("fuzz_stream", "tcp-dnat-split", bytes([0x04]) + syns() + chunk(0, hello(7)) + chunk(1, ack[:14]) +
       chunk(1, ack[14:] + offer(7, 17, 40001, H)[:9]) + chunk(1, offer(7, 17, 40001, H)[9:]))
+# Host data starts at 0xFFFFFF01 (the fuzzer's host ISN 0xFFFFFF00 + SYN); send the ACK, then again.
+write("fuzz_stream", "tcp-dnat-retransmit", bytes([0x04]) + syns() + chunk(0, hello(7)) + chunk(1, ack + offer(7, 17, 40001, H)) +
+      chunk_at(1, 0xFFFFFF01, ack + offer(7, 17, 40001, H)) + chunk_at(1, 0xFFFFFF01 + 10, ack[10:]))
 write("fuzz_stream", "tcp-snat-hello", bytes([0x02]) + syns() + chunk(0, hello(7, G)) + chunk(1, hello_ack(7)))
 off = offer(7, 17, 40001)
 write("fuzz_stream", "tcp-restart-mid-frame", bytes([0]) + syns() + chunk(0, hello(7)) + chunk(1, hello_ack(7)) +
