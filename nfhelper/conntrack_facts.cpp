@@ -62,6 +62,8 @@ std::optional<ConntrackFacts> parse_conntrack(std::span<const std::uint8_t> payl
     if (nfct_attr_is_set(ct.get(), ATTR_ZONE)) f.zone = nfct_get_attr_u16(ct.get(), ATTR_ZONE);
     if (f.l4 == IPPROTO_TCP && nfct_attr_is_set(ct.get(), ATTR_TCP_STATE))
         f.tcp_state = nfct_get_attr_u8(ct.get(), ATTR_TCP_STATE);
+    if (nfct_attr_is_set(ct.get(), ATTR_STATUS))
+        f.confirmed = (nfct_get_attr_u32(ct.get(), ATTR_STATUS) & IPS_CONFIRMED) != 0;
     f.help = kpure::parse_ct_help(payload);
     return f;
 }

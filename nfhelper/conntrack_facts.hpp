@@ -30,6 +30,7 @@ struct ConntrackFacts {
     Tuple orig;                  // G:gport -> D:dport
     Tuple reply;                 // H:hport -> G':g'port
     std::optional<std::uint8_t> tcp_state;  // TCP_CONNTRACK_*, when the kernel sent it
+    bool confirmed = true;                  // IPS_CONFIRMED (false on a connection's first packet)
     std::optional<kpure::CtHelp> help;      // helper name and private data
 
     engine::ConnectionFacts engine_facts() const;

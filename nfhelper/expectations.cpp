@@ -64,6 +64,45 @@ IpAddress all_ones(std::uint8_t l3) {
     return a;
 }
 
+void put_tuple(nlmsghdr* nlh, std::uint16_t type, std::uint8_t l3, const IpAddress& src, const IpAddress& dst,
+               std::uint8_t l4, std::uint16_t sport, std::uint16_t dport) {
+    nlattr* tuple = mnl_attr_nest_start(nlh, type);
+    nlattr* ip = mnl_attr_nest_start(nlh, CTA_TUPLE_IP);
+    if (l3 == AF_INET) {
+        mnl_attr_put(nlh, CTA_IP_V4_SRC, 4, src.bytes.data());
+        mnl_attr_put(nlh, CTA_IP_V4_DST, 4, dst.bytes.data());
+    } else {
+        mnl_attr_put(nlh, CTA_IP_V6_SRC, 16, src.bytes.data());
+        mnl_attr_put(nlh, CTA_IP_V6_DST, 16, dst.bytes.data());
+    }
+    mnl_attr_nest_end(nlh, ip);
+    nlattr* proto = mnl_attr_nest_start(nlh, CTA_TUPLE_PROTO);
+    mnl_attr_put_u8(nlh, CTA_PROTO_NUM, l4);
+    mnl_attr_put_u16(nlh, CTA_PROTO_SRC_PORT, htons(sport));
+    mnl_attr_put_u16(nlh, CTA_PROTO_DST_PORT, htons(dport));
+    mnl_attr_nest_end(nlh, proto);
+    mnl_attr_nest_end(nlh, tuple);
+}
+
+// CTA_EXPECT_FN "nat-follow-master" and the CTA_EXPECT_NAT it depends on.
+// nat-follow-master maps the new connection's source to where the master's
+// replies go (G') and its destination to where they come from (H), read from
+// the master's tuple opposite to the expectation's direction, and the
+// destination port to the saved one. ctnetlink sets that direction and port
+// only from CTA_EXPECT_NAT; without it they are left uninitialised. Direction
+// ORIGINAL: the stream goes the way the contact went (guest to host), so the
+// master's reply tuple supplies H and G'. The saved port is the offered one:
+// the host listens where it said (the forward maps addresses, not ports).
+void append_nat_follow(nlmsghdr* nlh, const ConntrackFacts& master, std::uint8_t l4, const engine::Expect& e) {
+    mnl_attr_put_strz(nlh, CTA_EXPECT_FN, kNatFollowMaster);
+    nlattr* nat = mnl_attr_nest_start(nlh, CTA_EXPECT_NAT);
+    mnl_attr_put_u32(nlh, CTA_EXPECT_NAT_DIR, htonl(0 /* IP_CT_DIR_ORIGINAL */));
+    // saved_addr = tuple source address (unused by nat-follow-master),
+    // saved_proto = tuple source port.
+    put_tuple(nlh, CTA_EXPECT_NAT_TUPLE, master.l3, master.reply.src, e.address, l4, e.port, e.port);
+    mnl_attr_nest_end(nlh, nat);
+}
+
 }  // namespace
 
 ExpectationMaker::ExpectationMaker() : nl_(NETLINK_NETFILTER) { nl_.set_receive_timeout_ms(1000); }
@@ -93,7 +132,6 @@ int ExpectationMaker::send(const ConntrackFacts& master, const engine::Expect& e
     // No helper name: that would attach the timbuktu helper to the expected
     // (data) connection. Class 0 and no flags are the kernel's defaults.
     if (master.zone) nfexp_set_attr_u16(exp.get(), ATTR_EXP_ZONE, master.zone);
-    if (with_fn) nfexp_set_attr(exp.get(), ATTR_EXP_FN, kNatFollowMaster);
 
     std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
     nlmsghdr* nlh = mnl_nlmsg_put_header(buf.data());
@@ -107,6 +145,10 @@ int ExpectationMaker::send(const ConntrackFacts& master, const engine::Expect& e
     nfg->version = NFNETLINK_V0;
     nfg->res_id = 0;
     if (nfexp_nlmsg_build(nlh, exp.get()) < 0) return EINVAL;
+    // libnetfilter_conntrack 1.0.9's nfexp_nlmsg_build silently omits
+    // CTA_EXPECT_FN and CTA_EXPECT_NAT (verified by dumping its message), so
+    // those two are appended here.
+    if (with_fn) append_nat_follow(nlh, master, l4, e);
     return nl_.request(nlh);
 }
 

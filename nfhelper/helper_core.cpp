@@ -82,12 +82,16 @@ Verdict HelperCore::on_packet(QueuedPacket& pkt) {
 
     // Fast path: pure ACKs, FINs and the like teach the engine nothing. The SYN
     // does: it fixes where each direction's byte stream starts.
+    const std::time_t now = std::time(nullptr);
     if (payload.empty() && !syn) {
-        if (closing) table_.erase(key);
+        if (SessionEntry* e = table_.find(key, now); e && e->detach_pending && facts->confirmed) {
+            detach(v, key);
+        } else if (closing) {
+            table_.erase(key);
+        }
         return v;
     }
 
-    const std::time_t now = std::time(nullptr);
     SessionEntry* entry = table_.find(key, now);
     if (!entry) {
         engine::PersistedState written{};
@@ -122,13 +126,18 @@ Verdict HelperCore::on_packet(QueuedPacket& pkt) {
     carry_out(ds, *entry, *facts, pkt, parsed, mangled, stop);
 
     v.send_packet = mangled;
-    if (stop) {
-        // Detach: an empty helper name in the verdict's conntrack nest. No more
-        // packets of this connection are queued; nothing to remember.
-        v.ct_nest = kpure::build_nfqa_ct_help("", {});
-        saturating_inc(kcounters_.detached);
-        table_.erase(key);
-        return v;
+    if (stop || entry->detach_pending) {
+        if (facts->confirmed) {
+            detach(v, key);
+            return v;
+        }
+        // Not on an unconfirmed conntrack (a connection's first packet, e.g. the
+        // one UDP datagram that showed the flow is not Timbuktu): the kernel
+        // confirms a queued connection only when its helper is still attached
+        // on reinjection (nf_confirm_cthelper), so detaching now would leave it
+        // unconfirmed and its replies would find no connection (verified: the
+        // echo of a plain UDP datagram was dropped). Detach on the next packet.
+        entry->detach_pending = true;
     }
     engine::PersistedState p = entry->session.persisted();
     if (p != entry->written) {
@@ -140,6 +149,14 @@ Verdict HelperCore::on_packet(QueuedPacket& pkt) {
     }
     if (closing) table_.erase(key);
     return v;
+}
+
+void HelperCore::detach(Verdict& v, const SessionKey& key) {
+    // An empty helper name in the verdict's conntrack nest: no more packets of
+    // this connection are queued; nothing left to remember.
+    v.ct_nest = kpure::build_nfqa_ct_help("", {});
+    saturating_inc(kcounters_.detached);
+    table_.erase(key);
 }
 
 void HelperCore::carry_out(const engine::Decisions& ds, SessionEntry& entry, const ConntrackFacts& facts,

@@ -47,6 +47,7 @@ public:
     const ExpectationMaker& expectations() const { return maker_; }
 
 private:
+    void detach(Verdict& v, const SessionKey& key);
     void carry_out(const engine::Decisions& ds, SessionEntry& entry, const ConntrackFacts& facts, QueuedPacket& pkt,
                    const kpure::ParsedPacket& parsed, bool& mangled, bool& stop);
 

@@ -36,6 +36,9 @@ struct SessionEntry {
     engine::Session session;
     engine::PersistedState written{};  // what the conntrack holds (as far as we know)
     std::time_t last_seen = 0;
+    // The engine asked to stop watching while the conntrack was unconfirmed;
+    // the detach goes with the connection's next packet (see helper_core.cpp).
+    bool detach_pending = false;
 };
 
 class SessionTable {
