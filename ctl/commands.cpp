@@ -304,6 +304,19 @@ int cmd_check(const Globals& g) {
                                         "not inspected",
                                         kHelperName, which),
                             "start tbhelperd: systemctl start tbhelperd (journalctl -u tbhelperd tells why it stopped)"});
+    } else {
+        std::vector<std::string> parked;
+        for (const auto& h : helpers.helpers)
+            if (h.name == kHelperName && !h.enabled) parked.push_back(helper_text(h));
+        if (!parked.empty()) {
+            std::string which;
+            for (const auto& p : parked) which += (which.empty() ? "" : ", ") + p;
+            findings.push_back({"error", "helper-disabled",
+                                fmt::format("helper {} is registered but disabled ({}): tbhelperd stopped and "
+                                            "parked it, contact connections pass uninspected",
+                                            kHelperName, which),
+                                "start tbhelperd: systemctl start tbhelperd"});
+        }
     }
 
     // 3. The daemon.

@@ -37,6 +37,8 @@ HelperDump dump_helpers() {
         e.l3 = nfct_helper_attr_get_u16(h.get(), NFCTH_ATTR_PROTO_L3NUM);
         e.l4 = nfct_helper_attr_get_u8(h.get(), NFCTH_ATTR_PROTO_L4NUM);
         e.queue = nfct_helper_attr_get_u32(h.get(), NFCTH_ATTR_QUEUE_NUM);
+        if (const void* st = nfct_helper_attr_get(h.get(), NFCTH_ATTR_STATUS))  // absent from old kernels
+            e.enabled = *static_cast<const std::uint32_t*>(st) == NFCT_HELPER_STATUS_ENABLED;
         out.helpers.push_back(std::move(e));
     });
     if (err == EPERM || err == EACCES) kernel_failure("", err);

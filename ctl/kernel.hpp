@@ -26,6 +26,7 @@ struct HelperEntry {
     std::uint16_t l3 = 0;  // AF_INET / AF_INET6
     std::uint8_t l4 = 0;   // IPPROTO_TCP / IPPROTO_UDP
     std::uint32_t queue = 0;
+    bool enabled = true;  // NFCTH_STATUS; a parked helper (tbhelperd --park, clean stop) is disabled
 };
 struct HelperDump {
     bool ok = false;

@@ -7,7 +7,7 @@
 #   - the filter drops related streams: related-dropped
 #   - rules loaded for other ports than the configuration's: rules-mismatch
 #   - rules not loaded: rules-missing
-#   - daemon down: daemon-down
+#   - daemon down: daemon-down, and its parked (disabled) helper: helper-disabled
 . "$(dirname "$0")/lib.sh"
 kt_begin "tbhelperctl check: silent when correct, each misconfiguration reported"
 kt_need tbhelperd tbhelperctl
@@ -96,6 +96,8 @@ kt_daemon_stop TERM
 check_run down
 assert_eq "check exit status (daemon down)" 1 "$RC"
 assert_code "daemon down" daemon-down
+# A clean stop parks the helper (docs/daemon.md): registered but disabled.
+assert_code "parked helper reported" helper-disabled
 assert_eq "daemon-down message names the socket" true \
     "$(jq --arg s "$KT_SOCK" 'any(.[]; .code == "daemon-down" and (.message | contains($s)))' "$KT_WORK/down.json")"
 kt_finish
