@@ -86,7 +86,7 @@ void Daemon::setup() {
         core_ = std::make_unique<HelperCore>(config_);
         // Bind first: if another process holds the queue we stop here without
         // touching the kernel's helper registration.
-        queue_ = std::make_unique<QueueReader>(config_.queue);
+        queue_ = std::make_unique<QueueReader>(config_.queue, queue_stats_);
         reg_nl_ = std::make_unique<NetlinkSocket>(NETLINK_NETFILTER);
         auto reg = register_helpers(*reg_nl_, config_);
         helpers_ = reg.registered;
@@ -137,6 +137,8 @@ int Daemon::run() {
             close(devnull);
         }
     }
+    // After the fork above, so that the watchdog watches the process that runs.
+    watchdog_ = CrashWatchdog::start(config_.queue, queue_->portid());
     notify_systemd("READY=1");
     loop();
     notify_systemd("STOPPING=1");
@@ -147,11 +149,12 @@ int Daemon::run() {
 void Daemon::stop() {
     // First let the kernel stop queueing (see park_helpers), then answer what
     // is already queued: closing the queue with packets in it drops them.
-    auto problems = park_helpers(*reg_nl_, config_);
+    auto problems = park_helpers(*reg_nl_);
     for (const auto& p : problems) log_error("{}", p);
     auto handler = [this](QueuedPacket& p) { return core_->on_packet(p); };
     for (int i = 0; i < 64 && queue_->process(handler, kPacketsPerTurn) > 0; ++i) {
     }
+    if (problems.empty() && watchdog_) watchdog_->disarm();
     if (problems.empty())
         log_info("stopped: helper {} stays registered but disabled, so the rules that name it stay valid and its "
                  "connections pass unexamined until tbhelperd runs again (fail-open)",
@@ -227,12 +230,13 @@ void Daemon::reload() {
         if (next.queue != config_.queue) {
             // Bind the new queue before pointing the helper at it; then drain
             // what the old queue still holds (closing it would drop those).
-            auto fresh = std::make_unique<QueueReader>(next.queue);
+            auto fresh = std::make_unique<QueueReader>(next.queue, queue_stats_);
             helpers_ = register_helpers(*reg_nl_, next).registered;
             auto handler = [this](QueuedPacket& p) { return core_->on_packet(p); };
             for (int i = 0; i < 64 && queue_->process(handler, kPacketsPerTurn) > 0; ++i) {
             }
             queue_ = std::move(fresh);
+            if (watchdog_) watchdog_->tell_queue(queue_->number(), queue_->portid());
             log_info("reload: now reading queue {}", next.queue);
         } else if (next.max_expectations != config_.max_expectations ||
                    next.expectation_timeout != config_.expectation_timeout) {
@@ -273,7 +277,7 @@ std::string Daemon::status_json() const {
     using nlohmann::json;
     const auto& c = core_->counters();
     const auto& k = core_->kernel_counters();
-    const auto& q = queue_->stats();
+    const auto& q = queue_stats_;
     json helpers = json::array();
     for (const auto& h : helpers_) helpers.push_back({{"name", h.name}, {"l3", l3_name(h.l3)}, {"l4", l4_name(h.l4)}});
     json opcodes = json::object();

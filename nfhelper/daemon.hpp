@@ -13,7 +13,9 @@
 #include "config/config.hpp"
 #include "helper_registration.hpp"
 #include "netlink_socket.hpp"
+#include "queue_reader.hpp"
 #include "unique_fd.hpp"
+#include "watchdog.hpp"
 
 namespace tb::daemon {
 
@@ -61,9 +63,11 @@ private:
     std::unique_ptr<NetlinkSocket> reg_nl_;  // nfnetlink_cthelper: register / update
     std::unique_ptr<HelperCore> core_;
     std::unique_ptr<QueueReader> queue_;
+    QueueStats queue_stats_;
     std::unique_ptr<ControlServer> control_;
     std::vector<HelperEntry> helpers_;
     UniqueFd signal_fd_;
+    std::optional<CrashWatchdog> watchdog_;
 };
 
 // sd_notify(3) without libsystemd: a datagram to $NOTIFY_SOCKET, if set.

@@ -80,19 +80,36 @@ Verdict HelperCore::on_packet(QueuedPacket& pkt) {
     const SessionKey key = SessionKey::of(*facts);
     std::span<const std::uint8_t> payload(pkt.data.data() + parsed.payload_offset, parsed.payload_length);
 
+    const std::time_t now = std::time(nullptr);
+    SessionEntry* entry = table_.find(key, now);
+    if (entry && entry->ct_id != facts->id) {
+        // Same tuple, other conntrack. Within the first moments of a flow that
+        // was never seen confirmed, and on an unconfirmed conntrack: a packet
+        // sent before the first was confirmed; the kernel merges the two on
+        // confirmation, so it belongs to this session. Otherwise the old
+        // connection is gone and a new one reuses the tuple.
+        const bool racing_first = !entry->seen_confirmed && !facts->confirmed && now - entry->created <= 2;
+        if (!racing_first) {
+            table_.erase(key);
+            entry = nullptr;
+        }
+    }
+    if (entry && facts->confirmed && !entry->seen_confirmed) {
+        entry->seen_confirmed = true;
+        entry->ct_id = facts->id;  // the conntrack that won confirmation
+    }
+
     // Fast path: pure ACKs, FINs and the like teach the engine nothing. The SYN
     // does: it fixes where each direction's byte stream starts.
-    const std::time_t now = std::time(nullptr);
     if (payload.empty() && !syn) {
-        if (SessionEntry* e = table_.find(key, now); e && e->detach_pending && facts->confirmed) {
+        if (entry && entry->detach_pending && facts->confirmed) {
             detach(v, key);
-        } else if (closing) {
+        } else if (entry && closing) {
             table_.erase(key);
         }
         return v;
     }
 
-    SessionEntry* entry = table_.find(key, now);
     if (!entry) {
         engine::PersistedState written{};
         std::optional<engine::Session> session;
@@ -107,7 +124,11 @@ Verdict HelperCore::on_packet(QueuedPacket& pkt) {
             }
         }
         if (!session) session.emplace(facts->engine_facts(), policy_, counters_);
-        entry = &table_.insert(SessionEntry{key, std::move(*session), written, now}, [&](const SessionEntry& victim) {
+        SessionEntry fresh{key, std::move(*session), written, now};
+        fresh.ct_id = facts->id;
+        fresh.created = now;
+        fresh.seen_confirmed = facts->confirmed;
+        entry = &table_.insert(std::move(fresh), [&](const SessionEntry& victim) {
             saturating_inc(kcounters_.evictions);
             log_warning("session table full ({} entries): forgot the least recently used session ({}); its state "
                         "stays in the kernel",
@@ -140,7 +161,9 @@ Verdict HelperCore::on_packet(QueuedPacket& pkt) {
         entry->detach_pending = true;
     }
     engine::PersistedState p = entry->session.persisted();
-    if (p != entry->written) {
+    // Not into a racing duplicate conntrack (it loses confirmation and is
+    // thrown away): the next packet of the surviving one carries the state.
+    if (p != entry->written && facts->id == entry->ct_id) {
         // Written with the verdict, so the kernel's copy follows the stream. The
         // snapshot on later queued packets may lag (several in flight): the
         // in-memory session stays the authority; this copy is for restarts.

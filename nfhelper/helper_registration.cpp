@@ -34,13 +34,22 @@ using PolicyPtr = std::unique_ptr<nfct_helper_policy, PolicyDeleter>;
 // Room for one helper message: name, tuple, queue, one policy, status, size.
 constexpr std::size_t kMsgBuffer = 4096;
 
-HelperPtr make_helper(const HelperEntry& e, bool full) {
+enum class Fields { key, status, full };
+
+HelperPtr make_helper(const HelperEntry& e, Fields fields) {
     HelperPtr h(nfct_helper_alloc());
     if (!h) throw std::runtime_error("out of memory");
     nfct_helper_attr_set_str(h.get(), NFCTH_ATTR_NAME, e.name.c_str());
     nfct_helper_attr_set_u16(h.get(), NFCTH_ATTR_PROTO_L3NUM, e.l3);
     nfct_helper_attr_set_u8(h.get(), NFCTH_ATTR_PROTO_L4NUM, e.l4);
-    if (!full) return h;
+    if (fields == Fields::key) return h;
+    if (fields == Fields::status) {
+        // An update that changes nothing but the status (every other attribute
+        // is optional in the kernel's update path).
+        nfct_helper_attr_set_u32(h.get(), NFCTH_ATTR_STATUS,
+                                 e.enabled ? NFCT_HELPER_STATUS_ENABLED : NFCT_HELPER_STATUS_DISABLED);
+        return h;
+    }
     nfct_helper_attr_set_u32(h.get(), NFCTH_ATTR_QUEUE_NUM, e.queue);
     // The kernel insists on this attribute (EINVAL without it) and sizes the
     // per-connection private area from it: the engine's persisted state.
@@ -59,10 +68,10 @@ HelperPtr make_helper(const HelperEntry& e, bool full) {
     return h;
 }
 
-int send_helper(NetlinkSocket& nl, std::uint8_t cmd, std::uint16_t flags, const HelperEntry& e, bool full) {
+int send_helper(NetlinkSocket& nl, std::uint8_t cmd, std::uint16_t flags, const HelperEntry& e, Fields fields) {
     std::vector<char> buf(kMsgBuffer);
     nlmsghdr* nlh = nfct_helper_nlmsg_build_hdr(buf.data(), cmd, flags, 0);
-    auto h = make_helper(e, full);
+    auto h = make_helper(e, fields);
     nfct_helper_nlmsg_build_payload(nlh, h.get());
     return nl.request(nlh);
 }
@@ -133,18 +142,18 @@ RegistrationResult register_helpers(NetlinkSocket& nl, const Config& config) {
                 if (x.enabled) result.found_enabled = true;
             }
         if (present) result.replaced_existing = true;
-        int err = send_helper(nl, NFNL_MSG_CTHELPER_NEW, NLM_F_CREATE, want, true);
+        int err = send_helper(nl, NFNL_MSG_CTHELPER_NEW, NLM_F_CREATE, want, Fields::full);
         if (err == EBUSY && present) {
             // The kernel will not change an entry's private data size or its
             // number of expectation classes in place: recreate it, which only
             // works while no nft/iptables rule references it.
-            int del = send_helper(nl, NFNL_MSG_CTHELPER_DEL, 0, want, false);
+            int del = send_helper(nl, NFNL_MSG_CTHELPER_DEL, 0, want, Fields::key);
             if (del == EBUSY)
                 throw std::runtime_error(fmt::format(
                     "helper {} {} is registered with different parameters and still referenced by ct helper "
                     "objects; run tbhelperctl rules --remove, then tbhelperd --unregister, then start again",
                     kHelperName, entry_name(want)));
-            err = del ? del : send_helper(nl, NFNL_MSG_CTHELPER_NEW, NLM_F_CREATE, want, true);
+            err = del ? del : send_helper(nl, NFNL_MSG_CTHELPER_NEW, NLM_F_CREATE, want, Fields::full);
         }
         if (err == EINVAL)
             throw std::runtime_error(fmt::format(
@@ -157,22 +166,35 @@ RegistrationResult register_helpers(NetlinkSocket& nl, const Config& config) {
     return result;
 }
 
-std::vector<std::string> park_helpers(NetlinkSocket& nl, const Config& config) {
+std::vector<std::string> set_helpers_enabled(NetlinkSocket& nl, bool enabled) {
     std::vector<std::string> problems;
-    for (auto e : wanted_helpers(config)) {
-        e.enabled = false;
-        if (int err = send_helper(nl, NFNL_MSG_CTHELPER_NEW, 0, e, true))
-            problems.push_back(
-                fmt::format("cannot disable helper {} {}: {}", kHelperName, entry_name(e), std::strerror(err)));
+    std::vector<HelperEntry> present;
+    try {
+        present = list_registered_helpers(nl);
+    } catch (const KernelError& e) {
+        problems.push_back(e.what());
+        return problems;
+    }
+    for (auto e : wanted_helpers(Config{})) {
+        bool there = false;
+        for (const auto& x : present)
+            if (x.l3 == e.l3 && x.l4 == e.l4) there = true;
+        if (!there) continue;  // a status-only NEW cannot create an entry, nor should it
+        e.enabled = enabled;
+        if (int err = send_helper(nl, NFNL_MSG_CTHELPER_NEW, 0, e, Fields::status))
+            problems.push_back(fmt::format("cannot {} helper {} {}: {}", enabled ? "enable" : "disable", kHelperName,
+                                           entry_name(e), std::strerror(err)));
     }
     return problems;
 }
+
+std::vector<std::string> park_helpers(NetlinkSocket& nl) { return set_helpers_enabled(nl, false); }
 
 std::vector<std::string> unregister_helpers(NetlinkSocket& nl) {
     std::vector<std::string> problems;
     Config defaults;
     for (const auto& e : wanted_helpers(defaults)) {
-        int err = send_helper(nl, NFNL_MSG_CTHELPER_DEL, 0, e, false);
+        int err = send_helper(nl, NFNL_MSG_CTHELPER_DEL, 0, e, Fields::key);
         if (err == 0 || err == ENOENT) continue;  // gone, or was never there
         if (err == EBUSY)
             problems.push_back(fmt::format("helper {} {} is still referenced by ct helper objects; run tbhelperctl "

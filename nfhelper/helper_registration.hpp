@@ -52,7 +52,9 @@ RegistrationResult register_helpers(NetlinkSocket& nl, const Config& config);
 // stateful filter (verified on Debian 12's 6.1 kernel). Disabled, the helper
 // function accepts and conntrack confirms: contact connections work, offers are
 // simply not acted on (fail-open). Returns one line per entry that failed.
-std::vector<std::string> park_helpers(NetlinkSocket& nl, const Config& config);
+std::vector<std::string> park_helpers(NetlinkSocket& nl);
+// Sets the status of the registered entries only (park: false).
+std::vector<std::string> set_helpers_enabled(NetlinkSocket& nl, bool enabled);
 
 // Deletes the four entries. Returns one line per entry that could not be
 // removed (empty: all gone). EBUSY means nft/iptables rules still reference it.

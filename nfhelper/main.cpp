@@ -26,7 +26,7 @@ int fail(const std::string& line) {
 // --unregister: remove the four registrations. --park: keep them but
 // disabled (what a clean stop does), for a service manager to run after a
 // crash (systemd ExecStopPost=) so traffic is not blocked until the restart.
-int unregister(bool park, const Options& opts) {
+int unregister(bool park) {
     if (auto why = check_privileges()) return fail(*why);
     load_kernel_modules();
     if (auto why = check_kernel_support()) return fail(*why);
@@ -34,21 +34,11 @@ int unregister(bool park, const Options& opts) {
         NetlinkSocket nl(NETLINK_NETFILTER);
         std::vector<std::string> problems;
         if (park) {
-            Config config;
-            try {
-                config = read_config(opts);
-            } catch (const std::exception& e) {
-                // The policy sent with "disabled" must match the registered one;
-                // with no readable file, the registered entries tell.
-                Log::write(LogLevel::warning, e.what());
-            }
-            auto present = list_registered_helpers(nl);
-            if (present.empty()) {
+            if (list_registered_helpers(nl).empty()) {
                 std::printf("helper %s is not registered: nothing to park\n", kHelperName);
                 return 0;
             }
-            config.queue = static_cast<std::uint16_t>(present.front().queue);
-            problems = park_helpers(nl, config);
+            problems = park_helpers(nl);
         } else {
             problems = unregister_helpers(nl);
         }
@@ -98,7 +88,7 @@ int main(int argc, char** argv) {
     if (!socket_flag.empty()) opts.socket_path = socket_flag;
     else if (const char* env = std::getenv("TBHELPER_SOCKET"); env && *env) opts.socket_path = env;
 
-    if (do_unregister || do_park) return unregister(do_park && !do_unregister, opts);
+    if (do_unregister || do_park) return unregister(do_park && !do_unregister);
 
     Config config;
     try {

@@ -33,8 +33,12 @@ constexpr int kReceiveBuffer = 8 * 1024 * 1024;
 
 }  // namespace
 
-QueueReader::QueueReader(std::uint16_t num)
-    : num_(num), nl_(NETLINK_NETFILTER), rx_(kCopyRange + kMessageOverhead), tx_(kCopyRange + kMessageOverhead) {
+QueueReader::QueueReader(std::uint16_t num, QueueStats& stats)
+    : num_(num),
+      nl_(NETLINK_NETFILTER),
+      rx_(kCopyRange + kMessageOverhead),
+      tx_(kCopyRange + kMessageOverhead),
+      stats_(stats) {
     nl_.set_receive_buffer(kReceiveBuffer);
     // An overrun must not turn into an error on our socket: the kernel already
     // let those packets pass (fail-open); we count what we can see.

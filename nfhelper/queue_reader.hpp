@@ -46,13 +46,15 @@ struct QueueStats {
 class QueueReader {
 public:
     // Binds queue `num` with conntrack info and fail-open. Throws QueueBindError.
-    explicit QueueReader(std::uint16_t num);
+    // `stats` outlives the reader (it survives a queue change on reload).
+    QueueReader(std::uint16_t num, QueueStats& stats);
     ~QueueReader();
     QueueReader(const QueueReader&) = delete;
     QueueReader& operator=(const QueueReader&) = delete;
 
     int fd() const { return nl_.fd(); }
     std::uint16_t number() const { return num_; }
+    std::uint32_t portid() const { return nl_.portid(); }
 
     using Handler = std::function<Verdict(QueuedPacket&)>;
     // Reads what is waiting (at most `max_packets`, never blocking) and answers
@@ -70,7 +72,7 @@ private:
     NetlinkSocket nl_;
     std::vector<char> rx_;
     std::vector<char> tx_;
-    QueueStats stats_;
+    QueueStats& stats_;
     std::uint32_t last_error_logged_ = 0;
 };
 

@@ -13,8 +13,7 @@ void mix_addr(std::size_t& h, const IpAddress& a) {
 }  // namespace
 
 std::size_t SessionKeyHash::operator()(const SessionKey& k) const noexcept {
-    std::size_t h = k.id;
-    mix(h, k.zone);
+    std::size_t h = k.zone;
     mix(h, k.l4);
     mix_addr(h, k.orig.src);
     mix_addr(h, k.orig.dst);

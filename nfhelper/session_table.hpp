@@ -1,6 +1,10 @@
 // The daemon's sessions: one engine::Session per contact connection, keyed by
-// conntrack id plus the original tuple (an id can be reused once a conntrack
-// dies; the tuple guards against that). Bounded: when full, the least recently
+// the original tuple and zone, with the conntrack id kept in the entry: the
+// first packets of a flow sent before the first one is confirmed each get
+// their own unconfirmed conntrack (same tuple, other id) which the kernel
+// merges on confirmation, so they belong to one session; a different id once
+// the flow was confirmed means the old connection died and a new one reuses
+// the tuple (helper_core.cpp decides). Bounded: when full, the least recently
 // used session is evicted. An evicted or forgotten session is not lost for
 // good: its state lives in the conntrack's helper private data and is restored
 // on its next packet.
@@ -19,12 +23,11 @@
 namespace tb::daemon {
 
 struct SessionKey {
-    std::uint32_t id = 0;
     std::uint16_t zone = 0;
     std::uint8_t l4 = 0;
     Tuple orig;
     friend bool operator==(const SessionKey&, const SessionKey&) = default;
-    static SessionKey of(const ConntrackFacts& f) { return SessionKey{f.id, f.zone, f.l4, f.orig}; }
+    static SessionKey of(const ConntrackFacts& f) { return SessionKey{f.zone, f.l4, f.orig}; }
 };
 
 struct SessionKeyHash {
@@ -36,6 +39,9 @@ struct SessionEntry {
     engine::Session session;
     engine::PersistedState written{};  // what the conntrack holds (as far as we know)
     std::time_t last_seen = 0;
+    std::uint32_t ct_id = 0;       // conntrack id (CTA_ID) of the connection
+    std::time_t created = 0;
+    bool seen_confirmed = false;   // a packet of it came with a confirmed conntrack
     // The engine asked to stop watching while the conntrack was unconfirmed;
     // the detach goes with the connection's next packet (see helper_core.cpp).
     bool detach_pending = false;
