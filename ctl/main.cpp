@@ -16,6 +16,9 @@ using namespace tb::ctl;
 namespace {
 
 constexpr const char* kFooter =
+    "Global options --config FILE and --socket PATH go before or after the command.\n"
+    "Examples: tbhelperctl rules --apply; tbhelperctl check; tbhelperctl expectations --json;\n"
+    "          tbhelperctl --config site.conf analyze capture.pcap\n"
     "Exit status: 0 success; 1 the command ran and found a problem (check) or the\n"
     "kernel refused the rules; 2 usage error or bad configuration file; 3 cannot\n"
     "reach the kernel (permission, missing module) or the daemon.\n"
