@@ -11,6 +11,7 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <memory>
 #include <set>
 #include <sstream>
 
@@ -240,24 +241,28 @@ std::string read_file_bounded(const std::string& path, std::size_t limit = 8 * 1
 std::string gunzip_bounded(const std::string& path, std::size_t limit = 8 * 1024 * 1024) {
     struct stat st {};
     if (::stat(path.c_str(), &st) != 0) return {};
+    // No zlib in tbhelperctl's link line: gzip(1) reads /proc/config.gz.
     std::string cmd = "gzip -dc '" + path + "' 2>/dev/null";
-    FILE* p = ::popen(cmd.c_str(), "r");
+    struct Pclose {
+        void operator()(FILE* f) const { ::pclose(f); }
+    };
+    std::unique_ptr<FILE, Pclose> p(::popen(cmd.c_str(), "re"));
     if (!p) return {};
     std::string out;
     char buf[65536];
     std::size_t n;
-    while (out.size() < limit && (n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-    ::pclose(p);
+    while (out.size() < limit && (n = std::fread(buf, 1, sizeof buf, p.get())) > 0) out.append(buf, n);
     return out;
 }
 
 ModuleSources module_sources() {
     ModuleSources s;
     s.proc_modules = read_file_bounded("/proc/modules");
-    if (DIR* d = ::opendir("/sys/module")) {
-        while (dirent* e = ::readdir(d)) s.sys_module.insert(e->d_name);
-        ::closedir(d);
-    }
+    struct Closedir {
+        void operator()(DIR* d) const { ::closedir(d); }
+    };
+    if (std::unique_ptr<DIR, Closedir> d(::opendir("/sys/module")); d)
+        while (dirent* e = ::readdir(d.get())) s.sys_module.insert(e->d_name);
     utsname u{};
     ::uname(&u);
     const std::string release = u.release;
