@@ -81,7 +81,7 @@ kt_skip() {
     echo "########################################################################"
     echo "### SKIP $KT_NAME: $*"
     echo "########################################################################"
-    KT_DONE=1
+    KT_DONE=1 KT_SKIP_REASON=$*
     exit 77
 }
 
@@ -639,7 +639,7 @@ _kt_exit() {
     if ((rc == 0)); then
         echo "$KT_KIND PASS $KT_NAME ($KT_PASSES checks, $((SECONDS - KT_T0)) s)"
     elif ((rc == 77)); then
-        echo "$KT_KIND SKIP $KT_NAME"
+        echo "$KT_KIND SKIP $KT_NAME: ${KT_SKIP_REASON:-skipped}"
     else
         echo "$KT_KIND FAIL $KT_NAME ($KT_FAILS of $((KT_PASSES + KT_FAILS)) checks failed, exit $rc, $((SECONDS - KT_T0)) s)"
         for p in "${KT_FAILED[@]+"${KT_FAILED[@]}"}"; do echo "  failed: $p"; done

@@ -29,6 +29,9 @@ loud() {
     local l; for l in "$@"; do echo "### run-scenario: $l"; done
     echo "########################################################################"
 }
+# A skip: the loud block, then one plain last line (tests/check.sh shows the
+# last line of a skipped entry's log).
+skip() { loud "$@"; echo "run-scenario: $1"; exit 77; }
 usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 while [ $# -gt 0 ]; do
@@ -60,9 +63,8 @@ start=$SECONDS
 case "$mode" in
 direct)
     if ! ((root)); then
-        loud "SKIP $name: needs root to create network namespaces and load modules" \
+        skip "SKIP $name: needs root to create network namespaces and load modules" \
              "(kernel $(uname -r)); run as root, e.g. sudo make check"
-        exit 77
     fi
     if [ -z "${TBVM:-}" ] && ! helper_kernel; then
         loud "FAIL $name: --direct on kernel $(uname -r) without nfnetlink_cthelper" \
@@ -85,20 +87,22 @@ direct)
     ;;
 vm)
     if ! command -v qemu-system-x86_64 >/dev/null 2>&1; then
-        loud "SKIP $name: kernel $(uname -r) cannot register userspace helpers" \
+        skip "SKIP $name: kernel $(uname -r) cannot register userspace helpers" \
              "(no nfnetlink_cthelper) and qemu-system-x86_64 is missing: run 'make deps'"
-        exit 77
     fi
     vmargs=(--timeout "$timeout" --keep "$repo")
     if ! ((root)); then
         # tests/vm/prepare.sh needs root; a test bed prepared earlier still works.
-        if [ -s "$repo/build/vm/kernel-version" ] && [ -s "$repo/build/vm/initramfs.cpio.gz" ]; then
+        vmdir=${TBVM_BUILD_DIR:-$repo/build/vm}
+        if [ -s "$vmdir/kernel-version" ] && [ -s "$vmdir/initramfs.cpio.gz" ] && [ -w "$vmdir" ]; then
             vmargs+=(--no-prepare)
+        elif [ -s "$vmdir/kernel-version" ]; then
+            skip "SKIP $name: not root, and the VM test bed in $vmdir is not writable" \
+                 "by $(id -un): run as root (sudo make check) or chown it"
         else
-            loud "SKIP $name: kernel $(uname -r) cannot register userspace helpers," \
+            skip "SKIP $name: kernel $(uname -r) cannot register userspace helpers," \
                  "the VM test bed is not prepared and preparing it needs root:" \
                  "run 'sudo tests/vm/prepare.sh' once (or make check as root)"
-            exit 77
         fi
     fi
     echo "run-scenario: $name in the VM test bed (kernel $(uname -r) here has no nfnetlink_cthelper)"
