@@ -13,7 +13,7 @@ packages=(
   catch2 clang libclang-rt-14-dev
   # simulator captures, kernel test bed, demonstration
   tshark qemu-system-x86 busybox-static kmod cpio iproute2 nftables conntrack
-  socat iptables procps python3
+  socat iptables procps python3 jq
   # packaging
   debhelper devscripts lintian fakeroot
 )
