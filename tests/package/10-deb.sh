@@ -159,7 +159,7 @@ step "systemd unit"
 unit=$root/lib/systemd/system/tbhelperd.service
 cmp -s "$unit" packaging/tbhelperd.service && pass "unit = packaging/tbhelperd.service" || fail "unit differs"
 for k in 'ExecStart=/usr/sbin/tbhelperd --foreground' 'ExecReload=/bin/kill -HUP $MAINPID' 'Restart=on-failure' \
-         'RuntimeDirectory=tbhelper' 'CapabilityBoundingSet=CAP_NET_ADMIN' 'RestrictAddressFamilies=AF_NETLINK AF_UNIX' \
+         'RuntimeDirectory=tbhelper' 'DynamicUser=yes' 'CapabilityBoundingSet=CAP_NET_ADMIN' 'AmbientCapabilities=CAP_NET_ADMIN' 'RestrictAddressFamilies=AF_NETLINK AF_UNIX' \
          'ProtectSystem=strict' 'ProtectKernelModules=yes' 'NoNewPrivileges=yes' 'WantedBy=multi-user.target'; do
     grep -qxF -- "$k" "$unit" && pass "unit: $k" || fail "unit lacks: $k"
 done

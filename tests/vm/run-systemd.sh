@@ -16,7 +16,8 @@
 # stage 2 then prepares the overlay root for systemd and execs
 # /lib/systemd/systemd:
 #   - /lib/modules/<version> -> the Debian kernel's modules (as run.sh does);
-#   - an empty /etc/fstab, a fresh /etc/machine-id, hostname tbvm;
+#   - an empty /etc/fstab, a fresh /etc/machine-id, hostname tbvm, no
+#     tmpfiles wipe of /tmp;
 #   - /usr/sbin/policy-rc.d removed (a container's "exit 101" would stop dpkg
 #     from starting services: this guest is a real systemd machine);
 #   - default.target = tbvm.target: sysinit.target (journald, udev,
@@ -27,8 +28,9 @@
 # COMMAND runs in tbvm-job.service (a system service, cgroup of its own), can
 # use systemctl, journalctl, dpkg, apt-get -o offline etc. The overlay is
 # writable and thrown away at power-off.
-# Limitation: host paths under /run are not visible in the guest (systemd
-# mounts its own /run); /tmp is the host's (overlay), so --keep is not needed.
+# /tmp is the host's /tmp (through the overlay; systemd-tmpfiles does not wipe
+# it here), so host paths under /tmp are visible without --keep. Limitation:
+# host paths under /run are not (systemd mounts its own /run).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -89,6 +91,10 @@ tr -d '-' < /proc/sys/kernel/random/uuid > /etc/machine-id
 echo tbvm > /etc/hostname
 rm -f /usr/sbin/policy-rc.d
 ln -sf /proc/self/mounts /etc/mtab
+# /tmp stays the host's (read-only lower layer): no "D /tmp" wipe at boot by
+# systemd-tmpfiles (it would also take 15 s over 9p).
+mkdir -p /etc/tmpfiles.d
+ln -sf /dev/null /etc/tmpfiles.d/tmp.conf
 
 # The job service and the target that replaces multi-user.target.
 {
@@ -145,7 +151,7 @@ for m in systemd-timesyncd.service systemd-pstore.service systemd-firstboot.serv
          systemd-random-seed.service systemd-update-utmp.service \
          apt-daily.timer apt-daily-upgrade.timer dpkg-db-backup.timer e2scrub_all.timer \
          fstrim.timer man-db.timer getty.target serial-getty@ttyS0.service \
-         conntrackd.service nftables.service; do
+         conntrackd.service; do
     ln -sf /dev/null "$u/$m"
 done
 
