@@ -68,7 +68,11 @@ kt_host_stop
 kt_step "allowed_ports narrowed to 50000-50099, daemon reloaded (SIGHUP)"
 kt_config 'allowed_ports = ["50000-50099"]'
 kill -HUP "$KT_DAEMON_PID"
-sleep 1
+if kt_wait_for 10 grep -q 'reload: configuration .* applied' "$KT_WORK/tbhelperd.log"; then
+    kt_pass "tbhelperd reloaded its configuration"
+else
+    kt_fail "no 'reload: configuration ... applied' in the daemon's log within 10 s of SIGHUP"
+fi
 assert_alive "tbhelperd survived SIGHUP" "$KT_DAEMON_PID"
 kt_host narrow --dynamic-base 45300
 kt_status > "$KT_WORK/before.json"; n0=$(count_new)

@@ -27,7 +27,7 @@ kt_step "flood: $N_TCP TCP connections to 407, each opening with a bad frame"
 kt_status > "$KT_WORK/before.json"; n0=$(count_new)
 kt_guest floodtcp --host "$TB_TARGET_ADDR" --service intercom --flood "$N_TCP" --timeout 60
 assert_eq "TCP flood: guest sent all frames (exit status)" 0 "$KT_RC"
-sleep 1
+kt_wait_counter not_timbuktu $(( $(kt_counter_from "$KT_WORK/before.json" not_timbuktu) + N_TCP * 4 / 5 ))
 # truncated-datagram over TCP is only an incomplete frame (never completes,
 # never judged): the other four kinds must all be classified.
 assert_ge "counter not_timbuktu grew by the complete bad first frames" $((N_TCP * 4 / 5)) "$(delta not_timbuktu)"
@@ -39,7 +39,7 @@ kt_step "flood: $N_UDP UDP datagrams to 407, each from a fresh socket, each a ba
 kt_status > "$KT_WORK/before.json"; n0=$(count_new)
 kt_guest floodudp --host "$TB_TARGET_ADDR" --legacy-udp --service control --flood "$N_UDP" --timeout 60
 assert_eq "UDP flood: guest sent all datagrams (exit status)" 0 "$KT_RC"
-sleep 1
+kt_wait_counter not_timbuktu $(( $(kt_counter_from "$KT_WORK/before.json" not_timbuktu) + N_UDP ))
 assert_ge "counter not_timbuktu grew by one per bad datagram" "$N_UDP" "$(delta not_timbuktu)"
 assert_eq "counter sessions unchanged" 0 "$(delta sessions)"
 assert_eq "no expectation from the UDP flood" "$n0" "$(count_new)"
@@ -50,7 +50,7 @@ kt_status > "$KT_WORK/before.json"
 kt_guest hugetcp --host "$TB_TARGET_ADDR" --service chat --malformed huge-length --malformed-after-hello --timeout 20 --stream-timeout 3
 kt_say "guest exit status $KT_RC (the host's reaction is tbsim's business; the firewall's is ours)"
 kt_guest truncudp --host "$TB_TARGET_ADDR" --legacy-udp --service control --malformed truncated-datagram --malformed-after-hello --timeout 20 --stream-timeout 3
-sleep 1
+kt_wait_counter malformed $(( $(kt_counter_from "$KT_WORK/before.json" malformed) + 2 ))
 assert_ge "counter malformed grew (TCP huge length + UDP truncated datagram)" 2 "$(delta malformed)"
 assert_ge "counter sessions grew (the two HELLOs were valid)" 2 "$(delta sessions)"
 assert_alive "tbhelperd still running" "$KT_DAEMON_PID"

@@ -26,7 +26,7 @@ got2=$(printf '%s\n' "$msg2" | in_guest timeout 10 socat -T 3 - "UDP4:$TB_TARGET
 assert_eq "UDP 407 datagram echoed through the firewall" "$msg2" "$got2"
 
 kt_step "the daemon saw them and left them alone"
-sleep 0.5
+kt_wait_counter not_timbuktu $(( $(kt_counter_from "$KT_WORK/before.json" not_timbuktu) + 2 ))
 kt_status > "$KT_WORK/after.json"
 a=$(kt_counter_from "$KT_WORK/after.json" not_timbuktu); b=$(kt_counter_from "$KT_WORK/before.json" not_timbuktu)
 assert_ge "counter not_timbuktu grew by 2 (one TCP flow, one UDP flow)" 2 "$(( ${a:-0} - ${b:-0} ))"

@@ -1,7 +1,7 @@
 #!/bin/bash
 # 50: tbhelperd restarted in the middle of a session. A TCP intercom session
 # gets its first offer (UDP), the guest's stream works; then the daemon is
-# stopped (SIGTERM: the helper stays registered) and started again; 10 s
+# stopped (SIGTERM: the helper stays registered) and started again; 15 s
 # after the first offer the host sends a second round of offers on the same
 # contact connection. The new daemon must pick the session up (spec B7: the
 # stream stays framed) and expect the second port: the second stream works.
@@ -11,10 +11,10 @@ kt_need tbhelperd tbsim
 kt_topo routed
 kt_daemon_start
 kt_rules_apply
-kt_host main --dynamic-base 47000 --second-offer-after 10
+kt_host main --dynamic-base 47000 --second-offer-after 15
 
 kt_step "intercom session, first round of offers"
-kt_guest_bg restart --host "$TB_TARGET_ADDR" --service intercom --wait-offers 2 --timeout 45 --stream-timeout 5
+kt_guest_bg restart --host "$TB_TARGET_ADDR" --service intercom --wait-offers 2 --timeout 60 --stream-timeout 5
 if kt_wait_for 20 grep -q 'offer udp/47000 .*stream ok' "$KT_WORK/guest-restart.log"; then
     kt_pass "first stream (udp/47000) worked before the restart"
 else
@@ -33,7 +33,7 @@ assert_ok "helper 'timbuktu' still registered after SIGTERM" kt_helper_registere
 kt_daemon_start
 
 kt_step "second round of offers, handled by the new daemon"
-kt_guest_wait restart 45
+kt_guest_wait restart 60
 assert_guest_ok "intercom across the restart"
 assert_grep "host sent the second round" "second round" "$KT_WORK/host-main.log"
 assert_streams "both UDP streams worked" udp True 2

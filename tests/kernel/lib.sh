@@ -235,6 +235,12 @@ kt_counter_in() {
 }
 # kt_counter NAME: a counter from the running daemon ("" if none).
 kt_counter() { kt_counter_in "$(kt_status 2>/dev/null)" "$1"; }
+# kt_wait_counter NAME MIN [SECONDS (10)]: wait until the daemon's counter
+# reaches MIN (the daemon may still be working through queued packets).
+kt_wait_counter() {
+    _kt_counter_ge() { local v; v=$(kt_counter "$1"); _kt_isnum "$v" && [ "$v" -ge "$2" ]; }
+    kt_wait_for "${3:-10}" _kt_counter_ge "$1" "$2"
+}
 # kt_counter_from FILE NAME: from a saved status (kt_status > FILE).
 kt_counter_from() { kt_counter_in "$(cat "$1" 2>/dev/null)" "$2"; }
 # The kernel's helper table holds "timbuktu" (nfct list helper; without nfct,
