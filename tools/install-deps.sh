@@ -15,7 +15,7 @@ packages=(
   tshark qemu-system-x86 busybox-static kmod cpio iproute2 nftables conntrack
   socat iptables procps python3 jq
   # packaging
-  debhelper devscripts lintian fakeroot
+  debhelper devscripts lintian fakeroot bash-completion
 )
 
 missing=()
