@@ -256,6 +256,17 @@ guest again 0 --service intercom
 check "TCP session after the restart: 1 of 1 stream(s) worked" grep -q '1 of 1 stream(s) worked' "$work/guest-again.log"
 
 # ---- removal ----------------------------------------------------------------------------
+step "drop-in from docs/install.md: ExecStartPost=-/usr/sbin/tbhelperctl rules --apply"
+mkdir -p /etc/systemd/system/tbhelperd.service.d
+printf '[Service]\nExecStartPost=-/usr/sbin/tbhelperctl rules --apply\n' > /etc/systemd/system/tbhelperd.service.d/rules.conf
+systemctl daemon-reload
+check "nft delete table inet tbhelper" nft delete table inet tbhelper
+check "systemctl restart tbhelperd (with the drop-in)" systemctl restart tbhelperd
+check "the drop-in loaded table inet tbhelper (tbhelperctl inside the sandbox)" nft list table inet tbhelper
+journalctl -u tbhelperd --no-pager | grep -i 'tbhelperctl\|table inet' | tail -n 3 | ind
+rm -rf /etc/systemd/system/tbhelperd.service.d
+systemctl daemon-reload
+
 step "tbhelperd --unregister refuses while a ruleset still references the helper"
 check "systemctl stop tbhelperd" systemctl stop tbhelperd
 out=$(tbhelperd --unregister 2>&1); rc=$?
@@ -264,6 +275,14 @@ printf '%s\n' "$out" | ind
     || fail "tbhelperd --unregister succeeded while rules reference the helper"
 check "helper still registered" sh -c 'nfct list helper | grep -q timbuktu'
 check "systemctl start tbhelperd" systemctl start tbhelperd
+
+step "a table of the administrator's own references the helper (TCP): removal must go on"
+nft -f - <<'NFT'
+table inet mine {
+    ct helper tbt { type "timbuktu" protocol tcp; l3proto inet; }
+}
+NFT
+check "table inet mine with a ct helper object of type timbuktu" nft list table inet mine
 
 step "dpkg -r tbhelper (what apt-get remove runs)"
 # Files and symlinks of the package (not its directories: /lib is a symlink of
@@ -277,6 +296,12 @@ check_not "tbhelperd.service not running" systemctl is-active --quiet tbhelperd
 check_not "no tbhelperd process" pgrep -x tbhelperd
 check_not "table inet tbhelper gone" nft list table inet tbhelper
 check "the administrator's own table inet tbtest untouched" nft list table inet tbtest
+check "prerm said the registration stays, and why" grep -q 'stays registered' "$work/dpkg-r.log"
+nfct list helper > "$work/helpers-after-remove.txt" 2>&1
+check "the UDP registrations are gone (nothing referenced them)" sh -c "! grep -A3 timbuktu '$work/helpers-after-remove.txt' | grep -q 'l4protonum = 17'"
+check "the TCP registrations stay (table inet mine references them)" grep -q 'l4protonum = 6' "$work/helpers-after-remove.txt"
+check "the administrator deletes table inet mine" nft delete table inet mine
+check "... and the registration: nfct delete helper timbuktu" nfct delete helper timbuktu
 check_not "helper timbuktu unregistered (nfct list helper)" sh -c 'nfct list helper | grep -q timbuktu'
 check "conffile kept on remove" test -f /etc/tbhelper/tbhelper.conf
 check "dpkg: config-files state" sh -c 'dpkg-query -W -f="\${Status}" tbhelper | grep -qx "deinstall ok config-files"'
