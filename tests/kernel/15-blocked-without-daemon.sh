@@ -20,23 +20,23 @@ dropped0=$(kt_fw_dropped)
 kt_step "legacy UDP contact (UDP 407), control: TCP 1417 must be blocked"
 kt_guest legacy --host "$TB_TARGET_ADDR" --legacy-udp --service control --expect-blocked --timeout 20 --stream-timeout 3
 assert_eq "legacy --expect-blocked: guest exit status" 0 "$KT_RC"
-assert_contact "$KT_GUEST_JSON"
-assert_streams "legacy: TCP 1417 stream attempted and blocked" "$KT_GUEST_JSON" tcp False 1 1417
-assert_eq "legacy: no stream got through" 0 "$(kt_json "$KT_GUEST_JSON" "len([s for s in d.get('streams', []) if s.get('ok')])")"
+assert_contact
+assert_streams "legacy: TCP 1417 stream attempted and blocked" tcp False 1 1417
+assert_eq "legacy: no stream got through" 0 "$(( $(kt_streams tcp True) + $(kt_streams udp True) ))"
 
 kt_step "TCP contact (TCP 407), intercom: the dynamic UDP port must be blocked"
 kt_guest intercom --host "$TB_TARGET_ADDR" --service intercom --expect-blocked --timeout 20 --stream-timeout 3
 assert_eq "intercom --expect-blocked: guest exit status" 0 "$KT_RC"
-assert_contact "$KT_GUEST_JSON"
-assert_streams "intercom: UDP stream attempted and blocked" "$KT_GUEST_JSON" udp False 1
-assert_eq "intercom: no stream got through" 0 "$(kt_json "$KT_GUEST_JSON" "len([s for s in d.get('streams', []) if s.get('ok')])")"
+assert_contact
+assert_streams "intercom: UDP stream attempted and blocked" udp False 1
+assert_eq "intercom: no stream got through" 0 "$(( $(kt_streams tcp True) + $(kt_streams udp True) ))"
 
 kt_step "TCP contact (TCP 407), drag and drop: the dynamic TCP port must be blocked"
 kt_guest dnd --host "$TB_TARGET_ADDR" --service drag-and-drop --expect-blocked --timeout 20 --stream-timeout 3
 assert_eq "drag-and-drop --expect-blocked: guest exit status" 0 "$KT_RC"
-assert_contact "$KT_GUEST_JSON"
-assert_streams "drag-and-drop: TCP stream attempted and blocked" "$KT_GUEST_JSON" tcp False 1
-assert_eq "drag-and-drop: no stream got through" 0 "$(kt_json "$KT_GUEST_JSON" "len([s for s in d.get('streams', []) if s.get('ok')])")"
+assert_contact
+assert_streams "drag-and-drop: TCP stream attempted and blocked" tcp False 1
+assert_eq "drag-and-drop: no stream got through" 0 "$(( $(kt_streams tcp True) + $(kt_streams udp True) ))"
 
 kt_step "the firewall dropped them; nothing was expected"
 assert_gt "baseline drop counter grew" "${dropped0:-0}" "$(kt_fw_dropped)"
