@@ -187,6 +187,15 @@ tbhelperctl status > "$work/status.txt" 2>&1; rc=$?
 ind < "$work/status.txt"
 [ "$rc" = 0 ] && pass "tbhelperctl status (root, default socket)" || fail "tbhelperctl status exit $rc"
 
+step "boot order: tbhelperd before nftables.service (for the include), no ordering cycle"
+check "systemctl enable nftables" systemctl enable nftables
+check "tbhelperd.service is ordered Before=nftables.service" sh -c 'systemctl show -p Before --value tbhelperd | tr " " "\n" | grep -qx nftables.service'
+systemd-analyze verify --man=no default.target multi-user.target sysinit.target tbhelperd.service nftables.service \
+    > "$work/verify.txt" 2>&1
+grep -i 'tbhelperd' "$work/verify.txt" | ind
+check_not "systemd-analyze verify: no ordering cycle" grep -qi 'cycle' "$work/verify.txt"
+check_not "systemd-analyze verify: nothing about tbhelperd.service" grep -q 'tbhelperd' "$work/verify.txt"
+
 step "tbhelperctl rules --apply"
 check "tbhelperctl rules --apply" tbhelperctl rules --apply
 check "table inet tbhelper loaded" nft list table inet tbhelper
