@@ -138,6 +138,7 @@ private:
     bool start_listener(Transport t, std::uint16_t port, Fd fd, const std::string& role, Deadline until);
     std::uint32_t offer_address_for(const tb::IpAddress& local, bool v6_contact) const;
     proto::HelloAck make_ack(std::uint8_t service, std::uint32_t host_address, bool tcp_contact) const;
+    std::string log_hello(const proto::Hello& hello, const std::string& who, const std::string& where);
     void log_offer(const Offered& of, const SockAddr& peer, const std::string& round);
     void log_guest_frame(const proto::FrameView& f, const SockAddr& peer, const std::string& where);
 
@@ -495,6 +496,24 @@ proto::HelloAck Host::make_ack(std::uint8_t service, std::uint32_t host_address,
     return a;
 }
 
+// One line per accepted HELLO, the same for TCP and legacy UDP contact: the
+// NAT scenarios read the embedded guest address from it. Returns the service's name.
+std::string Host::log_hello(const proto::Hello& hello, const std::string& who, const std::string& where) {
+    ++c_hellos_;
+    const auto service = proto::service_name(hello.service);
+    log_.event("hello",
+               fmt::format("host: HELLO from {} service {} embedded-guest-address {}", who, service,
+                           v4text(hello.guest_address)),
+               {{"guest", who},
+                {"contact", where},
+                {"service", service},
+                {"embedded_guest_address", v4text(hello.guest_address)},
+                {"guest_name", hello.guest_name.value_or("")},
+                {"version", fmt::format("{}.{}", hello.version_major, hello.version_minor)},
+                {"flags", hello.flags}});
+    return service;
+}
+
 void Host::log_offer(const Offered& of, const SockAddr& peer, const std::string& round) {
     ++c_offers_;
     const auto& po = of.offer;
@@ -606,18 +625,7 @@ void Host::contact_tcp(Fd fd, SockAddr peer, SockAddr local, std::uint16_t port)
         return;
     }
     const auto& hello = std::get<proto::Hello>(parsed);
-    ++c_hellos_;
-    const auto service = proto::service_name(hello.service);
-    log_.event("hello",
-               fmt::format("host: HELLO from {} service {} embedded-guest-address {}", who, service,
-                           v4text(hello.guest_address)),
-               {{"guest", who},
-                {"contact", where},
-                {"service", service},
-                {"embedded_guest_address", v4text(hello.guest_address)},
-                {"guest_name", hello.guest_name.value_or("")},
-                {"version", fmt::format("{}.{}", hello.version_major, hello.version_minor)},
-                {"flags", hello.flags}});
+    const auto service = log_hello(hello, who, where);
 
     const bool v6 = peer.is_real_v6();
     const auto local_ip = local.ip();
@@ -799,18 +807,7 @@ void Host::handle_datagram(int fd, std::uint16_t port, const Datagram& d) {
             return;
         }
     }
-    ++c_hellos_;
-    const auto service = proto::service_name(hello.service);
-    log_.event("hello",
-               fmt::format("host: HELLO from {} service {} embedded-guest-address {}", who, service,
-                           v4text(hello.guest_address)),
-               {{"guest", who},
-                {"contact", where},
-                {"service", service},
-                {"embedded_guest_address", v4text(hello.guest_address)},
-                {"guest_name", hello.guest_name.value_or("")},
-                {"version", fmt::format("{}.{}", hello.version_major, hello.version_minor)},
-                {"flags", hello.flags}});
+    const auto service = log_hello(hello, who, where);
     const bool v6 = d.from.is_real_v6();
     const auto ack = make_ack(hello.service, v6 ? 0 : local.v4_value(), false);
     auto offered = realise(plan_udp(hello), true, local, v6);
