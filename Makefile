@@ -89,10 +89,13 @@ deps:
 FUZZ_CXX      ?= clang++
 FUZZ_FLAGS    := -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Ilib
 FUZZ_BINS     := $(patsubst tests/fuzz/%.cpp,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
-FUZZ_LIB_SRCS := $(filter lib/common/% lib/protocol/% lib/engine/%,$(LIB_SRCS))
+# Every pure part of lib/ is linked into every target (a target uses what it
+# fuzzes; the linker drops the rest), so a new parser needs only its target.
+FUZZ_LIB_SRCS := $(LIB_SRCS)
+FUZZ_PKGS     := $(LIB_PKGS) libpcap
 $(BUILD)/fuzz/%: tests/fuzz/%.cpp $(FUZZ_LIB_SRCS) $(wildcard lib/*/*.hpp)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CXX) $(FUZZ_FLAGS) $(call pc_cflags,fmt) -o $@ $< $(FUZZ_LIB_SRCS) $(call pc_libs,fmt)
+	$(FUZZ_CXX) $(FUZZ_FLAGS) $(call pc_cflags,$(FUZZ_PKGS)) -o $@ $< $(FUZZ_LIB_SRCS) $(call pc_libs,$(FUZZ_PKGS))
 fuzz: $(FUZZ_BINS)
 	tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_BINS)
 

@@ -298,6 +298,8 @@ std::string Daemon::status_json() const {
         {"rewrites", c.rewrites},
         {"rewrites_skipped", c.rewrites_skipped},
         {"stream_lost", c.stream_lost},
+        {"reflected", c.reflected},
+        {"unmodelled", c.unmodelled},
         {"kernel_errors", k.kernel_errors},
         {"verdicts", q.verdicts},
         {"verdict_errors", q.verdict_errors},

@@ -457,7 +457,10 @@ nlohmann::json counters_json(const engine::Counters& c) {
             {"malformed", c.malformed},
             {"forged", c.forged},
             {"rewrites", c.rewrites},
-            {"stream_lost", c.stream_lost}};
+            {"rewrites_skipped", c.rewrites_skipped},
+            {"stream_lost", c.stream_lost},
+            {"reflected", c.reflected},
+            {"unmodelled", c.unmodelled}};
 }
 
 std::string plural(std::size_t n, const char* one, const char* many) {

@@ -20,6 +20,8 @@ struct Counters {
     std::uint64_t stream_lost = 0;           // gaps / overflows that stopped parsing
     std::uint64_t rewrites_skipped = 0;      // addresses that needed a B8 rewrite but did not lie
                                              // whole inside the current packet (straddled / earlier)
+    std::uint64_t reflected = 0;             // flows made hostile by a reflected or cross-class frame (B10)
+    std::uint64_t unmodelled = 0;            // flows that are Timbuktu outside the model (B9)
     std::uint64_t opcodes_unbucketed = 0;    // B6 opcodes counted after other_opcodes was full
     std::map<std::uint16_t, std::uint64_t> other_opcodes;  // B6, bounded to kMaxOpcodeBuckets keys
 
