@@ -87,15 +87,22 @@ deps:
 
 # Fuzzers: clang, libFuzzer, ASan and UBSan; the engine is recompiled with them.
 FUZZ_CXX      ?= clang++
-FUZZ_FLAGS    := -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Ilib
+FUZZ_FLAGS    := -std=c++20 -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=undefined -Ilib
 FUZZ_BINS     := $(patsubst tests/fuzz/%.cpp,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
-# Every pure part of lib/ is linked into every target (a target uses what it
-# fuzzes; the linker drops the rest), so a new parser needs only its target.
-FUZZ_LIB_SRCS := $(LIB_SRCS)
+# lib/ is compiled once with the sanitizers into build/fuzz/libtbhelper.a and
+# linked into every target (a target uses what it fuzzes; the linker drops the
+# rest), so a new parser needs only its tests/fuzz/fuzz_NAME.cpp.
 FUZZ_PKGS     := $(LIB_PKGS) libpcap
-$(BUILD)/fuzz/%: tests/fuzz/%.cpp $(FUZZ_LIB_SRCS) $(wildcard lib/*/*.hpp)
+FUZZ_LIB_OBJS := $(patsubst %.cpp,$(BUILD)/fuzz/obj/%.o,$(LIB_SRCS))
+FUZZ_LIB_A    := $(BUILD)/fuzz/libtbhelper.a
+$(BUILD)/fuzz/obj/%.o: %.cpp
 	@mkdir -p $(dir $@)
-	$(FUZZ_CXX) $(FUZZ_FLAGS) $(call pc_cflags,$(FUZZ_PKGS)) -o $@ $< $(FUZZ_LIB_SRCS) $(call pc_libs,$(FUZZ_PKGS))
+	$(FUZZ_CXX) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -DTBHELPER_VERSION='"$(VERSION)"' -MMD -MP $(call pc_cflags,$(FUZZ_PKGS)) -c $< -o $@
+$(FUZZ_LIB_A): $(FUZZ_LIB_OBJS)
+	rm -f $@ && ar rcs $@ $^
+$(BUILD)/fuzz/%: tests/fuzz/%.cpp $(FUZZ_LIB_A)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CXX) $(FUZZ_FLAGS) -fsanitize=fuzzer -MMD -MP -MF $@.d $(call pc_cflags,$(FUZZ_PKGS)) -o $@ $< $(FUZZ_LIB_A) $(call pc_libs,$(FUZZ_PKGS))
 fuzz: $(FUZZ_BINS)
 	tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_BINS)
 
@@ -139,4 +146,4 @@ deb:
 clean:
 	rm -rf $(BUILD)
 
--include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj $(BUILD)/fuzz -name '*.d' 2>/dev/null)
