@@ -14,8 +14,10 @@ namespace tb::engine {
 
 class HoldBudget {
 public:
-    // 4 MiB: 256 connections at their full per-direction bound at once.
-    static constexpr std::size_t kDefaultCapacity = 4 * 1024 * 1024;
+    // 2 MiB: 128 directions at their full bound (16 KiB) at once. Holding is
+    // rare and brief (reordering on the path); at 1000 connections all holding
+    // as much as they may, each gets about 2 KiB (docs/protocol-model.md#memory).
+    static constexpr std::size_t kDefaultCapacity = 2 * 1024 * 1024;
 
     explicit HoldBudget(std::size_t capacity_bytes = kDefaultCapacity) : capacity_(capacity_bytes) {}
     HoldBudget(const HoldBudget&) = delete;

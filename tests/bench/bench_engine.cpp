@@ -1,8 +1,11 @@
 // `make bench`: throughput figures of the pure engine. Prints numbers; asserts
 // nothing about time (machines differ), only that the work was done.
+#include <malloc.h>
+
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <new>
 #include <vector>
 
 #include "engine/session.hpp"
@@ -12,6 +15,45 @@ using namespace tb;
 using namespace tb::engine;
 using Bytes = std::vector<std::uint8_t>;
 using Clock = std::chrono::steady_clock;
+
+// A counting allocator: every operator new/delete of the process goes through
+// these, so the memory figures below are what the engine really takes from the
+// heap, malloc's own block header (8 bytes) included.
+namespace {
+std::size_t g_live_heap = 0;
+std::size_t block_size(void* p) { return malloc_usable_size(p) + sizeof(void*); }
+void* counted_alloc(std::size_t n) {
+    void* p = std::malloc(n ? n : 1);
+    if (!p) throw std::bad_alloc();
+    g_live_heap += block_size(p);
+    return p;
+}
+void counted_free(void* p) noexcept {
+    if (!p) return;
+    g_live_heap -= block_size(p);
+    std::free(p);
+}
+}  // namespace
+void* operator new(std::size_t n) { return counted_alloc(n); }
+void* operator new[](std::size_t n) { return counted_alloc(n); }
+void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
+    try {
+        return counted_alloc(n);
+    } catch (...) {
+        return nullptr;
+    }
+}
+void* operator new[](std::size_t n, const std::nothrow_t&) noexcept {
+    try {
+        return counted_alloc(n);
+    } catch (...) {
+        return nullptr;
+    }
+}
+void operator delete(void* p) noexcept { counted_free(p); }
+void operator delete[](void* p) noexcept { counted_free(p); }
+void operator delete(void* p, std::size_t) noexcept { counted_free(p); }
+void operator delete[](void* p, std::size_t) noexcept { counted_free(p); }
 
 namespace {
 
@@ -103,6 +145,95 @@ double seconds(F&& f) {
 }
 
 volatile std::size_t g_sink;  // keeps the work observable
+
+}  // namespace
+
+
+namespace {
+
+// docs/protocol-model.md#memory: engine memory per tracked connection, at
+// rest after a normal contact and under the unfinished-frames attack (issue 8:
+// 1000 connections each holding an unfinished 64 KiB frame). The same file
+// builds against tbhelper 0.1 (no HoldBudget) to give the figures before.
+#if __has_include("engine/hold_budget.hpp")
+#define TB_BENCH_HOLD_BUDGET 1
+#endif
+
+struct Fleet {
+#ifdef TB_BENCH_HOLD_BUDGET
+    HoldBudget budget;  // the daemon's one shared budget, default capacity
+#endif
+    Counters counters;
+    std::vector<Session> sessions;
+    void add(const ConnectionFacts& f, const Policy& p) {
+#ifdef TB_BENCH_HOLD_BUDGET
+        sessions.emplace_back(f, p, counters, &budget);
+#else
+        sessions.emplace_back(f, p, counters);
+#endif
+    }
+};
+
+constexpr std::size_t kFleet = 1000;
+
+void report(const char* what, std::size_t heap_before, std::size_t heap_after) {
+    const double per = static_cast<double>(heap_after - heap_before) / kFleet + sizeof(Session);
+    std::printf("  %-58s %8.0f bytes/session  (%.1f MB for %zu)\n", what, per, per * kFleet / 1e6, kFleet);
+}
+
+void memory(const Policy& policy) {
+    std::printf("\nmemory per tracked connection (sizeof(Session) %zu + live heap, counting allocator):\n",
+                sizeof(Session));
+    const auto f = facts(Transport::tcp, true);
+    Bytes guest_hello = hello(7);
+    Bytes answer = cat({hello_ack(7, 0x0A000005), offer(Transport::udp, 40001, 0x0A000005), offer(Transport::tcp, 5000, 0)});
+    {
+        Fleet fleet;
+        fleet.sessions.reserve(kFleet);
+        const std::size_t before = g_live_heap;
+        for (std::size_t i = 0; i < kFleet; ++i) {
+            fleet.add(f, policy);
+            Session& s = fleet.sessions.back();
+            s.on_packet(Packet{PacketDirection::original, 1000, guest_hello});
+            s.on_packet(Packet{PacketDirection::reply, 5000, answer});
+        }
+        report("at rest after a normal contact (intercom, 2 offers)", before, g_live_heap);
+    }
+    // The attack: the guest's first frame declares 65535 body bytes and sends 63 KB of them.
+    Bytes header{0x00, 0x01, 0x00, 0x00, 0xFF, 0xFF};
+    Bytes first(1394, 0x41);
+    first[0] = 0x00, first[1] = 0x23;
+    Bytes more(1400, 0x41);
+    auto attack = [&](Session& s, bool reorder) {
+        std::uint32_t seq = 1000;
+        auto send = [&](const Bytes& b) {
+            s.on_packet(Packet{PacketDirection::original, seq, b});
+            seq += static_cast<std::uint32_t>(b.size());
+        };
+        send(cat({header, first}));
+        for (int k = 0; k < 44; ++k) send(more);
+        if (reorder)  // and 4 segments beyond a gap that never fills
+            for (std::uint32_t k = 0; k < 4; ++k)
+                s.on_packet(Packet{PacketDirection::original, seq + 1400 + k * 1400, more});
+    };
+    for (bool reorder : {false, true}) {
+        Fleet fleet;
+        fleet.sessions.reserve(kFleet);
+        const std::size_t before = g_live_heap;
+        for (std::size_t i = 0; i < kFleet; ++i) {
+            fleet.add(f, policy);
+            attack(fleet.sessions.back(), reorder);
+        }
+        report(reorder ? "unfinished 64 KiB frame + 4 held segments beyond a gap" : "holding an unfinished 64 KiB frame",
+               before, g_live_heap);
+#ifdef TB_BENCH_HOLD_BUDGET
+        if (reorder)
+            std::printf("  %-58s %8zu bytes held in all (budget %zu), %llu segments dropped\n", "  shared hold budget",
+                        fleet.budget.used(), fleet.budget.capacity(),
+                        static_cast<unsigned long long>(fleet.counters.held_dropped));
+#endif
+    }
+}
 
 }  // namespace
 
@@ -202,5 +333,6 @@ int main() {
         std::printf("  ratio per packet (1-byte / whole): %.2f; ratio per stream: %.1f\n", per_byte / per_whole,
                     t_bytes / t_whole);
     }
+    memory(policy);
     return 0;
 }
