@@ -274,3 +274,30 @@ TEST_CASE("event bounds: per packet and per connection", "[roles][events]") {
         CHECK(c.other_opcodes.at(0x0060) == 5000);
     }
 }
+
+TEST_CASE("a first guest frame is rejected as soon as its header and opcode say it is not a HELLO",
+          "[roles][streaming]") {
+    // 65535 body bytes declared, only the header and the opcode sent: the verdict does not wait.
+    for (Bytes start : {Bytes{0x00, 0x01, 0x00, 0x00, 0xFF, 0xFF, 0x00, 0x60},    // other opcode
+                        Bytes{0x01, 0x01, 0x00, 0x00, 0xFF, 0xFF, 0x00, 0x23},    // host class
+                        Bytes{0x00, 0x01, 0x00, 0x00, 0xFF, 0xFF, 0x00, 0x31}}) {  // a PORT-OFFER
+        Counters c;
+        Session s(plain_facts(), Policy{}, c);
+        TcpPeer peer{s};
+        auto d = peer.guest(Bytes(start.begin(), start.begin() + 7));
+        CHECK(s.phase() == Phase::await_hello);  // one body byte: the opcode is not known yet
+        d = peer.guest(Bytes{start[7]});
+        CHECK(s.phase() == Phase::not_timbuktu);
+        CHECK(only<StopWatching>(d).size() == 1);
+        CHECK(c.not_timbuktu == 1);
+        CHECK(c.forged == (start[7] == 0x31 ? 1u : 0u));
+    }
+    // A HELLO's header and opcode: it waits for the rest, holding only its prefix.
+    Counters c;
+    Session s(plain_facts(), Policy{}, c);
+    TcpPeer peer{s};
+    peer.guest(Bytes{0x00, 0x01, 0x00, 0x00, 0xFF, 0xFF, 0x00, 0x23});
+    for (int i = 0; i < 40; ++i) peer.guest(Bytes(1400, 0x41));
+    CHECK(s.phase() == Phase::await_hello);
+    CHECK(s.memory_bytes() <= 1024 + 512);
+}
