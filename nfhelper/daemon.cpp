@@ -308,6 +308,7 @@ std::string Daemon::status_json() const {
         {"stream_lost", c.stream_lost},
         {"reflected", c.reflected},
         {"unmodelled", c.unmodelled},
+        {"held_dropped", c.held_dropped},
         {"kernel_errors", k.kernel_errors},
         {"verdicts", q.verdicts},
         {"verdict_errors", q.verdict_errors},
@@ -335,6 +336,9 @@ std::string Daemon::status_json() const {
               {"config", opts_.config_path},
               {"sessions_tracked", core_->sessions_tracked()},
               {"session_capacity", HelperCore::kSessionCapacity},
+              {"hold_budget", {{"capacity", core_->hold_budget().capacity()},
+                               {"used", core_->hold_budget().used()},
+                               {"refusals", core_->hold_budget().refusals()}}},
               {"counters", counters}};
     return j.dump();
 }

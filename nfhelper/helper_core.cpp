@@ -34,8 +34,15 @@ bool phase_is_live(engine::Phase p) {
         case engine::Phase::await_hello:
         case engine::Phase::await_ack:
         case engine::Phase::framed: return true;
-        default: return false;  // finished, not Timbuktu, lost, hostile, outside the model
+        // Finished, not Timbuktu, lost, hostile, outside the model: nothing
+        // on them is ever acted on again.
+        case engine::Phase::service_data:
+        case engine::Phase::not_timbuktu:
+        case engine::Phase::lost:
+        case engine::Phase::hostile:
+        case engine::Phase::unmodelled: return false;
     }
+    return false;  // no switch case left out (-Wswitch): a new phase must be placed here
 }
 
 HelperCore::HelperCore(const Config& config)
@@ -67,14 +74,14 @@ std::optional<engine::Session> HelperCore::restore_or_start(const ConntrackFacts
     const auto& help = facts.help;
     if (may_restore && help && help->has_info && help->info.size() == engine::kPersistedStateSize) {
         std::memcpy(written.data(), help->info.data(), written.size());
-        session = engine::Session::restore(facts.engine_facts(), policy_, counters_, help->info);
+        session = engine::Session::restore(facts.engine_facts(), policy_, counters_, help->info, &hold_budget_);
         if (session) {
             saturating_inc(kcounters_.restored_sessions);
             log_debug("{}: session restored from the conntrack ({} phase)", facts.describe(),
                       engine::phase_name(session->phase()));
         }
     }
-    if (!session) session.emplace(facts.engine_facts(), policy_, counters_);
+    if (!session) session.emplace(facts.engine_facts(), policy_, counters_, &hold_budget_);
     return session;
 }
 

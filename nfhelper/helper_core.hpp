@@ -9,6 +9,7 @@
 #include "config/config.hpp"
 #include "config/policy.hpp"
 #include "engine/counters.hpp"
+#include "engine/hold_budget.hpp"
 #include "expectations.hpp"
 #include "kernel_pure/packet.hpp"
 #include "queue_reader.hpp"
@@ -42,6 +43,9 @@ public:
     // Idle limits after which a session is dropped from memory (its state stays
     // in the conntrack and is restored if the connection speaks again).
     static constexpr IdleLimits kIdle{};
+    // The global out-of-order budget: the engine's default, 4 MiB (256
+    // connections at their full per-direction bound at once).
+    static constexpr std::size_t kHoldBudgetBytes = engine::HoldBudget::kDefaultCapacity;
 
     explicit HelperCore(const Config& config);
 
@@ -50,6 +54,7 @@ public:
     void housekeeping(std::time_t now);       // idle expiry
 
     const engine::Counters& counters() const { return counters_; }
+    const engine::HoldBudget& hold_budget() const { return hold_budget_; }
     const KernelCounters& kernel_counters() const { return kcounters_; }
     std::size_t sessions_tracked() const { return table_.size(); }
     const ExpectationMaker& expectations() const { return maker_; }
@@ -68,6 +73,10 @@ private:
     Config config_;
     engine::Policy policy_;
     engine::Counters counters_;  // sessions hold a pointer to it: never moved
+    // One budget for the bytes every session's TCP readers hold out of order
+    // (docs/daemon.md#budgets); sessions hold a pointer to it, and it is
+    // declared before table_, so it outlives them.
+    engine::HoldBudget hold_budget_{kHoldBudgetBytes};
     KernelCounters kcounters_;
     SessionTable table_;
     ExpectationMaker maker_;
