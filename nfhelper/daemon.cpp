@@ -321,6 +321,7 @@ std::string Daemon::status_json() const {
         {"evictions_live", k.evictions_live},
         {"spoofed", k.spoofed},
         {"replies_unverified", k.replies_unverified},
+        {"paths_from_routes", k.paths_from_routes},
         {"nat_follow_refused", k.nat_follow_refused},
         {"log_suppressed", Log::suppressed_total()},
         {"overruns", q.overruns},

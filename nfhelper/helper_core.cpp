@@ -159,8 +159,25 @@ Verdict HelperCore::on_packet(QueuedPacket& pkt) {
     // Who may speak for the host (docs/daemon.md#reply-interface): a reply
     // that did not come in where the original direction left is never fed
     // to the engine and changes nothing here, not even the table.
+    std::optional<kpure::OriginalPath> routed_path;  // for an entry created by this reply
     if (reply && config_.reply_interface_check) {
-        const auto verdict = entry ? kpure::check_reply(entry->path, pkt.ifaces) : kpure::ReplyVerdict::unknown_path;
+        const kpure::OriginalPath* path = entry && entry->path.known ? &entry->path : nullptr;
+        if (!path && (!payload.empty() || syn)) {
+            // No original-direction packet seen (a session restored after a
+            // restart whose host speaks first): the way the original
+            // direction leaves is where routing sends packets to the host.
+            routed_path = routes_.path_to(facts->reply.src);
+            if (routed_path) {
+                saturating_inc(kcounters_.paths_from_routes);
+                if (entry) {
+                    entry->path = *routed_path;
+                    path = &entry->path;
+                } else {
+                    path = &*routed_path;
+                }
+            }
+        }
+        const auto verdict = path ? kpure::check_reply(*path, pkt.ifaces) : kpure::ReplyVerdict::unknown_path;
         if (verdict != kpure::ReplyVerdict::trusted) {
             not_from_host(verdict, *facts, pkt, entry);
             return v;
@@ -194,6 +211,7 @@ Verdict HelperCore::on_packet(QueuedPacket& pkt) {
         fresh.seen_confirmed = facts->confirmed;
         fresh.lane = Lane::junk;
         if (!reply) fresh.path.learn(pkt.ifaces);
+        else if (routed_path) fresh.path = *routed_path;
         return &table_.insert(std::move(fresh), [&](const SessionEntry& victim) {
             saturating_inc(kcounters_.evictions);
             if (victim.lane == Lane::junk) {

@@ -13,6 +13,7 @@
 #include "expectations.hpp"
 #include "kernel_pure/packet.hpp"
 #include "queue_reader.hpp"
+#include "route_lookup.hpp"
 #include "session_table.hpp"
 
 namespace tb::daemon {
@@ -29,6 +30,7 @@ struct KernelCounters {
     std::uint64_t evictions_live = 0;      // of which live sessions (no junk was left to evict)
     std::uint64_t spoofed = 0;             // reply packets from another interface than the original left by
     std::uint64_t replies_unverified = 0;  // reply packets not acted on: original path unknown or not reported
+    std::uint64_t paths_from_routes = 0;   // original paths taken from a route lookup (restored sessions)
     std::uint64_t nat_follow_refused = 0;  // NAT-following expectations the kernel refused (no fallback)
 };
 
@@ -80,6 +82,7 @@ private:
     KernelCounters kcounters_;
     SessionTable table_;
     ExpectationMaker maker_;
+    RouteLookup routes_;
     bool warned_no_ct_ = false;
 };
 
