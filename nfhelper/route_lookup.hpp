@@ -1,0 +1,39 @@
+// Where this machine would send a packet to an address (rtnetlink
+// RTM_GETROUTE): the out interface, or "local" when the address is one of
+// its own. Used for the reply check of a connection whose original direction
+// has not been seen yet (docs/daemon.md#reply-interface): a session restored
+// after a restart whose host speaks first. The route to the host is the way
+// the original direction leaves (policy routing aside), so a reply is then
+// checked against it instead of being trusted or ignored.
+#pragma once
+
+#include <memory>
+#include <optional>
+
+#include "common/net.hpp"
+#include "kernel_pure/reply_path.hpp"
+
+namespace tb::daemon {
+
+class NetlinkSocket;
+}  // namespace tb::daemon
+struct nlattr;
+namespace tb::daemon {
+
+class RouteLookup {
+public:
+    RouteLookup();  // never throws: without rtnetlink every lookup answers nullopt
+    ~RouteLookup();
+    RouteLookup(const RouteLookup&) = delete;
+    RouteLookup& operator=(const RouteLookup&) = delete;
+
+    // The original path towards `host`, as routing would send it; nullopt when
+    // there is no usable route (unreachable, blackhole, error).
+    std::optional<kpure::OriginalPath> path_to(const IpAddress& host);
+
+private:
+    static int read_oif(const struct nlattr* attr, void* data);  // libmnl attribute callback
+    std::unique_ptr<NetlinkSocket> nl_;
+};
+
+}  // namespace tb::daemon
