@@ -57,6 +57,10 @@ struct StopWatching {
 
 // Something a person should see in the log that is not a decision: a session
 // recognized, a malformed frame, a lost stream position.
+// `text` may hold bytes a peer chose (a guest or host name) exactly as they
+// came: escaping is the edge's job, done once where the text is printed
+// (tbhelperd's log escapes each line whole, tbhelperctl its text reports), so
+// that nothing is escaped twice (docs/daemon.md#untrusted-text).
 struct Note {
     enum class Level : std::uint8_t { info, warning, debug } level = Level::info;
     std::string text;

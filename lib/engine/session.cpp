@@ -8,7 +8,6 @@
 
 #include <fmt/format.h>
 
-#include "common/escape.hpp"
 #include "engine/stream_reader.hpp"
 #include "protocol/services.hpp"
 #include "protocol/wire.hpp"
@@ -441,7 +440,7 @@ bool Session::Impl::on_guest_frame(PacketContext& ctx, const StreamReader::Frame
                                 "guest address {}{}{}",
                                 transport_name(facts.transport), proto::service_name(service), hello->version_major,
                                 hello->version_minor, hello->flags, IpAddress::v4(hello->guest_address).to_string(),
-                                second, hello->guest_name ? ", name '" + escape_untrusted(*hello->guest_name) + "'" : "")});
+                                second, hello->guest_name ? ", name '" + *hello->guest_name + "'" : "")});
     if (is_tcp() && proto::service_stream_unframed(service)) {
         // B7: for services 1-4 the guest has nothing more to say in frames; what it
         // sends after its HELLO is service data, not an error (docs/protocol-model.md).
@@ -471,7 +470,7 @@ bool Session::Impl::on_host_frame(PacketContext& ctx, const StreamReader::Frame&
                                     "host address {}, name '{}'",
                                     proto::service_name(ack->service), ack->version_major, ack->version_minor,
                                     ack->flags, IpAddress::v4(ack->host_address).to_string(),
-                                    escape_untrusted(ack->host_name))});
+                                    ack->host_name)});
         if (is_tcp() && proto::service_stream_unframed(service)) {
             enter_terminal(ctx, Phase::service_data,
                            fmt::format("service {}: the rest of the contact stream is unframed service data (B7)",
