@@ -22,6 +22,8 @@ std::string phase_name(Phase p) {
         case Phase::service_data: return "service-data";
         case Phase::not_timbuktu: return "not-timbuktu";
         case Phase::lost: return "lost";
+        case Phase::hostile: return "hostile";
+        case Phase::unmodelled: return "unmodelled";
     }
     return "unknown";
 }
@@ -129,7 +131,8 @@ struct Session::Impl {
                                facts.guest_translated != facts.guest; }
     bool natted() const { return dnat() || snat(); }
     bool terminal() const {
-        return phase == Phase::service_data || phase == Phase::not_timbuktu || phase == Phase::lost;
+        return phase == Phase::service_data || phase == Phase::not_timbuktu || phase == Phase::lost ||
+               phase == Phase::hostile || phase == Phase::unmodelled;
     }
     DirectionState& side(PacketDirection d) { return directions[d == PacketDirection::original ? 0 : 1]; }
 
@@ -561,7 +564,7 @@ PersistedState Session::Impl::persisted() const {
 
 // ---- Session ----
 
-Session::Session(ConnectionFacts facts, const Policy& policy, Counters& counters)
+Session::Session(ConnectionFacts facts, const Policy& policy, Counters& counters, HoldBudget* /*hold_budget*/)
     : impl_(std::make_unique<Impl>(std::move(facts), policy, counters)) {}
 Session::Session(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Session::~Session() = default;
@@ -569,12 +572,12 @@ Session::Session(Session&&) noexcept = default;
 Session& Session::operator=(Session&&) noexcept = default;
 
 std::optional<Session> Session::restore(ConnectionFacts facts, const Policy& policy, Counters& counters,
-                                        std::span<const std::uint8_t> persisted) {
+                                        std::span<const std::uint8_t> persisted, HoldBudget* /*hold_budget*/) {
     if (persisted.size() != kPersistedStateSize) return std::nullopt;
     const auto* s = persisted.data();
     if (s[0] != kPersistMagic || s[1] != kPersistVersion) return std::nullopt;
     if (crc8(persisted.first(31)) != s[31] || s[30] != 0) return std::nullopt;
-    if (s[2] > static_cast<std::uint8_t>(Phase::lost)) return std::nullopt;
+    if (s[2] > static_cast<std::uint8_t>(Phase::unmodelled)) return std::nullopt;
     const auto phase = static_cast<Phase>(s[2]);
     const std::uint8_t flags = s[4];
     if (flags & 0xC0) return std::nullopt;
