@@ -36,7 +36,8 @@ DAEMON_SRCS := $(sort $(wildcard nfhelper/*.cpp))
 CTL_SRCS    := $(sort $(wildcard ctl/*.cpp))
 SIM_SRCS    := $(sort $(wildcard tools/tbsim/*.cpp))
 UNIT_SRCS   := $(sort $(wildcard tests/unit/*.cpp))
-BENCH_SRCS  := $(sort $(wildcard tests/bench/*.cpp))
+# bench_analyze.cpp has its own main (build/bench-analyze); the rest is build/bench.
+BENCH_SRCS  := $(filter-out tests/bench/bench_analyze.cpp,$(sort $(wildcard tests/bench/*.cpp)))
 FUZZ_SRCS   := $(sort $(wildcard tests/fuzz/*.cpp))
 
 obj = $(patsubst %.cpp,$(BUILD)/obj/%.o,$(1))
@@ -75,6 +76,9 @@ $(BUILD)/unit-tests: $(call obj,$(UNIT_SRCS)) $(LIB_A)
 $(BUILD)/bench: $(call obj,$(BENCH_SRCS)) $(LIB_A)
 	$(CXX) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(LIB_PKGS))
 
+$(BUILD)/bench-analyze: $(call obj,tests/bench/bench_analyze.cpp) $(LIB_A)
+	$(CXX) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(LIB_PKGS))
+
 unit: $(BUILD)/unit-tests
 
 # Every test: unit tests, simulator sessions over loopback, the fuzzers for
@@ -106,8 +110,9 @@ $(BUILD)/fuzz/%: tests/fuzz/%.cpp $(FUZZ_LIB_A)
 fuzz: $(FUZZ_BINS)
 	tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_BINS)
 
-bench: $(BUILD)/bench
+bench: $(BUILD)/bench $(BUILD)/bench-analyze
 	$(BUILD)/bench
+	$(BUILD)/bench-analyze
 
 demo: all
 	tools/demo.sh

@@ -9,6 +9,7 @@
 #include "commands.hpp"
 #include "common.hpp"
 #include "ctl/analyze.hpp"
+#include "ctl/format.hpp"
 
 namespace tb::ctl {
 
@@ -49,7 +50,7 @@ int cmd_analyze(const Globals& g, const std::string& file) {
     }
     auto report = analyzer.finish();
     if (g.json)
-        std::printf("%s\n", to_json(report, file).dump(2).c_str());
+        std::printf("%s\n", dump_json(to_json(report, file), 2).c_str());
     else
         std::fputs(format_report(report, file).c_str(), stdout);
     return kExitOk;

@@ -22,6 +22,7 @@
 #include "control.hpp"
 #include "ctl/audit.hpp"
 #include "ctl/expectations.hpp"
+#include "ctl/format.hpp"
 #include "ctl/rules.hpp"
 #include "ctl/status.hpp"
 #include "kernel.hpp"
@@ -157,7 +158,7 @@ int cmd_expectations(const Globals& g) {
         }
     }
     if (g.json) {
-        print(to_json(rows).dump(2) + "\n");
+        print(dump_json(to_json(rows), 2) + "\n");
     } else if (rows.empty()) {
         print(fmt::format("no expectations of helper {}\n", kHelperName));
     } else {
@@ -172,7 +173,7 @@ int cmd_status(const Globals& g) {
     json r = control_request(path, "status");
     auto missing = missing_status_keys(r);
     if (g.json) {
-        print(status_json(r, path).dump(2) + "\n");
+        print(dump_json(status_json(r, path), 2) + "\n");
     } else {
         print(format_status(r, path));
     }
@@ -210,12 +211,12 @@ int cmd_watch(const Globals& g) {
             }
             if (auto it = names.find(k); it != names.end()) row.service = it->second;
             if (event == "destroy") names.erase(k);
-            print((g.json ? event_json(event, row).dump() : format_event(event, row)) + "\n");
+            print((g.json ? dump_json(event_json(event, row)) : format_event(event, row)) + "\n");
             std::fflush(stdout);
         },
         [&] {
             if (g.json)
-                print(json{{"event", "lost"}, {"message", "the kernel dropped events (socket buffer full)"}}.dump() +
+                print(dump_json(json{{"event", "lost"}, {"message", "the kernel dropped events (socket buffer full)"}}) +
                       "\n");
             else
                 print("[LOST] the kernel dropped events (socket buffer full)\n");
@@ -386,7 +387,7 @@ int cmd_check(const Globals& g) {
             findings.push_back(std::move(*f));
 
     if (g.json)
-        print(to_json(findings).dump(2) + "\n");
+        print(dump_json(to_json(findings), 2) + "\n");
     else
         print(format_findings(findings));
     return findings.empty() ? kExitOk : kExitProblem;

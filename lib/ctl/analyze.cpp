@@ -2,11 +2,14 @@
 
 #include <algorithm>
 #include <map>
+#include <unordered_map>
+#include <unordered_set>
 #include <tuple>
 #include <variant>
 
 #include <fmt/format.h>
 
+#include "common/escape.hpp"
 #include "config/policy.hpp"
 #include "ctl/format.hpp"
 #include "engine/decisions.hpp"
@@ -220,6 +223,36 @@ FlowKey flow_key(const DecodedPacket& p) {
     return {p.proto, p.dst, p.dport, p.src, p.sport};
 }
 
+// Hash of the tuple types the indexes use (FNV-1a over the fields' bytes).
+struct TupleHash {
+    static void mix(std::size_t& h, const void* data, std::size_t n) {
+        const auto* p = static_cast<const std::uint8_t*>(data);
+        for (std::size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 1099511628211ull;
+    }
+    static void mix(std::size_t& h, const IpAddress& a) {
+        const auto family = static_cast<std::uint8_t>(a.family);
+        mix(h, &family, 1);
+        mix(h, a.bytes.data(), a.bytes.size());
+    }
+    static void mix(std::size_t& h, Transport t) {
+        const auto v = static_cast<std::uint8_t>(t);
+        mix(h, &v, 1);
+    }
+    static void mix(std::size_t& h, std::uint16_t v) { mix(h, &v, sizeof v); }
+    static void mix(std::size_t& h, std::size_t v) { mix(h, &v, sizeof v); }
+    template <class... T>
+    std::size_t operator()(const std::tuple<T...>& t) const {
+        std::size_t h = 14695981039346656037ull;
+        std::apply([&](const auto&... f) { (mix(h, f), ...); }, t);
+        return h;
+    }
+};
+
+// The stream an expectation lets the guest open: proto, guest, address, port.
+using StreamKey = std::tuple<Transport, IpAddress, IpAddress, std::uint16_t>;
+// What a repeated offer replaces (B8): same session, transport and port.
+using OfferKey = std::tuple<std::size_t, Transport, std::uint16_t>;
+
 struct Flow {
     std::size_t report_index = 0;  // into report.sessions
     std::unique_ptr<engine::Session> session;
@@ -234,8 +267,22 @@ struct Analyzer::Impl {
     Config config;
     engine::Policy policy;
     AnalysisReport report;
-    std::map<FlowKey, Flow> flows;
-    std::map<FlowKey, bool> other_flows;  // flows not on a contact port, seen (bounded like flows)
+    // Hash maps, so that the analysis grows linearly with the capture (issue 8:
+    // a scan of every expectation per offer and per new stream was quadratic).
+    std::unordered_map<FlowKey, Flow, TupleHash> flows;
+    std::unordered_set<FlowKey, TupleHash> other_flows;  // flows not on a contact port, seen (bounded like flows)
+    // report.expectations holds every expectation in offer order; one that a
+    // repeated offer replaced is marked here and dropped in finish().
+    std::vector<bool> replaced;
+    // The unused expectation of each (session, transport, port): what a repeated offer replaces.
+    std::unordered_map<OfferKey, std::size_t, TupleHash> unused_by_offer;
+    // Unused expectations by the stream they admit, oldest first (replaced and
+    // used ones are skipped lazily: `next_unused` is the first to look at).
+    struct Waiting {
+        std::vector<std::size_t> indexes;
+        std::size_t next_unused = 0;
+    };
+    std::unordered_map<StreamKey, Waiting, TupleHash> unused_by_stream;
 
     bool tcp_contact(std::uint16_t p) const {
         return std::find(config.tcp_contact_ports.begin(), config.tcp_contact_ports.end(), p) !=
@@ -281,14 +328,20 @@ struct Analyzer::Impl {
         ++report.ignored_frames;
         const FlowKey key = flow_key(p);
         const bool first_seen = other_flows.find(key) == other_flows.end();
-        if (first_seen && other_flows.size() < kMaxFlows) other_flows.emplace(key, true);
+        if (first_seen && other_flows.size() < kMaxFlows) other_flows.insert(key);
         const bool opening = p.proto == Transport::tcp ? (p.syn && !p.ack) : first_seen;
         if (!opening) return;
-        for (auto& e : report.expectations) {
-            if (e.used_frame || e.frame >= frame || e.proto != p.proto || e.src != p.src || e.dst != p.dst ||
-                e.dport != p.dport)
-                continue;
+        auto w = unused_by_stream.find(StreamKey{p.proto, p.src, p.dst, p.dport});
+        if (w == unused_by_stream.end()) return;
+        auto& waiting = w->second;
+        for (; waiting.next_unused < waiting.indexes.size(); ++waiting.next_unused) {
+            const std::size_t i = waiting.indexes[waiting.next_unused];
+            auto& e = report.expectations[i];
+            if (replaced[i] || e.used_frame) continue;
+            if (e.frame >= frame) return;  // offered later than this packet (same frame cannot happen)
             e.used_frame = frame;
+            unused_by_offer.erase(OfferKey{e.session, e.proto, e.dport});
+            ++waiting.next_unused;
             event(report.sessions[e.session - 1], frame, "info",
                   fmt::format("the guest opened the expected {} stream to {} (offer of frame {})",
                               transport_name(e.proto), endpoint(e.dst, e.dport), e.frame));
@@ -375,10 +428,15 @@ struct Analyzer::Impl {
                 x.service = proto::service_name(e->service);
                 x.timeout = e->timeout_seconds;
                 // A repeated offer replaces the earlier expectation (B8): keep the latest.
-                std::erase_if(report.expectations, [&](const AnalysisExpectation& o) {
-                    return o.session == x.session && o.proto == x.proto && o.dport == x.dport && !o.used_frame;
-                });
+                const std::size_t index = report.expectations.size();
+                auto [slot, fresh] = unused_by_offer.try_emplace(OfferKey{x.session, x.proto, x.dport}, index);
+                if (!fresh) {
+                    replaced[slot->second] = true;
+                    slot->second = index;
+                }
                 report.expectations.push_back(x);
+                replaced.push_back(false);
+                unused_by_stream[StreamKey{x.proto, x.src, x.dst, x.dport}].indexes.push_back(index);
                 ++s.offers;
                 event(s, frame, "info",
                       fmt::format("offer: would expect {} {} -> {} ({}) for {}s", transport_name(x.proto),
@@ -437,6 +495,17 @@ void Analyzer::add_packet(const DecodedPacket& p) {
 }
 
 AnalysisReport Analyzer::finish() {
+    auto& exps = impl_->report.expectations;
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < exps.size(); ++i)
+        if (!impl_->replaced[i]) {
+            if (kept != i) exps[kept] = std::move(exps[i]);
+            ++kept;
+        }
+    exps.resize(kept);
+    impl_->replaced.assign(kept, false);
+    impl_->unused_by_offer.clear();  // indexes into the old order: finish() ends the analysis
+    impl_->unused_by_stream.clear();
     for (auto& s : impl_->report.sessions)
         if (s.phase.empty()) s.phase = engine::phase_name(engine::Phase::await_hello);
     return impl_->report;
@@ -525,7 +594,12 @@ nlohmann::json to_json(const AnalysisReport& r, const std::string& file) {
             {"counters", counters_json(r.counters)}};
 }
 
-std::string format_report(const AnalysisReport& r, const std::string& file) {
+// Everything a capture carries (names in HELLO and HELLO-ACK, the engine's
+// words about bytes a peer chose) is escaped here, at the edge; the JSON keeps
+// the real strings (docs/tbhelperctl.md#untrusted-text).
+std::string format_report(const AnalysisReport& r, const std::string& file_in) {
+    const auto esc = [](const std::string& t) { return escape_untrusted(t); };
+    const std::string file = esc(file_in);
     std::string out = fmt::format(
         "{}: {} ({}), {}, {} on contact ports that {} not Timbuktu, {}, {}, {}\n", file,
         plural(r.frames, "frame", "frames"), link_type_name(r.link_type),
@@ -538,36 +612,37 @@ std::string format_report(const AnalysisReport& r, const std::string& file) {
         out += fmt::format("\nsession {}  {} {} -> {}  ", s.id, transport_name(s.transport),
                            endpoint(s.guest, s.guest_port), endpoint(s.host, s.contact_port));
         if (s.timbuktu)
-            out += fmt::format("service {}, {}, ", s.service, plural(s.offers, "offer", "offers"));
+            out += fmt::format("service {}, {}, ", esc(s.service), plural(s.offers, "offer", "offers"));
         else
             out += "not Timbuktu, ";
         out += fmt::format("frames {}-{} ({}), phase {}\n", s.first_frame, s.last_frame, s.frames, s.phase);
-        if (!s.timbuktu && !s.not_timbuktu.empty()) out += fmt::format("  {}\n", s.not_timbuktu);
+        if (!s.timbuktu && !s.not_timbuktu.empty()) out += fmt::format("  {}\n", esc(s.not_timbuktu));
         for (const auto& e : s.events) {
             if (!s.timbuktu && e.text.rfind("not Timbuktu", 0) == 0) continue;
-            out += fmt::format("  frame {:<6} {}{}\n", e.frame, e.level == "warning" ? "warning: " : "", e.text);
+            out += fmt::format("  frame {:<6} {}{}\n", e.frame, e.level == "warning" ? "warning: " : "", esc(e.text));
         }
-        if (s.timbuktu && !s.stopped.empty()) out += fmt::format("  a helper would stop watching: {}\n", s.stopped);
+        if (s.timbuktu && !s.stopped.empty())
+            out += fmt::format("  a helper would stop watching: {}\n", esc(s.stopped));
     }
     if (!r.expectations.empty()) {
         out += "\nexpectations a firewall helper would create:\n";
         Table t({"FRAME", "SESSION", "PROTO", "GUEST", "ADDRESS", "PORT", "SERVICE", "TIMEOUT", "USED"});
         for (const auto& e : r.expectations)
             t.add({std::to_string(e.frame), std::to_string(e.session), std::string(transport_name(e.proto)),
-                   e.src.to_string(), e.dst.to_string(), std::to_string(e.dport), e.service,
+                   e.src.to_string(), e.dst.to_string(), std::to_string(e.dport), esc(e.service),
                    fmt::format("{}s", e.timeout), e.used_frame ? fmt::format("frame {}", *e.used_frame) : "-"});
         out += t.render();
     }
     if (!r.refusals.empty()) {
         out += "\nrefusals:\n";
         for (const auto& x : r.refusals)
-            out += fmt::format("  frame {:<6} session {}: {}: {}\n", x.frame, x.session, x.reason, x.detail);
+            out += fmt::format("  frame {:<6} session {}: {}: {}\n", x.frame, x.session, x.reason, esc(x.detail));
     }
     if (!r.unparsed.empty()) {
         out += "\nframes that could not be parsed:\n";
         for (const auto& u : r.unparsed)
             out += fmt::format("  frame {:<6} {}{}: {}\n", u.frame, u.layer,
-                               u.session ? fmt::format(" (session {})", *u.session) : "", u.reason);
+                               u.session ? fmt::format(" (session {})", *u.session) : "", esc(u.reason));
         if (r.unparsed_omitted) out += fmt::format("  ... and {} more\n", r.unparsed_omitted);
     }
     return out;

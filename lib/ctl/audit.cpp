@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "common/escape.hpp"
 #include "ctl/rules.hpp"
 
 namespace tb::ctl {
@@ -21,7 +22,10 @@ json to_json(const std::vector<Finding>& findings) {
 std::string format_findings(const std::vector<Finding>& findings) {
     if (findings.empty()) return "no problems found\n";
     std::string out;
-    for (const auto& f : findings) out += fmt::format("{}: {}; fix: {} [{}]\n", f.severity, f.message, f.fix, f.code);
+    // Messages quote names from the kernel and the ruleset (helpers, tables, chains).
+    for (const auto& f : findings)
+        out += fmt::format("{}: {}; fix: {} [{}]\n", f.severity, escape_untrusted(f.message), escape_untrusted(f.fix),
+                           f.code);
     return out;
 }
 
