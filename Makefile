@@ -70,8 +70,9 @@ $(BUILD)/tbhelperctl: $(call obj,$(CTL_SRCS)) $(LIB_A)
 $(BUILD)/tbsim: $(call obj,$(SIM_SRCS)) $(LIB_A)
 	$(CXX) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(LIB_PKGS)) -lpthread
 
+# libpcap: the unit tests read captures from memory (lib/ctl/capture).
 $(BUILD)/unit-tests: $(call obj,$(UNIT_SRCS)) $(LIB_A)
-	$(CXX) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(LIB_PKGS))
+	$(CXX) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(LIB_PKGS) libpcap)
 
 $(BUILD)/bench: $(call obj,$(BENCH_SRCS)) $(LIB_A)
 	$(CXX) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(LIB_PKGS))
