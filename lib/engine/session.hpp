@@ -88,6 +88,10 @@ public:
     // Distinct offered streams accepted on this contact connection (each gave
     // an Expect); StopWatching is only ever issued while this is 0.
     std::uint32_t accepted_offers() const;
+    // Engine memory this session owns right now: sizeof(Session), its state and
+    // every heap block that state owns (allocator overhead not included). For
+    // the memory bounds of docs/protocol-model.md#memory and the benchmark.
+    std::size_t memory_bytes() const;
 
 private:
     struct Impl;
