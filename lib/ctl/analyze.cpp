@@ -213,6 +213,11 @@ std::size_t AnalysisReport::timbuktu_sessions() const {
         std::count_if(sessions.begin(), sessions.end(), [](const AnalysisSession& s) { return s.timbuktu; }));
 }
 
+std::size_t AnalysisReport::unmodelled_flows() const {
+    return static_cast<std::size_t>(
+        std::count_if(sessions.begin(), sessions.end(), [](const AnalysisSession& s) { return s.unmodelled; }));
+}
+
 namespace {
 
 using FlowKey = std::tuple<Transport, IpAddress, std::uint16_t, IpAddress, std::uint16_t>;
@@ -412,6 +417,13 @@ struct Analyzer::Impl {
         if (report.counters.sessions != sessions_before) s.timbuktu = true;
         apply(frame, s, decisions);
         s.phase = engine::phase_name(f.session->phase());
+        // B9: Timbuktu outside the model. For an A10 flow the engine first said
+        // "not Timbuktu" (the guest's datagram was foreign), then the host's
+        // reply showed Timbuktu: that first verdict no longer stands.
+        if (f.session->phase() == engine::Phase::unmodelled && !s.unmodelled) {
+            s.unmodelled = true;
+            s.not_timbuktu.clear();
+        }
         if (s.timbuktu) s.service = proto::service_name(f.session->service());
     }
 
@@ -529,7 +541,8 @@ nlohmann::json counters_json(const engine::Counters& c) {
             {"rewrites_skipped", c.rewrites_skipped},
             {"stream_lost", c.stream_lost},
             {"reflected", c.reflected},
-            {"unmodelled", c.unmodelled}};
+            {"unmodelled", c.unmodelled},
+            {"held_dropped", c.held_dropped}};
 }
 
 std::string plural(std::size_t n, const char* one, const char* many) {
@@ -546,6 +559,7 @@ nlohmann::json to_json(const AnalysisReport& r, const std::string& file) {
         for (const auto& e : s.events) events.push_back({{"frame", e.frame}, {"level", e.level}, {"text", e.text}});
         json j = {{"id", s.id},
                   {"timbuktu", s.timbuktu},
+                  {"unmodelled", s.unmodelled},
                   {"transport", std::string(transport_name(s.transport))},
                   {"guest", s.guest.to_string()},
                   {"guest_port", s.guest_port},
@@ -597,15 +611,36 @@ nlohmann::json to_json(const AnalysisReport& r, const std::string& file) {
 // Everything a capture carries (names in HELLO and HELLO-ACK, the engine's
 // words about bytes a peer chose) is escaped here, at the edge; the JSON keeps
 // the real strings (docs/tbhelperctl.md#untrusted-text).
+//
+// The engine's own words (events, reasons) already carry names escaped
+// (docs/daemon.md#untrusted-text); escaping them again would double every
+// backslash. So backslashes pass as they are and only what is still unsafe
+// (a control byte, DEL, invalid UTF-8) is escaped: an escaped text stays
+// unchanged, a raw byte never reaches the terminal.
+std::string terminal_text(const std::string& text) {
+    if (is_plain_text(text)) return text;
+    std::string out;
+    std::size_t start = 0;
+    for (;;) {
+        // A backslash is never part of a multi-byte UTF-8 sequence: splitting there is safe.
+        const auto bs = text.find('\\', start);
+        out += escape_untrusted(std::string_view(text).substr(start, bs == std::string::npos ? bs : bs - start));
+        if (bs == std::string::npos) break;
+        out += '\\';
+        start = bs + 1;
+    }
+    return out;
+}
+
 std::string format_report(const AnalysisReport& r, const std::string& file_in) {
-    const auto esc = [](const std::string& t) { return escape_untrusted(t); };
-    const std::string file = esc(file_in);
+    const auto esc = [](const std::string& t) { return terminal_text(t); };
+    const std::string file = escape_untrusted(file_in);
+    const std::size_t foreign = r.sessions.size() - r.timbuktu_sessions() - r.unmodelled_flows();
     std::string out = fmt::format(
-        "{}: {} ({}), {}, {} on contact ports that {} not Timbuktu, {}, {}, {}\n", file,
-        plural(r.frames, "frame", "frames"), link_type_name(r.link_type),
+        "{}: {} ({}), {}, {} Timbuktu outside the model, {} on contact ports that {} not Timbuktu, {}, {}, {}\n",
+        file, plural(r.frames, "frame", "frames"), link_type_name(r.link_type),
         plural(r.timbuktu_sessions(), "Timbuktu session", "Timbuktu sessions"),
-        plural(r.sessions.size() - r.timbuktu_sessions(), "flow", "flows"),
-        r.sessions.size() - r.timbuktu_sessions() == 1 ? "is" : "are",
+        plural(r.unmodelled_flows(), "flow", "flows"), plural(foreign, "flow", "flows"), foreign == 1 ? "is" : "are",
         plural(r.expectations.size(), "expectation", "expectations"), plural(r.refusals.size(), "refusal", "refusals"),
         plural(r.unparsed.size() + r.unparsed_omitted, "unparsed frame", "unparsed frames"));
     for (const auto& s : r.sessions) {
@@ -613,12 +648,14 @@ std::string format_report(const AnalysisReport& r, const std::string& file_in) {
                            endpoint(s.guest, s.guest_port), endpoint(s.host, s.contact_port));
         if (s.timbuktu)
             out += fmt::format("service {}, {}, ", esc(s.service), plural(s.offers, "offer", "offers"));
+        else if (s.unmodelled)
+            out += "Timbuktu, outside the model, ";
         else
             out += "not Timbuktu, ";
         out += fmt::format("frames {}-{} ({}), phase {}\n", s.first_frame, s.last_frame, s.frames, s.phase);
         if (!s.timbuktu && !s.not_timbuktu.empty()) out += fmt::format("  {}\n", esc(s.not_timbuktu));
         for (const auto& e : s.events) {
-            if (!s.timbuktu && e.text.rfind("not Timbuktu", 0) == 0) continue;
+            if (!s.timbuktu && !s.unmodelled && e.text.rfind("not Timbuktu", 0) == 0) continue;
             out += fmt::format("  frame {:<6} {}{}\n", e.frame, e.level == "warning" ? "warning: " : "", esc(e.text));
         }
         if (s.timbuktu && !s.stopped.empty())
@@ -645,6 +682,16 @@ std::string format_report(const AnalysisReport& r, const std::string& file_in) {
                                u.session ? fmt::format(" (session {})", *u.session) : "", esc(u.reason));
         if (r.unparsed_omitted) out += fmt::format("  ... and {} more\n", r.unparsed_omitted);
     }
+    // The engine's counters, as in --json (and tbhelperd's status): unmodelled,
+    // reflected, forged ... over the whole capture.
+    out += "\nengine counters:";
+    bool first = true;
+    const auto counters = counters_json(r.counters);  // named: items() does not keep a temporary alive
+    for (const auto& [name, value] : counters.items()) {
+        out += fmt::format("{} {} {}", first ? "" : ",", name, value.dump());
+        first = false;
+    }
+    out += "\n";
     return out;
 }
 

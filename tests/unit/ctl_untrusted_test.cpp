@@ -85,36 +85,50 @@ TEST_CASE("ctl analyze: names with control bytes and invalid UTF-8, text report"
     auto text = format_report(r, "cap\x1b.pcap");
     INFO(text);
     CHECK(terminal_safe(text));
-    CHECK(text.find("ev\\x00il<0>\\x1b[2J\\x07\\x7f\\x80\\xc0\\xaf") != std::string::npos);
-    CHECK(text.find("host\\x1b]0;owned\\x07") != std::string::npos);
+    // Escaped once (the engine escapes names in its events; the report does not double that).
+    CHECK(text.find("name 'ev\\x00il<0>\\x1b[2J\\x07\\x7f\\x80\\xc0\\xaf'") != std::string::npos);
+    CHECK(text.find("name 'host\\x1b]0;owned\\x07'") != std::string::npos);
     CHECK(text.rfind("cap\\x1b.pcap: ", 0) == 0);
+    // JSON: the whole report dumps.
+    REQUIRE_NOTHROW(json::parse(dump_json(to_json(r, "x.pcap"))));
 }
 
-TEST_CASE("ctl analyze: names with invalid UTF-8 do not lose the JSON report", "[ctl][analyze][untrusted]") {
-    auto r = hostile_names_report();
-    auto j = to_json(r, "x.pcap");
-    // nlohmann-json's default handler throws on the invalid bytes: the report
-    // would be lost; dump_json replaces them.
+TEST_CASE("ctl analyze: raw network bytes in any report text", "[ctl][analyze][untrusted]") {
+    // Whatever carries raw bytes into a report (an event, a reason, a refusal's
+    // detail, the file name), the text is escaped and the JSON is not lost.
+    AnalysisReport r;
+    r.link_type = kLinkRaw;
+    AnalysisSession s;
+    s.id = 1;
+    s.guest = G;
+    s.host = H;
+    s.not_timbuktu = "bad \x1b[2J name \xff";
+    static const char kEvent[] = "raw\0\x07 and escaped \\x1b stay \xe2\x82";
+    s.events.push_back({1, "info", std::string(kEvent, sizeof kEvent - 1)});
+    r.sessions.push_back(s);
+    r.refusals.push_back({1, 1, "forged", "detail \x9b\x1b"});
+    r.unparsed.push_back({1, "timbuktu", 1, "reason \x7f"});
+    const std::string file = "cap\xff\x1b.pcap";
+    auto text = format_report(r, file);
+    INFO(text);
+    CHECK(terminal_safe(text));
+    CHECK(text.find("bad \\x1b[2J name \\xff") != std::string::npos);
+    CHECK(text.find("raw\\x00\\x07 and escaped \\x1b stay \\xe2\\x82") != std::string::npos);
+    CHECK(text.find("detail \\x9b\\x1b") != std::string::npos);
+    CHECK(text.find("reason \\x7f") != std::string::npos);
+    CHECK(text.rfind("cap\\xff\\x1b.pcap: ", 0) == 0);
+    CHECK(terminal_text("already \\x1b escaped") == "already \\x1b escaped");
+
+    auto j = to_json(r, file);
+    // nlohmann-json's default handler throws on the invalid bytes (the report
+    // would be lost); dump_json replaces them with U+FFFD.
     CHECK_THROWS(j.dump());
     std::string out;
     REQUIRE_NOTHROW(out = dump_json(j, 2));
-    auto back = json::parse(out);  // valid JSON, valid UTF-8
-    bool guest_name_seen = false, host_name_seen = false;
-    for (const auto& e : back["sessions"][0]["events"]) {
-        const auto t = e["text"].get<std::string>();
-        // Real strings: the control bytes are there (JSON wrote them as \u00XX),
-        // the invalid bytes became U+FFFD.
-        if (t.find(std::string("ev\0il<0>\x1b[2J\x07\x7f", 14)) != std::string::npos) {
-            guest_name_seen = true;
-            CHECK(t.find("\xef\xbf\xbd") != std::string::npos);
-            CHECK(t.find('\x80') == std::string::npos);
-        }
-        if (t.find(kHostName) != std::string::npos) host_name_seen = true;
-    }
-    CHECK(guest_name_seen);
-    CHECK(host_name_seen);
-    // The JSON text itself carries no raw control byte.
-    CHECK(out.find('\x1b') == std::string::npos);
+    auto back = json::parse(out);
+    CHECK(back["file"] == "cap\xef\xbf\xbd\x1b.pcap");  // real string: ESC kept, 0xff replaced
+    CHECK(back["sessions"][0]["events"][0]["text"].get<std::string>().rfind(std::string("raw\0\x07", 5), 0) == 0);
+    CHECK(out.find('\x1b') == std::string::npos);  // JSON writes control bytes as \u001b
     CHECK(out.find("\\u001b") != std::string::npos);
 }
 
