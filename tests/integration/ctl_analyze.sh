@@ -143,7 +143,9 @@ eq "refusal reason" third-party-address '.refusals[0].reason'
 eq "unparsed frames" 0 '.unparsed | length'
 eq "engine counter sessions" 6 '.counters.sessions'
 eq "engine counter offers" 6 '.counters.offers'
-eq "engine counter not_timbuktu" 1 '.counters.not_timbuktu'
+# The garbage flow, and the A10 flow, whose foreign first datagram the engine
+# counts as not Timbuktu before the host's reply shows Timbuktu outside the model.
+eq "engine counter not_timbuktu" 2 '.counters.not_timbuktu'
 
 # The table for people says the same.
 "$CTL" --config "$WORK/tb.conf" analyze "$CAP" >"$WORK/analyze.txt" 2>&1 || fail "tbhelperctl analyze failed"
