@@ -38,7 +38,8 @@ SIM_SRCS    := $(sort $(wildcard tools/tbsim/*.cpp))
 UNIT_SRCS   := $(sort $(wildcard tests/unit/*.cpp))
 # The daemon's pure units (no sockets, no netfilter libraries), unit-tested.
 DAEMON_PURE_SRCS := nfhelper/session_table.cpp nfhelper/log.cpp nfhelper/log_limiter.cpp
-BENCH_SRCS  := $(sort $(wildcard tests/bench/*.cpp))
+# bench_analyze.cpp has its own main (build/bench-analyze); the rest is build/bench.
+BENCH_SRCS  := $(filter-out tests/bench/bench_analyze.cpp,$(sort $(wildcard tests/bench/*.cpp)))
 FUZZ_SRCS   := $(sort $(wildcard tests/fuzz/*.cpp))
 
 obj = $(patsubst %.cpp,$(BUILD)/obj/%.o,$(1))
@@ -72,9 +73,12 @@ $(BUILD)/tbsim: $(call obj,$(SIM_SRCS)) $(LIB_A)
 	$(CXX) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(LIB_PKGS)) -lpthread
 
 $(BUILD)/unit-tests: $(call obj,$(UNIT_SRCS) $(DAEMON_PURE_SRCS)) $(LIB_A)
-	$(CXX) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(LIB_PKGS))
+	$(CXX) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(LIB_PKGS) libpcap)
 
 $(BUILD)/bench: $(call obj,$(BENCH_SRCS)) $(LIB_A)
+	$(CXX) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(LIB_PKGS))
+
+$(BUILD)/bench-analyze: $(call obj,tests/bench/bench_analyze.cpp) $(LIB_A)
 	$(CXX) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(LIB_PKGS))
 
 unit: $(BUILD)/unit-tests
@@ -108,8 +112,9 @@ $(BUILD)/fuzz/%: tests/fuzz/%.cpp $(FUZZ_LIB_A)
 fuzz: $(FUZZ_BINS)
 	tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_BINS)
 
-bench: $(BUILD)/bench
+bench: $(BUILD)/bench $(BUILD)/bench-analyze
 	$(BUILD)/bench
+	$(BUILD)/bench-analyze
 
 demo: all
 	tools/demo.sh

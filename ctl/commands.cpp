@@ -22,6 +22,7 @@
 #include "control.hpp"
 #include "ctl/audit.hpp"
 #include "ctl/expectations.hpp"
+#include "ctl/format.hpp"
 #include "ctl/rules.hpp"
 #include "ctl/status.hpp"
 #include "kernel.hpp"
@@ -88,7 +89,7 @@ std::string ports_summary(const Config& c) {
 }  // namespace
 
 // ---------------------------------------------------------------------------
-int cmd_rules(const Globals& g, RulesAction action, bool iptables) {
+int cmd_rules(const Globals& g, RulesAction action, bool iptables, const RulesOptions& options) {
     if (action == RulesAction::remove) {
         json dummy;
         if (!nft_list_json(fmt::format("table inet {}", kNftTable), dummy)) {
@@ -109,11 +110,11 @@ int cmd_rules(const Globals& g, RulesAction action, bool iptables) {
     std::string origin;
     Config config = g.load_config(origin);
     if (iptables) {
-        print(iptables_ruleset(config, origin));
+        print(iptables_ruleset(config, origin, options));
         return kExitOk;
     }
     if (action == RulesAction::print) {
-        print(nft_ruleset(config, origin));
+        print(nft_ruleset(config, origin, options));
         return kExitOk;
     }
 
@@ -128,7 +129,7 @@ int cmd_rules(const Globals& g, RulesAction action, bool iptables) {
         }
     }
     Nft nft;
-    auto r = nft.run_as_file(nft_apply_buffer(config, origin));
+    auto r = nft.run_as_file(nft_apply_buffer(config, origin, options));
     if (!r.ok) {
         if (nft_permission_error(r.error)) throw CtlError(kExitUnreachable, kPermissionMessage);
         std::cerr << r.error;
@@ -139,8 +140,10 @@ int cmd_rules(const Globals& g, RulesAction action, bool iptables) {
         std::cerr << fmt::format("tbhelperctl: the kernel refused table inet {}; nothing was changed\n", kNftTable);
         return kExitProblem;
     }
-    print(fmt::format("table inet {} loaded from {}: helper {} on {} (prerouting and output, IPv4 and IPv6)\n",
-                      kNftTable, origin, kHelperName, ports_summary(config)));
+    print(fmt::format("table inet {} loaded from {}: helper {} on {} (prerouting and output, IPv4 and IPv6){}\n",
+                      kNftTable, origin, kHelperName, ports_summary(config),
+                      options.antispoof ? "; anti-spoofing chain antispoof (fib, strict reverse path)"
+                                        : "; no anti-spoofing chain (--no-antispoof)"));
     return kExitOk;
 }
 
@@ -155,7 +158,7 @@ int cmd_expectations(const Globals& g) {
         }
     }
     if (g.json) {
-        print(to_json(rows).dump(2) + "\n");
+        print(dump_json(to_json(rows), 2) + "\n");
     } else if (rows.empty()) {
         print(fmt::format("no expectations of helper {}\n", kHelperName));
     } else {
@@ -170,7 +173,7 @@ int cmd_status(const Globals& g) {
     json r = control_request(path, "status");
     auto missing = missing_status_keys(r);
     if (g.json) {
-        print(status_json(r, path).dump(2) + "\n");
+        print(dump_json(status_json(r, path), 2) + "\n");
     } else {
         print(format_status(r, path));
     }
@@ -208,12 +211,12 @@ int cmd_watch(const Globals& g) {
             }
             if (auto it = names.find(k); it != names.end()) row.service = it->second;
             if (event == "destroy") names.erase(k);
-            print((g.json ? event_json(event, row).dump() : format_event(event, row)) + "\n");
+            print((g.json ? dump_json(event_json(event, row)) : format_event(event, row)) + "\n");
             std::fflush(stdout);
         },
         [&] {
             if (g.json)
-                print(json{{"event", "lost"}, {"message", "the kernel dropped events (socket buffer full)"}}.dump() +
+                print(dump_json(json{{"event", "lost"}, {"message", "the kernel dropped events (socket buffer full)"}}) +
                       "\n");
             else
                 print("[LOST] the kernel dropped events (socket buffer full)\n");
@@ -253,6 +256,30 @@ std::string gunzip_bounded(const std::string& path, std::size_t limit = 8 * 1024
     std::size_t n;
     while (out.size() < limit && (n = std::fread(buf, 1, sizeof buf, p.get())) > 0) out.append(buf, n);
     return out;
+}
+
+// net.ipv4.conf.*.rp_filter of this network namespace (/proc/sys/net is per namespace).
+ReversePathSysctls reverse_path_sysctls() {
+    ReversePathSysctls s;
+    struct Closedir {
+        void operator()(DIR* d) const { ::closedir(d); }
+    };
+    const std::string base = "/proc/sys/net/ipv4/conf";
+    if (std::unique_ptr<DIR, Closedir> d(::opendir(base.c_str())); d) {
+        while (dirent* e = ::readdir(d.get())) {
+            const std::string name = e->d_name;
+            if (name == "." || name == "..") continue;
+            auto text = read_file_bounded(base + "/" + name + "/rp_filter", 64);
+            if (text.empty()) continue;
+            try {
+                s.ipv4_rp_filter[name] = std::stoi(text);
+            } catch (const std::exception&) {
+            }
+        }
+    }
+    auto v6 = read_file_bounded("/proc/sys/net/ipv6/conf/all/disable_ipv6", 64);
+    s.ipv6_enabled = !v6.empty() && v6[0] == '0';
+    return s;
 }
 
 ModuleSources module_sources() {
@@ -350,11 +377,17 @@ int cmd_check(const Globals& g) {
 
     // 5. The administrator's filter (spec A3) and related streams.
     json ruleset;
-    if (nft_list_json("ruleset", ruleset))
+    const bool have_ruleset = nft_list_json("ruleset", ruleset);
+    if (have_ruleset)
         for (auto& f : audit_filter(ruleset, config)) findings.push_back(std::move(f));
 
+    // 6. Spoofed host replies: the kernel's reverse-path filter or our fib rule.
+    if (have_ruleset)
+        if (auto f = audit_reverse_path(reverse_path_sysctls(), find_antispoof_rules(ruleset, config), fix_apply))
+            findings.push_back(std::move(*f));
+
     if (g.json)
-        print(to_json(findings).dump(2) + "\n");
+        print(dump_json(to_json(findings), 2) + "\n");
     else
         print(format_findings(findings));
     return findings.empty() ? kExitOk : kExitProblem;

@@ -20,7 +20,8 @@ struct Globals {
 };
 
 enum class RulesAction { print, apply, remove };
-int cmd_rules(const Globals& g, RulesAction action, bool iptables);
+struct RulesOptions;
+int cmd_rules(const Globals& g, RulesAction action, bool iptables, const RulesOptions& options);
 int cmd_expectations(const Globals& g);
 int cmd_status(const Globals& g);
 int cmd_watch(const Globals& g);

@@ -11,8 +11,10 @@
 
 #include <fmt/format.h>
 
+#include "common/escape.hpp"
 #include "config/config.hpp"
 #include "common.hpp"
+#include "ctl/format.hpp"
 
 namespace tb::ctl {
 
@@ -43,7 +45,7 @@ nlohmann::json control_request(const std::string& path, const std::string& comma
     if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0)
         throw CtlError(kExitUnreachable, unreachable_message(path, std::strerror(errno)));
 
-    const std::string request = nlohmann::json{{"command", command}}.dump() + "\n";
+    const std::string request = dump_json(nlohmann::json{{"command", command}}) + "\n";
     std::size_t sent = 0;
     while (sent < request.size()) {
         ssize_t n = ::send(fd.get(), request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
@@ -84,7 +86,8 @@ nlohmann::json control_request(const std::string& path, const std::string& comma
                                                      path, command));
     if (!j.value("ok", false)) {
         std::string err = j.contains("error") && j["error"].is_string() ? j["error"].get<std::string>() : "no reason given";
-        throw CtlError(kExitUnreachable, fmt::format("tbhelperd at {} refused '{}': {}", path, command, err));
+        throw CtlError(kExitUnreachable,
+                       fmt::format("tbhelperd at {} refused '{}': {}", path, command, escape_untrusted(err)));
     }
     return j;
 }

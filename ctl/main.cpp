@@ -10,6 +10,7 @@
 
 #include "commands.hpp"
 #include "common.hpp"
+#include "ctl/rules.hpp"
 
 using namespace tb::ctl;
 
@@ -46,12 +47,15 @@ int main(int argc, char** argv) {
     // rules
     auto* rules = app.add_subcommand("rules", "print, load or remove the nftables rules (table inet tbhelper) that "
                                               "assign the helper to the configured contact ports");
-    bool apply = false, remove = false, iptables = false;
+    bool apply = false, remove = false, iptables = false, no_antispoof = false;
     rules->add_flag("--apply", apply,
                                     "load the rules in one transaction, replacing an earlier copy (needs tbhelperd running)");
     rules->add_flag("--remove", remove, "delete table inet tbhelper (not an error when absent)");
     rules->add_flag("--iptables", iptables,
                                   "print the iptables-restore equivalent (table raw) instead; for iptables and ip6tables");
+    rules->add_flag("--no-antispoof", no_antispoof,
+                    "leave out the anti-spoofing chain (fib / rpfilter strict reverse path on contact traffic), "
+                    "e.g. for asymmetric routing");
 
     // expectations
     auto* exps = app.add_subcommand("expectations",
@@ -131,7 +135,7 @@ int main(int argc, char** argv) {
     try {
         if (*rules)
             return cmd_rules(g, apply ? RulesAction::apply : remove ? RulesAction::remove : RulesAction::print,
-                             iptables);
+                             iptables, RulesOptions{.antispoof = !no_antispoof});
         if (*exps) return cmd_expectations(g);
         if (*status) return cmd_status(g);
         if (*watch) return cmd_watch(g);

@@ -2,11 +2,14 @@
 
 #include <algorithm>
 #include <map>
+#include <unordered_map>
+#include <unordered_set>
 #include <tuple>
 #include <variant>
 
 #include <fmt/format.h>
 
+#include "common/escape.hpp"
 #include "config/policy.hpp"
 #include "ctl/format.hpp"
 #include "engine/decisions.hpp"
@@ -210,6 +213,11 @@ std::size_t AnalysisReport::timbuktu_sessions() const {
         std::count_if(sessions.begin(), sessions.end(), [](const AnalysisSession& s) { return s.timbuktu; }));
 }
 
+std::size_t AnalysisReport::unmodelled_flows() const {
+    return static_cast<std::size_t>(
+        std::count_if(sessions.begin(), sessions.end(), [](const AnalysisSession& s) { return s.unmodelled; }));
+}
+
 namespace {
 
 using FlowKey = std::tuple<Transport, IpAddress, std::uint16_t, IpAddress, std::uint16_t>;
@@ -219,6 +227,36 @@ FlowKey flow_key(const DecodedPacket& p) {
     if (std::tie(p.src, p.sport) < std::tie(p.dst, p.dport)) return {p.proto, p.src, p.sport, p.dst, p.dport};
     return {p.proto, p.dst, p.dport, p.src, p.sport};
 }
+
+// Hash of the tuple types the indexes use (FNV-1a over the fields' bytes).
+struct TupleHash {
+    static void mix(std::size_t& h, const void* data, std::size_t n) {
+        const auto* p = static_cast<const std::uint8_t*>(data);
+        for (std::size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 1099511628211ull;
+    }
+    static void mix(std::size_t& h, const IpAddress& a) {
+        const auto family = static_cast<std::uint8_t>(a.family);
+        mix(h, &family, 1);
+        mix(h, a.bytes.data(), a.bytes.size());
+    }
+    static void mix(std::size_t& h, Transport t) {
+        const auto v = static_cast<std::uint8_t>(t);
+        mix(h, &v, 1);
+    }
+    static void mix(std::size_t& h, std::uint16_t v) { mix(h, &v, sizeof v); }
+    static void mix(std::size_t& h, std::size_t v) { mix(h, &v, sizeof v); }
+    template <class... T>
+    std::size_t operator()(const std::tuple<T...>& t) const {
+        std::size_t h = 14695981039346656037ull;
+        std::apply([&](const auto&... f) { (mix(h, f), ...); }, t);
+        return h;
+    }
+};
+
+// The stream an expectation lets the guest open: proto, guest, address, port.
+using StreamKey = std::tuple<Transport, IpAddress, IpAddress, std::uint16_t>;
+// What a repeated offer replaces (B8): same session, transport and port.
+using OfferKey = std::tuple<std::size_t, Transport, std::uint16_t>;
 
 struct Flow {
     std::size_t report_index = 0;  // into report.sessions
@@ -234,8 +272,22 @@ struct Analyzer::Impl {
     Config config;
     engine::Policy policy;
     AnalysisReport report;
-    std::map<FlowKey, Flow> flows;
-    std::map<FlowKey, bool> other_flows;  // flows not on a contact port, seen (bounded like flows)
+    // Hash maps, so that the analysis grows linearly with the capture (issue 8:
+    // a scan of every expectation per offer and per new stream was quadratic).
+    std::unordered_map<FlowKey, Flow, TupleHash> flows;
+    std::unordered_set<FlowKey, TupleHash> other_flows;  // flows not on a contact port, seen (bounded like flows)
+    // report.expectations holds every expectation in offer order; one that a
+    // repeated offer replaced is marked here and dropped in finish().
+    std::vector<bool> replaced;
+    // The unused expectation of each (session, transport, port): what a repeated offer replaces.
+    std::unordered_map<OfferKey, std::size_t, TupleHash> unused_by_offer;
+    // Unused expectations by the stream they admit, oldest first (replaced and
+    // used ones are skipped lazily: `next_unused` is the first to look at).
+    struct Waiting {
+        std::vector<std::size_t> indexes;
+        std::size_t next_unused = 0;
+    };
+    std::unordered_map<StreamKey, Waiting, TupleHash> unused_by_stream;
 
     bool tcp_contact(std::uint16_t p) const {
         return std::find(config.tcp_contact_ports.begin(), config.tcp_contact_ports.end(), p) !=
@@ -281,14 +333,20 @@ struct Analyzer::Impl {
         ++report.ignored_frames;
         const FlowKey key = flow_key(p);
         const bool first_seen = other_flows.find(key) == other_flows.end();
-        if (first_seen && other_flows.size() < kMaxFlows) other_flows.emplace(key, true);
+        if (first_seen && other_flows.size() < kMaxFlows) other_flows.insert(key);
         const bool opening = p.proto == Transport::tcp ? (p.syn && !p.ack) : first_seen;
         if (!opening) return;
-        for (auto& e : report.expectations) {
-            if (e.used_frame || e.frame >= frame || e.proto != p.proto || e.src != p.src || e.dst != p.dst ||
-                e.dport != p.dport)
-                continue;
+        auto w = unused_by_stream.find(StreamKey{p.proto, p.src, p.dst, p.dport});
+        if (w == unused_by_stream.end()) return;
+        auto& waiting = w->second;
+        for (; waiting.next_unused < waiting.indexes.size(); ++waiting.next_unused) {
+            const std::size_t i = waiting.indexes[waiting.next_unused];
+            auto& e = report.expectations[i];
+            if (replaced[i] || e.used_frame) continue;
+            if (e.frame >= frame) return;  // offered later than this packet (same frame cannot happen)
             e.used_frame = frame;
+            unused_by_offer.erase(OfferKey{e.session, e.proto, e.dport});
+            ++waiting.next_unused;
             event(report.sessions[e.session - 1], frame, "info",
                   fmt::format("the guest opened the expected {} stream to {} (offer of frame {})",
                               transport_name(e.proto), endpoint(e.dst, e.dport), e.frame));
@@ -359,6 +417,13 @@ struct Analyzer::Impl {
         if (report.counters.sessions != sessions_before) s.timbuktu = true;
         apply(frame, s, decisions);
         s.phase = engine::phase_name(f.session->phase());
+        // B9: Timbuktu outside the model. For an A10 flow the engine first said
+        // "not Timbuktu" (the guest's datagram was foreign), then the host's
+        // reply showed Timbuktu: that first verdict no longer stands.
+        if (f.session->phase() == engine::Phase::unmodelled && !s.unmodelled) {
+            s.unmodelled = true;
+            s.not_timbuktu.clear();
+        }
         if (s.timbuktu) s.service = proto::service_name(f.session->service());
     }
 
@@ -375,10 +440,15 @@ struct Analyzer::Impl {
                 x.service = proto::service_name(e->service);
                 x.timeout = e->timeout_seconds;
                 // A repeated offer replaces the earlier expectation (B8): keep the latest.
-                std::erase_if(report.expectations, [&](const AnalysisExpectation& o) {
-                    return o.session == x.session && o.proto == x.proto && o.dport == x.dport && !o.used_frame;
-                });
+                const std::size_t index = report.expectations.size();
+                auto [slot, fresh] = unused_by_offer.try_emplace(OfferKey{x.session, x.proto, x.dport}, index);
+                if (!fresh) {
+                    replaced[slot->second] = true;
+                    slot->second = index;
+                }
                 report.expectations.push_back(x);
+                replaced.push_back(false);
+                unused_by_stream[StreamKey{x.proto, x.src, x.dst, x.dport}].indexes.push_back(index);
                 ++s.offers;
                 event(s, frame, "info",
                       fmt::format("offer: would expect {} {} -> {} ({}) for {}s", transport_name(x.proto),
@@ -437,6 +507,17 @@ void Analyzer::add_packet(const DecodedPacket& p) {
 }
 
 AnalysisReport Analyzer::finish() {
+    auto& exps = impl_->report.expectations;
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < exps.size(); ++i)
+        if (!impl_->replaced[i]) {
+            if (kept != i) exps[kept] = std::move(exps[i]);
+            ++kept;
+        }
+    exps.resize(kept);
+    impl_->replaced.assign(kept, false);
+    impl_->unused_by_offer.clear();  // indexes into the old order: finish() ends the analysis
+    impl_->unused_by_stream.clear();
     for (auto& s : impl_->report.sessions)
         if (s.phase.empty()) s.phase = engine::phase_name(engine::Phase::await_hello);
     return impl_->report;
@@ -460,7 +541,8 @@ nlohmann::json counters_json(const engine::Counters& c) {
             {"rewrites_skipped", c.rewrites_skipped},
             {"stream_lost", c.stream_lost},
             {"reflected", c.reflected},
-            {"unmodelled", c.unmodelled}};
+            {"unmodelled", c.unmodelled},
+            {"held_dropped", c.held_dropped}};
 }
 
 std::string plural(std::size_t n, const char* one, const char* many) {
@@ -477,6 +559,7 @@ nlohmann::json to_json(const AnalysisReport& r, const std::string& file) {
         for (const auto& e : s.events) events.push_back({{"frame", e.frame}, {"level", e.level}, {"text", e.text}});
         json j = {{"id", s.id},
                   {"timbuktu", s.timbuktu},
+                  {"unmodelled", s.unmodelled},
                   {"transport", std::string(transport_name(s.transport))},
                   {"guest", s.guest.to_string()},
                   {"guest_port", s.guest_port},
@@ -525,51 +608,90 @@ nlohmann::json to_json(const AnalysisReport& r, const std::string& file) {
             {"counters", counters_json(r.counters)}};
 }
 
-std::string format_report(const AnalysisReport& r, const std::string& file) {
+// Everything a capture carries (names in HELLO and HELLO-ACK, the engine's
+// words about bytes a peer chose) is escaped here, at the edge; the JSON keeps
+// the real strings (docs/tbhelperctl.md#untrusted-text).
+//
+// The engine's own words (events, reasons) already carry names escaped
+// (docs/daemon.md#untrusted-text); escaping them again would double every
+// backslash. So backslashes pass as they are and only what is still unsafe
+// (a control byte, DEL, invalid UTF-8) is escaped: an escaped text stays
+// unchanged, a raw byte never reaches the terminal.
+std::string terminal_text(const std::string& text) {
+    if (is_plain_text(text)) return text;
+    std::string out;
+    std::size_t start = 0;
+    for (;;) {
+        // A backslash is never part of a multi-byte UTF-8 sequence: splitting there is safe.
+        const auto bs = text.find('\\', start);
+        out += escape_untrusted(std::string_view(text).substr(start, bs == std::string::npos ? bs : bs - start));
+        if (bs == std::string::npos) break;
+        out += '\\';
+        start = bs + 1;
+    }
+    return out;
+}
+
+std::string format_report(const AnalysisReport& r, const std::string& file_in) {
+    const auto esc = [](const std::string& t) { return terminal_text(t); };
+    const std::string file = escape_untrusted(file_in);
+    const std::size_t foreign = r.sessions.size() - r.timbuktu_sessions() - r.unmodelled_flows();
     std::string out = fmt::format(
-        "{}: {} ({}), {}, {} on contact ports that {} not Timbuktu, {}, {}, {}\n", file,
-        plural(r.frames, "frame", "frames"), link_type_name(r.link_type),
+        "{}: {} ({}), {}, {} Timbuktu outside the model, {} on contact ports that {} not Timbuktu, {}, {}, {}\n",
+        file, plural(r.frames, "frame", "frames"), link_type_name(r.link_type),
         plural(r.timbuktu_sessions(), "Timbuktu session", "Timbuktu sessions"),
-        plural(r.sessions.size() - r.timbuktu_sessions(), "flow", "flows"),
-        r.sessions.size() - r.timbuktu_sessions() == 1 ? "is" : "are",
+        plural(r.unmodelled_flows(), "flow", "flows"), plural(foreign, "flow", "flows"), foreign == 1 ? "is" : "are",
         plural(r.expectations.size(), "expectation", "expectations"), plural(r.refusals.size(), "refusal", "refusals"),
         plural(r.unparsed.size() + r.unparsed_omitted, "unparsed frame", "unparsed frames"));
     for (const auto& s : r.sessions) {
         out += fmt::format("\nsession {}  {} {} -> {}  ", s.id, transport_name(s.transport),
                            endpoint(s.guest, s.guest_port), endpoint(s.host, s.contact_port));
         if (s.timbuktu)
-            out += fmt::format("service {}, {}, ", s.service, plural(s.offers, "offer", "offers"));
+            out += fmt::format("service {}, {}, ", esc(s.service), plural(s.offers, "offer", "offers"));
+        else if (s.unmodelled)
+            out += "Timbuktu, outside the model, ";
         else
             out += "not Timbuktu, ";
         out += fmt::format("frames {}-{} ({}), phase {}\n", s.first_frame, s.last_frame, s.frames, s.phase);
-        if (!s.timbuktu && !s.not_timbuktu.empty()) out += fmt::format("  {}\n", s.not_timbuktu);
+        if (!s.timbuktu && !s.not_timbuktu.empty()) out += fmt::format("  {}\n", esc(s.not_timbuktu));
         for (const auto& e : s.events) {
-            if (!s.timbuktu && e.text.rfind("not Timbuktu", 0) == 0) continue;
-            out += fmt::format("  frame {:<6} {}{}\n", e.frame, e.level == "warning" ? "warning: " : "", e.text);
+            if (!s.timbuktu && !s.unmodelled && e.text.rfind("not Timbuktu", 0) == 0) continue;
+            out += fmt::format("  frame {:<6} {}{}\n", e.frame, e.level == "warning" ? "warning: " : "", esc(e.text));
         }
-        if (s.timbuktu && !s.stopped.empty()) out += fmt::format("  a helper would stop watching: {}\n", s.stopped);
+        if (s.timbuktu && !s.stopped.empty())
+            out += fmt::format("  a helper would stop watching: {}\n", esc(s.stopped));
     }
     if (!r.expectations.empty()) {
         out += "\nexpectations a firewall helper would create:\n";
         Table t({"FRAME", "SESSION", "PROTO", "GUEST", "ADDRESS", "PORT", "SERVICE", "TIMEOUT", "USED"});
         for (const auto& e : r.expectations)
             t.add({std::to_string(e.frame), std::to_string(e.session), std::string(transport_name(e.proto)),
-                   e.src.to_string(), e.dst.to_string(), std::to_string(e.dport), e.service,
+                   e.src.to_string(), e.dst.to_string(), std::to_string(e.dport), esc(e.service),
                    fmt::format("{}s", e.timeout), e.used_frame ? fmt::format("frame {}", *e.used_frame) : "-"});
         out += t.render();
     }
     if (!r.refusals.empty()) {
         out += "\nrefusals:\n";
         for (const auto& x : r.refusals)
-            out += fmt::format("  frame {:<6} session {}: {}: {}\n", x.frame, x.session, x.reason, x.detail);
+            out += fmt::format("  frame {:<6} session {}: {}: {}\n", x.frame, x.session, x.reason, esc(x.detail));
     }
     if (!r.unparsed.empty()) {
         out += "\nframes that could not be parsed:\n";
         for (const auto& u : r.unparsed)
             out += fmt::format("  frame {:<6} {}{}: {}\n", u.frame, u.layer,
-                               u.session ? fmt::format(" (session {})", *u.session) : "", u.reason);
+                               u.session ? fmt::format(" (session {})", *u.session) : "", esc(u.reason));
         if (r.unparsed_omitted) out += fmt::format("  ... and {} more\n", r.unparsed_omitted);
     }
+    // The engine's counters, as in --json (and tbhelperd's status): unmodelled,
+    // reflected, forged ... over the whole capture.
+    out += "\nengine counters:";
+    bool first = true;
+    const auto counters = counters_json(r.counters);  // named: items() does not keep a temporary alive
+    for (const auto& [name, value] : counters.items()) {
+        out += fmt::format("{} {} {}", first ? "" : ",", name, value.dump());
+        first = false;
+    }
+    out += "\n";
     return out;
 }
 

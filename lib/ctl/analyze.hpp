@@ -98,6 +98,8 @@ struct AnalysisSession {
     std::string phase;    // engine phase at the end of the capture
     std::uint64_t first_frame = 0, last_frame = 0, frames = 0;
     bool timbuktu = false;       // a valid HELLO was seen
+    bool unmodelled = false;     // Timbuktu outside the model (B9; also A10: a foreign guest
+                                 // datagram answered by Timbuktu): the engine's phase unmodelled
     std::string not_timbuktu;    // why, when the engine left it alone
     std::string stopped;         // StopWatching reason, if any
     std::size_t offers = 0;      // host PORT-OFFERs acted on (expectations + refusals other than forged)
@@ -124,6 +126,7 @@ struct AnalysisReport {
     std::vector<std::uint16_t> tcp_contact_ports, udp_contact_ports;
 
     std::size_t timbuktu_sessions() const;
+    std::size_t unmodelled_flows() const;
 };
 
 class Analyzer {
@@ -151,5 +154,8 @@ private:
 // Output. `file` names the capture.
 nlohmann::json to_json(const AnalysisReport& r, const std::string& file);
 std::string format_report(const AnalysisReport& r, const std::string& file);
+// `text` with control bytes, DEL and invalid UTF-8 escaped as \xNN, backslashes
+// kept: text that is already escaped (the engine's events) stays as it is.
+std::string terminal_text(const std::string& text);
 
 }  // namespace tb::ctl

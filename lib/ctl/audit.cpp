@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "common/escape.hpp"
 #include "ctl/rules.hpp"
 
 namespace tb::ctl {
@@ -21,7 +22,10 @@ json to_json(const std::vector<Finding>& findings) {
 std::string format_findings(const std::vector<Finding>& findings) {
     if (findings.empty()) return "no problems found\n";
     std::string out;
-    for (const auto& f : findings) out += fmt::format("{}: {}; fix: {} [{}]\n", f.severity, f.message, f.fix, f.code);
+    // Messages quote names from the kernel and the ruleset (helpers, tables, chains).
+    for (const auto& f : findings)
+        out += fmt::format("{}: {}; fix: {} [{}]\n", f.severity, escape_untrusted(f.message), escape_untrusted(f.fix),
+                           f.code);
     return out;
 }
 
@@ -489,6 +493,129 @@ std::vector<Finding> audit_filter(const json& nft, const Config& config) {
             findings.push_back({"error", "related-dropped", msg + " [" + families(fam) + "]", rel_fix[msg]});
     }
     return findings;
+}
+
+// ---------------------------------------------------------------------------
+// Reverse-path filtering
+
+namespace {
+
+bool fib_reverse_path_match(const json& m) {
+    // `fib saddr [. mark] . iif oif missing`: JSON {"op": "==", "left": {"fib":
+    // {"result": "oif", "flags": ["saddr", "mark", "iif"]}}, "right": false}.
+    const json& left = m.contains("left") ? m["left"] : json();
+    if (!left.is_object() || !left.contains("fib") || !left["fib"].is_object()) return false;
+    const json& fib = left["fib"];
+    if (str(fib, "result") != "oif") return false;
+    auto flags = fib.contains("flags") ? string_values(fib["flags"]) : std::vector<std::string>{};
+    auto has = [&](const char* f) { return std::find(flags.begin(), flags.end(), f) != flags.end(); };
+    if (!has("saddr") || !has("iif")) return false;
+    const json& right = m.contains("right") ? m["right"] : json();
+    const auto op = str(m, "op");
+    const bool eq = op.empty() || op == "==";
+    // "missing" is false; "oif 0" (older nft) is the number 0.
+    return eq && ((right.is_boolean() && !right.get<bool>()) || (right.is_number_integer() && right.get<int>() == 0));
+}
+
+}  // namespace
+
+AntispoofCoverage find_antispoof_rules(const json& nft, const Config& config) {
+    AntispoofCoverage out;
+    std::map<std::string, const json*> chains;
+    for (const json* c : objects(nft, "chain"))
+        chains[chain_key(str(*c, "family"), str(*c, "table"), str(*c, "name"))] = c;
+    NamedSets sets = named_sets(nft);
+    for (const json* r : objects(nft, "rule")) {
+        const auto family = str(*r, "family");
+        if (family != "ip" && family != "ip6" && family != "inet") continue;
+        auto chain = chains.find(chain_key(family, str(*r, "table"), str(*r, "chain")));
+        if (chain == chains.end()) continue;
+        if (chain->second->contains("hook") && str(*chain->second, "hook") != "prerouting") continue;
+        auto expr = r->find("expr");
+        if (expr == r->end() || !expr->is_array()) continue;
+        bool check = false, drop = false, ports_ok = true;
+        bool v4 = family != "ip6", v6 = family != "ip";
+        for (const auto& e : *expr) {
+            if (!e.is_object()) continue;
+            if (e.contains("drop") || e.contains("reject")) drop = true;
+            if (auto x = e.find("xt"); x != e.end() && x->is_object() && str(*x, "name") == "rpfilter") check = true;
+            auto m = e.find("match");
+            if (m == e.end() || !m->is_object()) continue;
+            if (fib_reverse_path_match(*m)) {
+                check = true;
+                continue;
+            }
+            const json& left = (*m)["left"];
+            if (left.is_object() && left.contains("meta") && left["meta"].is_object() &&
+                str(left["meta"], "key") == "nfproto" && positive_op(*m)) {
+                auto names = string_values((*m)["right"]);
+                auto has = [&](const char* n) { return std::find(names.begin(), names.end(), n) != names.end(); };
+                v4 = v4 && has("ipv4");
+                v6 = v6 && has("ipv6");
+            }
+            if (left.is_object() && left.contains("payload") && left["payload"].is_object()) {
+                const json& pl = left["payload"];
+                const auto fld = str(pl, "field");
+                const auto proto = str(pl, "protocol");
+                if ((fld == "dport" || fld == "sport") && (proto == "tcp" || proto == "udp" || proto == "th")) {
+                    auto ports = port_values((*m)["right"], sets, family, str(*r, "table"));
+                    if (!ports || !positive_op(*m)) continue;  // not understood: give the rule the benefit
+                    bool any = false;
+                    if (proto != "udp")
+                        for (auto p : config.tcp_contact_ports) any = any || contains(*ports, p);
+                    if (proto != "tcp")
+                        for (auto p : config.udp_contact_ports) any = any || contains(*ports, p);
+                    if (!any) ports_ok = false;
+                }
+            }
+        }
+        if (!check || !drop || !ports_ok) continue;
+        const auto where = fmt::format("{} {} {}", family, str(*r, "table"), str(*r, "chain"));
+        if (v4 && !out.ipv4) out.ipv4 = true, out.where_ipv4 = where;
+        if (v6 && !out.ipv6) out.ipv6 = true, out.where_ipv6 = where;
+    }
+    return out;
+}
+
+std::optional<Finding> audit_reverse_path(const ReversePathSysctls& s, const AntispoofCoverage& coverage,
+                                          const std::string& fix_apply) {
+    std::vector<std::string> weak;  // "gw0 loose", "new interfaces off"
+    bool ipv4_exposed = false;
+    if (!coverage.ipv4 && !s.ipv4_rp_filter.empty()) {
+        auto value = [&](const std::string& k) {
+            auto it = s.ipv4_rp_filter.find(k);
+            return it == s.ipv4_rp_filter.end() ? 0 : it->second;
+        };
+        const int all = value("all");
+        auto mode = [](int v) { return v == 0 ? "off" : "loose"; };
+        for (const auto& [name, v] : s.ipv4_rp_filter) {
+            if (name == "all" || name == "default" || name == "lo") continue;
+            const int effective = std::max(all, v);
+            if (effective != 1) weak.push_back(fmt::format("{} {}", name, mode(effective)));
+        }
+        const int for_new = std::max(all, value("default"));
+        if (for_new != 1) weak.push_back(fmt::format("new interfaces {}", mode(for_new)));
+        ipv4_exposed = !weak.empty();
+    }
+    const bool ipv6_exposed = s.ipv6_enabled && !coverage.ipv6;
+    if (!ipv4_exposed && !ipv6_exposed) return std::nullopt;
+    std::string what;
+    if (ipv4_exposed) {
+        what = "IPv4 reverse-path filtering is loose or off (";
+        for (std::size_t i = 0; i < weak.size(); ++i) what += (i ? ", " : "") + weak[i];
+        what += ")";
+    }
+    if (ipv6_exposed)
+        what += std::string(what.empty() ? "" : " and ") + "IPv6 has no reverse-path filter in the kernel";
+    const char* families = ipv4_exposed && ipv6_exposed ? "IPv4 and IPv6" : ipv4_exposed ? "IPv4" : "IPv6";
+    return Finding{
+        "warning", "rp-filter-loose",
+        fmt::format("{}, and no nft fib (or iptables rpfilter) rule drops spoofed contact traffic for {}: a guest "
+                    "on another segment can send a reply with an inside host's address as source; only tbhelperd's "
+                    "reply-interface check then stops it from acting on it",
+                    what, families),
+        fmt::format("load the anti-spoofing chain: {} (or, for IPv4 alone, sysctl -w net.ipv4.conf.all.rp_filter=1)",
+                    fix_apply)};
 }
 
 // ---------------------------------------------------------------------------

@@ -78,6 +78,37 @@ struct ProbeResult {
 ProbeResult evaluate_hook(const nlohmann::json& ruleset_json, const std::string& l3, const std::string& hook,
                           const Probe& probe);
 
+// ---- reverse-path filtering (spoofed host replies) ---------------------------
+
+// Which families a ruleset drops spoofed contact traffic for: a rule with an
+// nft `fib saddr ... iif oif missing` match (mark optional) and a drop or
+// reject verdict, or an iptables-nft `rpfilter` match with DROP, in a chain on
+// hook prerouting (or a regular chain, which a prerouting chain may jump to),
+// whose port matches (if any) name a contact port. Family ip: IPv4; ip6:
+// IPv6; inet: both unless the rule matches `meta nfproto` to one.
+struct AntispoofCoverage {
+    bool ipv4 = false;
+    bool ipv6 = false;
+    std::string where_ipv4, where_ipv6;  // "inet tbhelper antispoof" of the first rule found
+};
+AntispoofCoverage find_antispoof_rules(const nlohmann::json& ruleset_json, const Config& config);
+
+// The reverse-path filter sysctls of one network namespace.
+struct ReversePathSysctls {
+    // net.ipv4.conf.NAME.rp_filter for NAME = "all", "default" and every
+    // interface (lo included, ignored); 0 off, 1 strict, 2 loose. The kernel
+    // applies max(all, interface) to an interface; "default" is what new
+    // interfaces start with.
+    std::map<std::string, int> ipv4_rp_filter;
+    bool ipv6_enabled = true;  // IPv6 has no rp_filter sysctl: only netfilter can check it
+};
+
+// rp-filter-loose (warning): reverse-path filtering is loose or off for IPv4
+// on some interface (or for new interfaces), or IPv6 is on, and the ruleset
+// has no anti-spoofing rule for that family. nullopt when protected.
+std::optional<Finding> audit_reverse_path(const ReversePathSysctls& sysctls, const AntispoofCoverage& coverage,
+                                          const std::string& fix_apply);
+
 // ---- kernel modules ---------------------------------------------------------
 
 // Modules the helper needs (name, kernel option).

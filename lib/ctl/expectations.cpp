@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "common/escape.hpp"
 #include "config/config.hpp"
 #include "ctl/format.hpp"
 
@@ -103,7 +104,7 @@ std::string format_table(const std::vector<ExpectationRow>& rows) {
     Table t({"PROTO", "GUEST", "ADDRESS", "PORT", "SERVICE", "TIMEOUT", "MASTER"});
     for (const auto& r : rows)
         t.add({std::string(transport_name(r.proto)), r.src.to_string(), r.dst.to_string(), std::to_string(r.dport),
-               r.service.value_or("-"), fmt::format("{}s", r.timeout), master_text(r.master)});
+               escape_untrusted(r.service.value_or("-")), fmt::format("{}s", r.timeout), master_text(r.master)});
     return t.render();
 }
 
@@ -112,7 +113,7 @@ std::string format_event(const std::string& event, const ExpectationRow& r) {
     std::transform(tag.begin(), tag.end(), tag.begin(), [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
     std::string line = fmt::format("[{}] {} {} -> {}", tag, transport_name(r.proto), r.src.to_string(),
                                    endpoint(r.dst, r.dport));
-    if (r.service) line += fmt::format(" service={}", *r.service);
+    if (r.service) line += fmt::format(" service={}", escape_untrusted(*r.service));
     if (event == "new") line += fmt::format(" timeout={}s", r.timeout);
     line += fmt::format(" master {}", master_text(r.master));
     return line;

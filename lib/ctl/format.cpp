@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 namespace tb::ctl {
 
@@ -51,6 +52,10 @@ std::string format_duration(double seconds) {
 std::string endpoint(const IpAddress& address, std::uint16_t port) {
     if (address.is_v6()) return fmt::format("[{}]:{}", address.to_string(), port);
     return fmt::format("{}:{}", address.to_string(), port);
+}
+
+std::string dump_json(const nlohmann::json& value, int indent) {
+    return value.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace tb::ctl

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "common/net.hpp"
 
 namespace tb::ctl {
@@ -27,5 +29,11 @@ private:
 std::string format_duration(double seconds);
 // "198.51.100.2:407", "[2001:db8::2]:407"
 std::string endpoint(const IpAddress& address, std::uint16_t port);
+
+// Every JSON tbhelperctl prints goes through here. Strings stay the real
+// strings (JSON escapes control bytes itself); a byte sequence that is not
+// valid UTF-8 (a name from a capture or the kernel) becomes U+FFFD instead of
+// making nlohmann-json throw and losing the whole report. indent < 0: one line.
+std::string dump_json(const nlohmann::json& value, int indent = -1);
 
 }  // namespace tb::ctl

@@ -4,6 +4,10 @@
 
 namespace tb::ctl {
 
+// `mark` joins the lookup so that sites routing by firewall mark (policy
+// routing) get the route their marked packets really take.
+const char* const kNftAntispoofMatch = "fib saddr . mark . iif oif missing drop";
+
 std::string nft_port_set(const std::vector<std::uint16_t>& ports) {
     if (ports.size() == 1) return std::to_string(ports.front());
     std::string out = "{ ";
@@ -47,10 +51,36 @@ void assign_chain(std::string& out, const Config& c, const char* chain, const ch
     out += "\t}\n";
 }
 
-std::string table_body(const Config& c) {
+// Spec B10, issue "spoofed host replies": a guest next to the firewall can
+// send a datagram with an inside host's address as source; loose reverse-path
+// filtering (Debian's default) and IPv6 (no kernel reverse-path filter at all)
+// let it through. Both directions of contact traffic are checked: the reply
+// (source port = contact port) is the one a spoofer forges to open pinholes,
+// the original direction keeps a guest from speaking with another's address.
+// Priority raw (-300) runs before conntrack, so a spoofed packet neither
+// creates nor refreshes a conntrack entry and never reaches the helper. The
+// kernel answers fib lookups of loopback packets with the loopback device
+// itself, so the firewall's own traffic over lo is never dropped here.
+void antispoof_chain(std::string& out, const Config& c) {
+    out += fmt::format("\tchain {} {{\n", kChainAntispoof);
+    out += "\t\t# before conntrack (priority raw, -300): contact traffic whose source address is\n"
+           "\t\t# not routed back out of the interface it came in on is spoofed (strict reverse\n"
+           "\t\t# path, IPv4 and IPv6); leave out with tbhelperctl rules --no-antispoof\n";
+    out += "\t\ttype filter hook prerouting priority raw; policy accept;\n";
+    for (const char* dir : {"dport", "sport"}) {
+        if (!c.tcp_contact_ports.empty())
+            out += fmt::format("\t\ttcp {} {} {}\n", dir, nft_port_set(c.tcp_contact_ports), kNftAntispoofMatch);
+        if (!c.udp_contact_ports.empty())
+            out += fmt::format("\t\tudp {} {} {}\n", dir, nft_port_set(c.udp_contact_ports), kNftAntispoofMatch);
+    }
+    out += "\t}\n\n";
+}
+
+std::string table_body(const Config& c, const RulesOptions& o) {
     std::string out = fmt::format("table inet {} {{\n", kNftTable);
     if (!c.tcp_contact_ports.empty()) helper_object(out, kHelperObjectTcp, "tcp");
     if (!c.udp_contact_ports.empty()) helper_object(out, kHelperObjectUdp, "udp");
+    if (o.antispoof && (!c.tcp_contact_ports.empty() || !c.udp_contact_ports.empty())) antispoof_chain(out, c);
     assign_chain(out, c, kChainPrerouting, "prerouting",
                  "after conntrack (priority -200): forwarded and incoming contact connections");
     out += "\n";
@@ -90,19 +120,19 @@ std::string filter_example(const Config& c) {
 
 }  // namespace
 
-std::string nft_ruleset(const Config& config, const std::string& origin) {
-    return header(config, origin, "# Load with: tbhelperctl rules --apply (or nft -f FILE)\n\n") + table_body(config) +
-           filter_example(config);
+std::string nft_ruleset(const Config& config, const std::string& origin, const RulesOptions& options) {
+    return header(config, origin, "# Load with: tbhelperctl rules --apply (or nft -f FILE)\n\n") +
+           table_body(config, options) + filter_example(config);
 }
 
-std::string nft_apply_buffer(const Config& config, const std::string& origin) {
+std::string nft_apply_buffer(const Config& config, const std::string& origin, const RulesOptions& options) {
     // "table" creates the table when absent, so that "delete" never fails; the
     // three commands are one transaction.
     return header(config, origin, "") + fmt::format("table inet {0}\ndelete table inet {0}\n", kNftTable) +
-           table_body(config);
+           table_body(config, options);
 }
 
-std::string iptables_ruleset(const Config& config, const std::string& origin) {
+std::string iptables_ruleset(const Config& config, const std::string& origin, const RulesOptions& options) {
     std::string out = header(config, origin,
                              "# iptables-restore input, the same for iptables and ip6tables. It replaces\n"
                              "# the whole raw table; merge it by hand if you keep other raw rules:\n"
@@ -110,7 +140,18 @@ std::string iptables_ruleset(const Config& config, const std::string& origin) {
                              "#   tbhelperctl rules --iptables | ip6tables-restore\n"
                              "# The raw table runs before conntrack: CT attaches the helper to the new\n"
                              "# connection only, so no state match is needed.\n");
+    if (options.antispoof)
+        out += "# The rpfilter DROP rules are the anti-spoofing check of the nft form (strict\n"
+               "# reverse path for contact traffic, --validmark like fib's mark); leave them\n"
+               "# out with tbhelperctl rules --iptables --no-antispoof.\n";
     out += "*raw\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n";
+    if (options.antispoof)
+        for (const char* dir : {"--dport", "--sport"}) {
+            for (auto p : config.tcp_contact_ports)
+                out += fmt::format("-A PREROUTING -p tcp {} {} -m rpfilter --validmark --invert -j DROP\n", dir, p);
+            for (auto p : config.udp_contact_ports)
+                out += fmt::format("-A PREROUTING -p udp {} {} -m rpfilter --validmark --invert -j DROP\n", dir, p);
+        }
     for (const char* chain : {"PREROUTING", "OUTPUT"}) {
         for (auto p : config.tcp_contact_ports)
             out += fmt::format("-A {} -p tcp --dport {} -j CT --helper {}\n", chain, p, kHelperName);

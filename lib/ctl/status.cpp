@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "common/escape.hpp"
 #include "ctl/format.hpp"
 
 namespace tb::ctl {
@@ -34,10 +35,12 @@ nlohmann::json status_json(const nlohmann::json& response, const std::string& so
 
 namespace {
 
+// Values come from the daemon, which repeats what the network and the kernel
+// said: escaped for the terminal (docs/tbhelperctl.md#untrusted-text).
 std::string scalar(const nlohmann::json& v) {
-    if (v.is_string()) return v.get<std::string>();
+    if (v.is_string()) return escape_untrusted(v.get<std::string>());
     if (v.is_null()) return "-";
-    return v.dump();
+    return escape_untrusted(dump_json(v));
 }
 
 std::string field(const nlohmann::json& r, const char* key) {
@@ -54,7 +57,7 @@ std::string format_status(const nlohmann::json& r, const std::string& socket_pat
         out += fmt::format(", up {}", format_duration(it->get<double>()));
     out += '\n';
     auto row = [&](const char* label, const std::string& value) { out += fmt::format("{:<10} {}\n", label, value); };
-    row("socket", socket_path);
+    row("socket", escape_untrusted(socket_path));
     if (r.contains("config")) row("config", field(r, "config"));
     row("queue", field(r, "queue"));
     std::string helpers;
@@ -73,7 +76,7 @@ std::string format_status(const nlohmann::json& r, const std::string& socket_pat
         // Mandatory counters first, in the documented order, then the others.
         out += "counters\n";
         auto add = [&](const std::string& k, const nlohmann::json& v) {
-            out += fmt::format("  {:<22} {}\n", k, scalar(v));
+            out += fmt::format("  {:<22} {}\n", escape_untrusted(k), scalar(v));
         };
         for (const auto& k : kStatusCounterKeys)
             if (it->contains(k)) add(k, (*it)[k]);

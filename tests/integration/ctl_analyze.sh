@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # tbhelperctl analyze against a real capture: tbsim sessions over loopback
 # (TCP contact IPv4 and IPv6, legacy UDP contact, an unframed service, a
-# non-Timbuktu flow on the contact port, a third-party offer), captured with
-# tshark (or tcpdump), then `tbhelperctl analyze --json` must report exactly
-# the sessions run: count, services, offers, expectations, refusals.
+# non-Timbuktu flow on the contact port, a third-party offer) and two
+# exchanges of Timbuktu outside the model sent as literal bytes (spec A9: the
+# detection probe and a reply holding 00 25 D0 B9; A10: a Sun RPC call
+# answered by a datagram beginning 00 23 D1 1F), captured with tshark (or
+# tcpdump), then `tbhelperctl analyze --json` must report exactly the
+# sessions run: count, services, offers, expectations, refusals, and the two
+# flows as Timbuktu outside the model with the unmodelled counter.
 #
 # Runs in its own network namespace (unshare -n) so that nothing else on the
 # machine's loopback ends up in the capture; needs root (capture, namespace).
@@ -64,6 +68,31 @@ stop_host main
 start_host third --listen 127.0.0.1 --tcp-port $T2 --udp-port 0 --dynamic-base 23050 --offer-address 127.0.0.2
 guest thirdparty 1 --host 127.0.0.1 --port $T2 --service chat --stream-timeout 1
 stop_host third
+# Spec A9 and A10, byte for byte, over real UDP on the legacy contact port.
+command -v python3 >/dev/null || fail "python3 is needed to send the A9/A10 datagrams"
+python3 - "$U1" >"$WORK/a9a10.log" 2>&1 <<'PY' || fail "A9/A10 exchange failed: $(cat "$WORK/a9a10.log")"
+import socket, sys
+port = int(sys.argv[1])
+a9_probe = bytes.fromhex("00250022FF01006403070005000100 00".replace(" ", ""))
+a9_reply = bytes.fromhex("0025D0B9000000010000")  # holds 00 25 D0 B9
+# A10: a Sun RPC call (xid, CALL, RPC v2, portmapper 100000 v2, NULL, AUTH_NULL x2).
+a10_probe = bytes.fromhex("72FE1D13" "00000000" "00000002" "000186A0" "00000002" "00000000" + "00" * 16)
+a10_reply = bytes.fromhex("0023D11F0000000000000000")  # begins 00 23 D1 1F
+host = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+host.bind(("127.0.0.1", port))
+host.settimeout(5)
+for probe, reply in ((a9_probe, a9_reply), (a10_probe, a10_reply)):
+    guest = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    guest.settimeout(5)
+    guest.sendto(probe, ("127.0.0.1", port))
+    data, peer = host.recvfrom(2048)
+    assert data == probe, data
+    host.sendto(reply, peer)
+    assert guest.recv(2048) == reply
+    guest.close()
+print("A9 and A10 exchanged")
+PY
+pass "A9 and A10 exchanges sent as literal bytes"
 stop_capture
 [[ -s $CAP ]] || fail "the capture $CAP is empty"
 pass "capture written ($(stat -c %s "$CAP") bytes)"
@@ -83,7 +112,7 @@ eq() {  # eq WHAT EXPECTED JQ-FILTER
 
 eq "link type" EN10MB '.link_type'
 eq "Timbuktu sessions" 6 '.timbuktu_sessions'
-eq "flows on contact ports" 7 '.sessions | length'
+eq "flows on contact ports" 9 '.sessions | length'
 eq "services, in order" "intercom drag-and-drop send-files control intercom chat" \
     '[.sessions[] | select(.timbuktu) | .service] | join(" ")'
 eq "transports, in order" "tcp tcp tcp udp udp tcp" '[.sessions[] | select(.timbuktu) | .transport] | join(" ")'
@@ -91,8 +120,17 @@ eq "offers per session" "1 1 0 1 2 1" '[.sessions[] | select(.timbuktu) | .offer
 eq "the IPv6 session's guest" "::1" '[.sessions[] | select(.service == "drag-and-drop")][0].guest'
 eq "send-files stops at service data (B7)" service-data '[.sessions[] | select(.service == "send-files")][0].phase'
 eq "the garbage flow is the one non-Timbuktu flow" "1 $T1" \
-    '[.sessions[] | select(.timbuktu | not)] | "\(length) \(.[0].contact_port)"'
-eq "not-Timbuktu reason given" "true" '[.sessions[] | select(.timbuktu | not)][0].not_timbuktu | length > 0'
+    '[.sessions[] | select((.timbuktu or .unmodelled) | not)] | "\(length) \(.[0].contact_port)"'
+eq "not-Timbuktu reason given" "true" \
+    '[.sessions[] | select((.timbuktu or .unmodelled) | not)][0].not_timbuktu | length > 0'
+# Spec B9: the A9 flow and the A10 flow are Timbuktu outside the model.
+eq "flows outside the model (A9, A10)" "2 udp/$U1/unmodelled udp/$U1/unmodelled" \
+    '[.sessions[] | select(.unmodelled == true)] | "\(length) " + (map("\(.transport)/\(.contact_port)/\(.phase)") | join(" "))'
+eq "they are the last two flows, not counted as Timbuktu sessions" "8 9 false false" \
+    '[.sessions[] | select(.unmodelled == true)] | map(.id|tostring) + map(.timbuktu|tostring) | join(" ")'
+eq "the other flows carry unmodelled: false" 7 '[.sessions[] | select(.unmodelled == false)] | length'
+eq "no offer, no expectation from them" 0 '[.sessions[] | select(.unmodelled == true) | .offers] | add'
+eq "engine counter unmodelled" 2 '.counters.unmodelled'
 eq "expectations" 5 '.expectations | length'
 eq "expectations (proto/service)" "udp/intercom tcp/drag-and-drop tcp/control udp/intercom tcp/intercom" \
     '[.expectations[] | "\(.proto)/\(.service)"] | join(" ")'
@@ -105,12 +143,16 @@ eq "refusal reason" third-party-address '.refusals[0].reason'
 eq "unparsed frames" 0 '.unparsed | length'
 eq "engine counter sessions" 6 '.counters.sessions'
 eq "engine counter offers" 6 '.counters.offers'
-eq "engine counter not_timbuktu" 1 '.counters.not_timbuktu'
+# The garbage flow, and the A10 flow, whose foreign first datagram the engine
+# counts as not Timbuktu before the host's reply shows Timbuktu outside the model.
+eq "engine counter not_timbuktu" 2 '.counters.not_timbuktu'
 
 # The table for people says the same.
 "$CTL" --config "$WORK/tb.conf" analyze "$CAP" >"$WORK/analyze.txt" 2>&1 || fail "tbhelperctl analyze failed"
-has_re "$WORK/analyze.txt" ': [0-9]+ frames \(EN10MB\), 6 Timbuktu sessions, 1 flow on contact ports that is not Timbuktu, 5 expectations, 1 refusal, 0 unparsed frames$'
+has_re "$WORK/analyze.txt" ': [0-9]+ frames \(EN10MB\), 6 Timbuktu sessions, 2 flows Timbuktu outside the model, 1 flow on contact ports that is not Timbuktu, 5 expectations, 1 refusal, 0 unparsed frames$'
 count_re "$WORK/analyze.txt" '^session [0-9]+ .* service intercom, ' 2
+count_re "$WORK/analyze.txt" "^session [89]  udp 127\.0\.0\.1:[0-9]+ -> 127\.0\.0\.1:$U1  Timbuktu, outside the model, frames [0-9]+-[0-9]+ \(2\), phase unmodelled$" 2
+has_re "$WORK/analyze.txt" '^engine counters:.* unmodelled 2$'
 has_re "$WORK/analyze.txt" '^  frame [0-9]+ +warning: refused \(third-party-address\)'
 
 # Without the configuration the contact ports are the defaults (407...): nothing found.

@@ -7,7 +7,10 @@
 # rules); --apply with other ports replaces the ports; --remove deletes it and
 # a second --remove says there is nothing to remove (exit 0). The printed
 # ruleset loads with nft -f as is, and --iptables output passes
-# iptables-restore --test.
+# iptables-restore --test. The anti-spoofing chain (fib, priority raw) loads
+# and drops a datagram to UDP 407 whose source the firewall routes elsewhere
+# (a guest using the host's subnet), while real contact traffic passes;
+# --no-antispoof leaves the chain out.
 . "$(dirname "$0")/lib.sh"
 kt_begin "tbhelperctl rules: apply, replace, remove"
 kt_need tbhelperd tbhelperctl
@@ -49,6 +52,35 @@ assert_eq "TCP 407 assigned in prerouting and output" 2 \
 assert_eq "UDP 407, 1419 assigned in prerouting and output" 2 \
     "$(grep -cE 'ct state new udp dport \{ 407, 1419 \} ct helper set "timbuktu-udp"' "$KT_WORK/table1.nft")"
 
+assert_grep "antispoof chain before conntrack" 'chain antispoof \{' "$KT_WORK/table1.nft"
+assert_grep "antispoof chain at priority raw" 'type filter hook prerouting priority raw; policy accept;' "$KT_WORK/table1.nft"
+assert_eq "4 fib anti-spoofing rules (TCP and UDP, dport and sport)" 4 \
+    "$(grep -cE '(tcp|udp) (d|s)port .* fib saddr \. mark \. iif oif missing drop' "$KT_WORK/table1.nft")"
+
+kt_step "the antispoof chain drops a spoofed source and passes real contact traffic"
+# The guest takes an address of the host's subnet (203.0.113.77): the firewall
+# routes that subnet out of hw0, so the datagram arriving on gw0 is spoofed.
+in_guest ip addr add 203.0.113.77/32 dev eth0 || kt_die "cannot add the spoofed address"
+in_fw conntrack -F >/dev/null 2>&1
+echo spoofed | in_guest socat -u - UDP4-SENDTO:203.0.113.2:407,bind=203.0.113.77:40077
+echo real | in_guest socat -u - UDP4-SENDTO:203.0.113.2:407,bind=198.51.100.2:40078
+sleep 0.3
+in_fw conntrack -L -p udp 2>/dev/null >"$KT_WORK/ct-spoof.txt"
+kt_indent < "$KT_WORK/ct-spoof.txt"
+assert_no_grep "spoofed source never reached conntrack" 'src=203\.0\.113\.77' "$KT_WORK/ct-spoof.txt"
+assert_grep "the real guest's datagram passed to conntrack" 'src=198\.51\.100\.2 .*sport=40078' "$KT_WORK/ct-spoof.txt"
+in_guest ip addr del 203.0.113.77/32 dev eth0
+
+kt_step "rules --apply --no-antispoof leaves the chain out"
+in_fw "${CTL[@]}" rules --apply --no-antispoof >"$KT_WORK/apply-noas.out" 2>&1; rc=$?
+kt_indent < "$KT_WORK/apply-noas.out"
+assert_eq "--no-antispoof exit status" 0 "$rc"
+assert_grep "--no-antispoof says so" 'no anti-spoofing chain \(--no-antispoof\)' "$KT_WORK/apply-noas.out"
+in_fw nft list table inet tbhelper >"$KT_WORK/table-noas.nft" 2>&1
+assert_no_grep "no antispoof chain" 'antispoof|fib ' "$KT_WORK/table-noas.nft"
+assert_eq "helper assignments unchanged" 4 "$(grep -c 'ct helper set' "$KT_WORK/table-noas.nft")"
+in_fw "${CTL[@]}" rules --apply >/dev/null 2>&1 || kt_fail "rules --apply after --no-antispoof failed"
+
 # ---- apply again: replaces ----------------------------------------------------------------
 kt_step "rules --apply a second time replaces the table"
 in_fw "${CTL[@]}" rules --apply >"$KT_WORK/apply2.out" 2>&1; rc=$?
@@ -79,6 +111,7 @@ in_fw "${CTL[@]}" rules >"$KT_WORK/printed.nft" 2>&1
 assert_ok "nft -c -f of the printed ruleset" in_fw nft -c -f "$KT_WORK/printed.nft"
 in_fw "${CTL[@]}" rules --iptables >"$KT_WORK/ipt.rules" 2>&1
 assert_grep "iptables form has CT --helper timbuktu" '^-A PREROUTING -p tcp --dport 407 -j CT --helper timbuktu$' "$KT_WORK/ipt.rules"
+assert_grep "iptables form has the rpfilter anti-spoofing rule" '^-A PREROUTING -p udp --sport 407 -m rpfilter --validmark --invert -j DROP$' "$KT_WORK/ipt.rules"
 if command -v iptables-restore >/dev/null; then
     assert_ok "iptables-restore --test" in_fw iptables-restore --test "$KT_WORK/ipt.rules"
     assert_ok "ip6tables-restore --test" in_fw ip6tables-restore --test "$KT_WORK/ipt.rules"

@@ -8,6 +8,8 @@
 #   - rules loaded for other ports than the configuration's: rules-mismatch
 #   - rules not loaded: rules-missing
 #   - daemon down: daemon-down, and its parked (disabled) helper: helper-disabled
+#   - loose rp_filter and rules without the anti-spoofing chain
+#     (--no-antispoof): rp-filter-loose; with the chain: not reported
 . "$(dirname "$0")/lib.sh"
 kt_begin "tbhelperctl check: silent when correct, each misconfiguration reported"
 kt_need tbhelperd tbhelperctl
@@ -90,6 +92,18 @@ assert_code "rules missing" rules-missing
 in_fw "${CTL[@]}" rules --apply >/dev/null 2>&1 || kt_die "rules --apply failed"
 check_run again
 assert_eq "correct again: exit 0" 0 "$RC"
+
+kt_step "loose reverse-path filtering without the anti-spoofing chain"
+in_fw sysctl -qw net.ipv4.conf.all.rp_filter=2 net.ipv4.conf.default.rp_filter=2 net.ipv4.conf.gw0.rp_filter=2 >/dev/null
+in_fw "${CTL[@]}" rules --apply --no-antispoof >/dev/null 2>&1 || kt_die "rules --apply --no-antispoof failed"
+check_run rpf
+assert_eq "check exit status (rp_filter loose, no fib rule)" 1 "$RC"
+assert_code "loose reverse path reported" rp-filter-loose
+assert_eq "rp-filter-loose is a warning naming gw0 loose and IPv6" true \
+    "$(jq 'any(.[]; .code == "rp-filter-loose" and .severity == "warning" and (.message | contains("gw0 loose")) and (.message | contains("IPv6")))' "$KT_WORK/rpf.json")"
+in_fw "${CTL[@]}" rules --apply >/dev/null 2>&1 || kt_die "rules --apply failed"
+check_run rpf2
+assert_eq "with the antispoof chain: exit 0 again" 0 "$RC"
 
 kt_step "daemon down"
 kt_daemon_stop TERM

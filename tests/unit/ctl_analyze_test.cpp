@@ -269,8 +269,10 @@ TEST_CASE("ctl analyze: a TCP intercom session, offer split across segments, str
                           "tcp_contact_ports", "udp_contact_ports", "counters"})
         CHECK(j.contains(k));
     auto text = format_report(r, "x.pcap");
-    CHECK(text.rfind("x.pcap: 10 frames (EN10MB), 1 Timbuktu session, 0 flows on contact ports that are not "
-                     "Timbuktu, 1 expectation, 0 refusals, 0 unparsed frames\n", 0) == 0);
+    // Issue 9: the summary counts flows of Timbuktu outside the model apart.
+    CHECK(text.rfind("x.pcap: 10 frames (EN10MB), 1 Timbuktu session, 0 flows Timbuktu outside the model, 0 flows "
+                     "on contact ports that are not Timbuktu, 1 expectation, 0 refusals, 0 unparsed frames\n",
+                     0) == 0);
     CHECK(text.find("session 1  tcp 198.51.100.2:40000 -> 203.0.113.2:407  service intercom, 1 offer") !=
           std::string::npos);
 }
