@@ -609,31 +609,10 @@ nlohmann::json to_json(const AnalysisReport& r, const std::string& file) {
 }
 
 // Everything a capture carries (names in HELLO and HELLO-ACK, the engine's
-// words about bytes a peer chose) is escaped here, at the edge; the JSON keeps
-// the real strings (docs/tbhelperctl.md#untrusted-text).
-//
-// The engine's own words (events, reasons) already carry names escaped
-// (docs/daemon.md#untrusted-text); escaping them again would double every
-// backslash. So backslashes pass as they are and only what is still unsafe
-// (a control byte, DEL, invalid UTF-8) is escaped: an escaped text stays
-// unchanged, a raw byte never reaches the terminal.
-std::string terminal_text(const std::string& text) {
-    if (is_plain_text(text)) return text;
-    std::string out;
-    std::size_t start = 0;
-    for (;;) {
-        // A backslash is never part of a multi-byte UTF-8 sequence: splitting there is safe.
-        const auto bs = text.find('\\', start);
-        out += escape_untrusted(std::string_view(text).substr(start, bs == std::string::npos ? bs : bs - start));
-        if (bs == std::string::npos) break;
-        out += '\\';
-        start = bs + 1;
-    }
-    return out;
-}
-
+// words about bytes a peer chose) is escaped here, at the edge, once; the JSON
+// keeps the real strings (docs/tbhelperctl.md#untrusted-text).
 std::string format_report(const AnalysisReport& r, const std::string& file_in) {
-    const auto esc = [](const std::string& t) { return terminal_text(t); };
+    const auto esc = [](const std::string& t) { return escape_untrusted(t); };
     const std::string file = escape_untrusted(file_in);
     const std::size_t foreign = r.sessions.size() - r.timbuktu_sessions() - r.unmodelled_flows();
     std::string out = fmt::format(

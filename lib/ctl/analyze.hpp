@@ -154,8 +154,5 @@ private:
 // Output. `file` names the capture.
 nlohmann::json to_json(const AnalysisReport& r, const std::string& file);
 std::string format_report(const AnalysisReport& r, const std::string& file);
-// `text` with control bytes, DEL and invalid UTF-8 escaped as \xNN, backslashes
-// kept: text that is already escaped (the engine's events) stays as it is.
-std::string terminal_text(const std::string& text);
 
 }  // namespace tb::ctl

@@ -113,11 +113,12 @@ TEST_CASE("ctl analyze: raw network bytes in any report text", "[ctl][analyze][u
     INFO(text);
     CHECK(terminal_safe(text));
     CHECK(text.find("bad \\x1b[2J name \\xff") != std::string::npos);
-    CHECK(text.find("raw\\x00\\x07 and escaped \\x1b stay \\xe2\\x82") != std::string::npos);
+    // Escaped once, at this edge: a backslash from the capture is escaped too,
+    // so the report is unambiguous.
+    CHECK(text.find("raw\\x00\\x07 and escaped \\x5cx1b stay \\xe2\\x82") != std::string::npos);
     CHECK(text.find("detail \\x9b\\x1b") != std::string::npos);
     CHECK(text.find("reason \\x7f") != std::string::npos);
     CHECK(text.rfind("cap\\xff\\x1b.pcap: ", 0) == 0);
-    CHECK(terminal_text("already \\x1b escaped") == "already \\x1b escaped");
 
     auto j = to_json(r, file);
     // nlohmann-json's default handler throws on the invalid bytes (the report
