@@ -23,15 +23,19 @@ kt_step "host: a sink on TCP 407 that reads and discards"
 kt_attack_host sink407 sink --listen :: --tcp-port 407
 sink_pid=$KT_LAST_PID
 
+# id_sequence of queue 407: how many packets went through the daemon (a
+# packet passed unseen, the queue being full, would not count).
+_queue_seq() { in_fw awk '$1 == 407 { print $8 }' /proc/net/netfilter/nfnetlink_queue 2>/dev/null; }
+seq0=$(_queue_seq)
 rss0=$(kt_daemon_rss_kib)
 kt_say "daemon VmRSS before: ${rss0:-?} KiB"
 kt_step "attack: $N connections, each a HELLO announcing 65535 body bytes, $BYTES sent"
 rel=$KT_WORK/release
 ip netns exec "$TB_NS_GUEST" python3 "$KT_ATTACK" hold --host "$TB_TARGET_ADDR" --count "$N" --send "$BYTES" \
-    --timeout 200 --release-file "$rel" --hold 240 >"$KT_WORK/attack-hold.json" 2>"$KT_WORK/attack-hold.log" &
+    --timeout 300 --release-file "$rel" --hold 360 >"$KT_WORK/attack-hold.json" 2>"$KT_WORK/attack-hold.log" &
 apid=$!
 _hold_reported() { [ -s "$KT_WORK/attack-hold.json" ]; }
-kt_wait_for 220 _hold_reported || kt_fail "the attacker did not report within 220 s"
+kt_wait_for 320 _hold_reported || kt_fail "the attacker did not report within 320 s"
 kt_indent < "$KT_WORK/attack-hold.log"
 kt_say "attacker: $(cat "$KT_WORK/attack-hold.json")"
 assert_eq "every connection was opened and written" 0 "$(kt_attack_field hold failed)"
@@ -41,6 +45,8 @@ _queue_empty() { [ "$(kt_nfqueue_waiting)" = 0 ]; }
 kt_wait_for 30 _queue_empty || kt_note "queue 407 still holds $(kt_nfqueue_waiting) packet(s)"
 sleep 1
 rss1=$(kt_daemon_rss_kib)
+seq1=$(_queue_seq)
+_kt_isnum "$seq0" && _kt_isnum "$seq1" && echo "FIGURE: $((seq1 - seq0)) packets went through queue 407 during the attack"
 in_fw conntrack -L -p tcp --orig-port-dst 407 2>/dev/null | grep -c ESTABLISHED > "$KT_WORK/established.txt"
 kt_say "contact connections established in the firewall: $(cat "$KT_WORK/established.txt")"
 if _kt_isnum "$rss0" && _kt_isnum "$rss1"; then

@@ -314,9 +314,13 @@ def cmd_hold(args):
                                                       announced & 0xFF]) + hello_body(service=SERVICE_CHAT)
     payload = (head + b"\xa5" * args.send)[:6 + min(args.send, announced - 1)]
     socks = []
-    pending = {}
     t0 = time.time()
     end = t0 + args.timeout
+    # Paced: at most --window connections have unacknowledged bytes at any
+    # time (SIOCOUTQ), at most --chunk bytes each. The firewall's queue must
+    # never overflow: past its length the kernel passes packets unseen (fail
+    # open) and the daemon would never hold what it is sent.
+    conns = []  # [sock, bytes sent, state: "connecting" | "open" | "done" | "failed"]
     for i in range(args.count):
         c = socket.socket(fam, socket.SOCK_STREAM)
         c.setblocking(False)
@@ -324,51 +328,55 @@ def cmd_hold(args):
             c.connect((args.host, args.port))
         except BlockingIOError:
             pass
+        except OSError:
+            pass
         socks.append(c)
-        pending[c.fileno()] = [c, 0, False]  # sock, bytes sent, connected
-        # pace the SYNs a little: a burst of 1000 overflows nothing, but
-        # keeps the first connections from waiting behind the last SYNs
-        if i % 100 == 99:
+        conns.append([c, 0, "open"])
+        if i % args.window == args.window - 1:
             time.sleep(0.05)
-    poll = select.epoll()
-    for fd in pending:
-        poll.register(fd, select.EPOLLOUT)
+
+    def outq(c):
+        try:
+            return struct.unpack("i", fcntl.ioctl(c.fileno(), termios.TIOCOUTQ, b"\0\0\0\0"))[0]
+        except OSError:
+            return 0
+
+    busy = []
+    nxt = 0
     failed = 0
-    while pending and time.time() < end:
-        for fd, ev in poll.poll(0.5):
-            st = pending.get(fd)
-            if st is None:
-                continue
-            c = st[0]
-            if ev & (select.EPOLLERR | select.EPOLLHUP):
-                failed += 1
-                poll.unregister(fd)
-                del pending[fd]
+    while time.time() < end:
+        busy = [st for st in busy if st[2] == "open" and outq(st[0]) > 0]
+        progressed = False
+        todo = [st for st in conns if st[2] == "open" and st[1] < len(payload)]
+        if not todo and not busy:
+            break
+        scanned = 0
+        while len(busy) < args.window and todo and scanned < len(conns):
+            st = conns[nxt % len(conns)]
+            nxt += 1
+            scanned += 1
+            if st[2] != "open" or st[1] >= len(payload) or st in busy:
                 continue
             try:
-                n = c.send(payload[st[1]:])
+                n = st[0].send(payload[st[1]:st[1] + args.chunk])
             except BlockingIOError:
                 continue
             except OSError:
+                st[2] = "failed"
                 failed += 1
-                poll.unregister(fd)
-                del pending[fd]
                 continue
             st[1] += n
-            if st[1] >= len(payload):
-                poll.unregister(fd)
-                del pending[fd]
+            busy.append(st)
+            progressed = True
+        if not progressed:
+            time.sleep(0.02)
+    pending = [st for st in conns if st[2] == "open" and st[1] < len(payload)]
     written = time.time()
     # Every byte acknowledged by the host: it has crossed the firewall, so the
     # daemon has seen (and given its verdict on) all of it.
     unacked = -1
     while time.time() < end:
-        unacked = 0
-        for c in socks:
-            try:
-                unacked += struct.unpack("i", fcntl.ioctl(c.fileno(), termios.TIOCOUTQ, b"\0\0\0\0"))[0]
-            except OSError:
-                pass
+        unacked = sum(outq(st[0]) for st in conns if st[2] == "open")
         if unacked == 0:
             break
         time.sleep(0.3)
@@ -480,6 +488,8 @@ def main():
     a.add_argument("--port", type=int, default=407)
     a.add_argument("--count", type=int, default=1000)
     a.add_argument("--send", type=int, default=65000, help="body bytes sent of the announced 65535")
+    a.add_argument("--window", type=int, default=32, help="connections with unacknowledged bytes at a time")
+    a.add_argument("--chunk", type=int, default=16384, help="bytes sent at a time on one connection")
     a.add_argument("--timeout", type=float, default=60)
     a.add_argument("--release-file", default="")
     a.add_argument("--hold", type=float, default=120)
