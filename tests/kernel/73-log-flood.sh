@@ -2,7 +2,7 @@
 # 73: a malformed flood must not flood the log (issue 8, item 7). After a
 # valid HELLO, the guest sends ten 65000-byte UDP datagrams made of 8-byte
 # malformed frames (8125 each) and, on a TCP contact after its HELLO, fifty
-# segments of 181 such frames: about 90,000 malformed frames. 0.1 wrote one
+# segments of 181 such frames (each a guest HELLO cut to 2 body bytes): about 90,000 malformed frames. 0.1 wrote one
 # warning per frame (178,004 lines). Asserted: the daemon's log grows by at
 # most 200 lines (log level info), the attack is still visible in it (at
 # least one malformed warning) and in the counters, and when the log's rate

@@ -399,9 +399,10 @@ def cmd_hold(args):
 
 def cmd_flood(args):
     fam = family_of(args.host)
-    # 8-byte frames of a class that is neither guest nor host (B1): each one is
-    # malformed on a flow that began with a valid HELLO.
-    bad = frame(0x0202, b"\x00\x31")
+    # 8-byte guest frames whose 2-byte body is a HELLO cut short (B3 wants at
+    # least 16 bytes): the framing stays intact, and each one is a malformed
+    # frame of its own on a flow that began with a valid HELLO.
+    bad = frame(CLASS_GUEST, struct.pack(">H", OP_HELLO))
     out = {}
     u = socket.socket(fam, socket.SOCK_DGRAM)
     u.connect((args.host, args.port))
