@@ -36,6 +36,8 @@ DAEMON_SRCS := $(sort $(wildcard nfhelper/*.cpp))
 CTL_SRCS    := $(sort $(wildcard ctl/*.cpp))
 SIM_SRCS    := $(sort $(wildcard tools/tbsim/*.cpp))
 UNIT_SRCS   := $(sort $(wildcard tests/unit/*.cpp))
+# The daemon's pure units (no sockets, no netfilter libraries), unit-tested.
+DAEMON_PURE_SRCS := nfhelper/session_table.cpp nfhelper/log.cpp nfhelper/log_limiter.cpp
 BENCH_SRCS  := $(sort $(wildcard tests/bench/*.cpp))
 FUZZ_SRCS   := $(sort $(wildcard tests/fuzz/*.cpp))
 
@@ -69,7 +71,7 @@ $(BUILD)/tbhelperctl: $(call obj,$(CTL_SRCS)) $(LIB_A)
 $(BUILD)/tbsim: $(call obj,$(SIM_SRCS)) $(LIB_A)
 	$(CXX) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(LIB_PKGS)) -lpthread
 
-$(BUILD)/unit-tests: $(call obj,$(UNIT_SRCS)) $(LIB_A)
+$(BUILD)/unit-tests: $(call obj,$(UNIT_SRCS) $(DAEMON_PURE_SRCS)) $(LIB_A)
 	$(CXX) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(LIB_PKGS))
 
 $(BUILD)/bench: $(call obj,$(BENCH_SRCS)) $(LIB_A)

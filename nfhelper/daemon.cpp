@@ -116,6 +116,9 @@ void Daemon::setup() {
              "per connection, control socket {}",
              TBHELPER_VERSION, kHelperName, config_.queue, config_.max_expectations, config_.expectation_timeout,
              opts_.socket_path);
+    if (!config_.reply_interface_check)
+        log_warning("reply_interface_check = false: replies are acted on whatever interface they arrive on; the "
+                    "ruleset must stop packets that forge a host's address (docs/daemon.md#reply-interface)");
 }
 
 int Daemon::run() {
@@ -140,6 +143,9 @@ int Daemon::run() {
     // After the fork above, so that the watchdog watches the process that runs.
     watchdog_ = CrashWatchdog::start(config_.queue, queue_->portid());
     notify_systemd("READY=1");
+    // Startup is over: from now on the log goes through its rate limit
+    // (docs/daemon.md#log-rate-limit); nothing said during startup was suppressed.
+    Log::start_rate_limit();
     loop();
     notify_systemd("STOPPING=1");
     stop();
@@ -188,6 +194,7 @@ void Daemon::loop() {
         }
         if (fds[1].revents) queue_->process(handler, kPacketsPerTurn);
         if (fds[0].revents) on_signals(stop);
+        Log::flush_suppressed();  // the "N messages suppressed" line, once the limit allows it
         for (std::size_t i = 2; i < fds.size(); ++i)
             if (fds[i].revents && control_->owns(fds[i].fd)) control_->on_ready(fds[i]);
 
@@ -250,9 +257,10 @@ void Daemon::reload() {
     }
     config_ = next;
     core_->apply_config(config_);
-    log_info("reload: configuration {} applied (queue {}, max {} expectations of {} s, nat_rewrite {}, log_level {})",
+    log_info("reload: configuration {} applied (queue {}, max {} expectations of {} s, nat_rewrite {}, "
+             "reply_interface_check {}, log_level {})",
              opts_.config_path, config_.queue, config_.max_expectations, config_.expectation_timeout,
-             config_.nat_rewrite, log_level_name(config_.log_level));
+             config_.nat_rewrite, config_.reply_interface_check, log_level_name(config_.log_level));
     notify_systemd("READY=1");
 }
 
@@ -300,6 +308,7 @@ std::string Daemon::status_json() const {
         {"stream_lost", c.stream_lost},
         {"reflected", c.reflected},
         {"unmodelled", c.unmodelled},
+        {"held_dropped", c.held_dropped},
         {"kernel_errors", k.kernel_errors},
         {"verdicts", q.verdicts},
         {"verdict_errors", q.verdict_errors},
@@ -309,6 +318,11 @@ std::string Daemon::status_json() const {
         {"rewrite_failures", k.rewrite_failures},
         {"detached", k.detached},
         {"evictions", k.evictions},
+        {"evictions_live", k.evictions_live},
+        {"spoofed", k.spoofed},
+        {"replies_unverified", k.replies_unverified},
+        {"nat_follow_refused", k.nat_follow_refused},
+        {"log_suppressed", Log::suppressed_total()},
         {"overruns", q.overruns},
         {"internal_errors", q.handler_failures},
         {"other_opcodes", opcodes},
@@ -322,6 +336,9 @@ std::string Daemon::status_json() const {
               {"config", opts_.config_path},
               {"sessions_tracked", core_->sessions_tracked()},
               {"session_capacity", HelperCore::kSessionCapacity},
+              {"hold_budget", {{"capacity", core_->hold_budget().capacity()},
+                               {"used", core_->hold_budget().used()},
+                               {"refusals", core_->hold_budget().refusals()}}},
               {"counters", counters}};
     return j.dump();
 }

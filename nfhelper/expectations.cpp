@@ -157,20 +157,11 @@ int ExpectationMaker::create(const ConntrackFacts& master, const engine::Expect&
     if (e.guest.family != e.address.family ||
         (master.l3 == AF_INET) != e.address.is_v4())
         return EAFNOSUPPORT;
-    bool with_fn = e.follow_nat;
+    // With NAT following or without, one message: a NATed master's
+    // expectation is never retried without its NAT attributes
+    // (expect_outcome.hpp, docs/daemon.md#nat-no-fallback).
+    const bool with_fn = e.follow_nat;
     int err = send(master, e, true, with_fn, e.timeout_seconds);
-    if (err == EINVAL && with_fn) {
-        // The expectation function is unknown: nf_nat is not loaded. The stream
-        // still gets its pinhole, but will not follow the master's NAT.
-        with_fn = false;
-        err = send(master, e, true, false, e.timeout_seconds);
-        if (err == 0) {
-            note = "kernel has no \"nat-follow-master\" (nf_nat not loaded): the expected stream will not follow "
-                   "the contact connection's NAT";
-            if (nat_follow_missing_logged_) note.clear();
-            nat_follow_missing_logged_ = true;
-        }
-    }
     if (err) return err;
     // A new expectation got the policy's timeout; a shorter one from the offer's
     // lifetime hint is applied by updating the (now existing) expectation.

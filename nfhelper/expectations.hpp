@@ -37,8 +37,8 @@ public:
 
     // Creates (or refreshes) the expectation; `policy_timeout` is what the
     // helper was registered with. Returns 0 or the kernel's positive errno; the
-    // caller logs and counts. `note` receives a warning worth logging even on
-    // success (e.g. NAT following unavailable).
+    // caller logs and counts (expect_outcome.hpp says what a failure means).
+    // `note` receives a warning worth logging even on success.
     int create(const ConntrackFacts& master, const engine::Expect& e, std::uint32_t policy_timeout,
                std::string& note);
 
@@ -52,7 +52,6 @@ private:
 
     NetlinkSocket nl_;
     std::deque<CreatedExpectation> recent_;
-    bool nat_follow_missing_logged_ = false;
 };
 
 }  // namespace tb::daemon

@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "expect_outcome.hpp"
 #include "kernel_pure/ct_attrs.hpp"
 #include "log.hpp"
 #include "protocol/services.hpp"
@@ -28,18 +29,76 @@ std::string endpoint(const IpAddress& a, std::uint16_t port) {
 
 }  // namespace
 
+bool phase_is_live(engine::Phase p) {
+    switch (p) {
+        case engine::Phase::await_hello:
+        case engine::Phase::await_ack:
+        case engine::Phase::framed: return true;
+        // Finished, not Timbuktu, lost, hostile, outside the model: nothing
+        // on them is ever acted on again.
+        case engine::Phase::service_data:
+        case engine::Phase::not_timbuktu:
+        case engine::Phase::lost:
+        case engine::Phase::hostile:
+        case engine::Phase::unmodelled: return false;
+    }
+    return false;  // no switch case left out (-Wswitch): a new phase must be placed here
+}
+
 HelperCore::HelperCore(const Config& config)
     : config_(config), policy_(engine::Policy::from_config(config)), table_(kSessionCapacity) {}
 
 void HelperCore::apply_config(const Config& config) {
     config_ = config;
     policy_ = engine::Policy::from_config(config);
-    table_.for_each([&](SessionEntry& e) { e.session.set_policy(policy_); });
+    table_.for_each([&](SessionEntry& e) {
+        if (e.session) e.session->set_policy(policy_);
+    });
 }
 
 void HelperCore::housekeeping(std::time_t now) {
-    std::size_t n = table_.expire(now, kIdleUdp, kIdleTcp);
+    std::size_t n = table_.expire(now, kIdle);
     if (n) log_debug("forgot {} idle session(s); their state stays in the kernel", n);
+}
+
+void HelperCore::place(SessionEntry& entry) {
+    Lane lane = Lane::junk;
+    if (entry.session && phase_is_live(entry.session->phase()))
+        lane = entry.key.l4 == IPPROTO_UDP ? Lane::udp : Lane::tcp;
+    table_.set_lane(entry, lane);
+}
+
+std::optional<engine::Session> HelperCore::restore_or_start(const ConntrackFacts& facts,
+                                                           engine::PersistedState& written, bool may_restore) {
+    std::optional<engine::Session> session;
+    const auto& help = facts.help;
+    if (may_restore && help && help->has_info && help->info.size() == engine::kPersistedStateSize) {
+        std::memcpy(written.data(), help->info.data(), written.size());
+        session = engine::Session::restore(facts.engine_facts(), policy_, counters_, help->info, &hold_budget_);
+        if (session) {
+            saturating_inc(kcounters_.restored_sessions);
+            log_debug("{}: session restored from the conntrack ({} phase)", facts.describe(),
+                      engine::phase_name(session->phase()));
+        }
+    }
+    if (!session) session.emplace(facts.engine_facts(), policy_, counters_, &hold_budget_);
+    return session;
+}
+
+void HelperCore::not_from_host(kpure::ReplyVerdict verdict, const ConntrackFacts& facts, const QueuedPacket& pkt,
+                               const SessionEntry* entry) {
+    if (verdict == kpure::ReplyVerdict::spoofed) {
+        saturating_inc(kcounters_.spoofed);
+        log_warning("{}: reply packet not from the host, passed and ignored (spoofed): it arrived {}, the original "
+                    "direction leaves through {}",
+                    facts.describe(), kpure::describe_interfaces(pkt.ifaces),
+                    entry && entry->path.outdev ? fmt::format("interface {}", entry->path.outdev)
+                                                : std::string("this machine (local)"));
+        return;
+    }
+    saturating_inc(kcounters_.replies_unverified);
+    log_debug("{}: reply packet passed and ignored: {} ({})", facts.describe(), kpure::reply_verdict_name(verdict),
+              kpure::describe_interfaces(pkt.ifaces));
 }
 
 Verdict HelperCore::on_packet(QueuedPacket& pkt) {
@@ -78,6 +137,8 @@ Verdict HelperCore::on_packet(QueuedPacket& pkt) {
                                  (facts->tcp_state && (*facts->tcp_state == kTcpTimeWait ||
                                                        *facts->tcp_state == kTcpClose)));
     const SessionKey key = SessionKey::of(*facts);
+    const engine::PacketDirection direction = direction_from_ctinfo(*pkt.ctinfo);
+    const bool reply = direction == engine::PacketDirection::reply;
     std::span<const std::uint8_t> payload(pkt.data.data() + parsed.payload_offset, parsed.payload_length);
 
     const std::time_t now = std::time(nullptr);
@@ -94,13 +155,25 @@ Verdict HelperCore::on_packet(QueuedPacket& pkt) {
             entry = nullptr;
         }
     }
+
+    // Who may speak for the host (docs/daemon.md#reply-interface): a reply
+    // that did not come in where the original direction left is never fed
+    // to the engine and changes nothing here, not even the table.
+    if (reply && config_.reply_interface_check) {
+        const auto verdict = entry ? kpure::check_reply(entry->path, pkt.ifaces) : kpure::ReplyVerdict::unknown_path;
+        if (verdict != kpure::ReplyVerdict::trusted) {
+            not_from_host(verdict, *facts, pkt, entry);
+            return v;
+        }
+    }
+
     if (entry && facts->confirmed && !entry->seen_confirmed) {
         entry->seen_confirmed = true;
         entry->ct_id = facts->id;  // the conntrack that won confirmation
     }
+    if (entry && !reply) entry->path.learn(pkt.ifaces);
 
-    // Fast path: pure ACKs, FINs and the like teach the engine nothing. The SYN
-    // does: it fixes where each direction's byte stream starts.
+    // Fast path: pure ACKs, FINs and the like teach the engine nothing.
     if (payload.empty() && !syn) {
         if (entry && entry->detach_pending && facts->confirmed) {
             detach(v, key);
@@ -110,41 +183,72 @@ Verdict HelperCore::on_packet(QueuedPacket& pkt) {
         return v;
     }
 
-    if (!entry) {
-        engine::PersistedState written{};
-        std::optional<engine::Session> session;
-        const auto& help = facts->help;
-        if (help && help->has_info && help->info.size() == engine::kPersistedStateSize) {
-            std::memcpy(written.data(), help->info.data(), written.size());
-            session = engine::Session::restore(facts->engine_facts(), policy_, counters_, help->info);
-            if (session) {
-                saturating_inc(kcounters_.restored_sessions);
-                log_debug("{}: session restored from the conntrack ({} phase)", facts->describe(),
-                          engine::phase_name(session->phase()));
-            }
-        }
-        if (!session) session.emplace(facts->engine_facts(), policy_, counters_);
-        SessionEntry fresh{key, std::move(*session), written, now};
-        fresh.ct_id = facts->id;
+    auto new_entry = [&](std::optional<engine::Session> session, const engine::PersistedState& written) {
+        SessionEntry fresh{};
+        fresh.key = key;
+        fresh.session = std::move(session);
+        fresh.written = written;
+        fresh.last_seen = now;
         fresh.created = now;
+        fresh.ct_id = facts->id;
         fresh.seen_confirmed = facts->confirmed;
-        entry = &table_.insert(std::move(fresh), [&](const SessionEntry& victim) {
+        fresh.lane = Lane::junk;
+        if (!reply) fresh.path.learn(pkt.ifaces);
+        return &table_.insert(std::move(fresh), [&](const SessionEntry& victim) {
             saturating_inc(kcounters_.evictions);
-            log_warning("session table full ({} entries): forgot the least recently used session ({}); its state "
-                        "stays in the kernel",
+            if (victim.lane == Lane::junk) {
+                log_debug("session table full: forgot {} (no live session); its state stays in the kernel",
+                          endpoint(victim.key.orig.src, victim.key.orig.sport));
+                return;
+            }
+            saturating_inc(kcounters_.evictions_live);
+            log_warning("session table full ({} entries, none of them junk): forgot the least recently used "
+                        "session ({}); its state stays in the kernel",
                         table_.capacity(), endpoint(victim.key.orig.src, victim.key.orig.sport));
         });
+    };
+
+    // A payload-less SYN or SYN-ACK creates no engine session
+    // (docs/daemon.md#session-table): a small entry on the junk lane keeps
+    // its sequence number (where that direction's stream starts) and where
+    // the original direction leaves, until the first payload arrives.
+    if (payload.empty()) {  // SYN without payload
+        if (!entry) entry = new_entry(std::nullopt, engine::PersistedState{});
+        if (entry->session) {
+            // A session already exists (a SYN with payload came first, or a
+            // retransmitted SYN): the engine takes the start itself.
+            engine::Packet ep;
+            ep.direction = direction;
+            ep.tcp_seq = parsed.tcp_seq;
+            ep.tcp_syn = true;
+            entry->session->on_packet(ep);
+        } else {
+            entry->syn_seq[reply ? 1 : 0] = parsed.tcp_seq;
+        }
+        if (closing) table_.erase(key);
+        return v;
+    }
+
+    if (!entry) {
+        engine::PersistedState written{};
+        auto session = restore_or_start(*facts, written, true);
+        entry = new_entry(std::move(session), written);
+    } else if (!entry->session) {
+        // Only the handshake was seen: a new connection, nothing to restore.
+        engine::PersistedState written{};
+        adopt_session(*entry, std::move(*restore_or_start(*facts, written, false)));
     }
 
     engine::Packet ep;
-    ep.direction = direction_from_ctinfo(*pkt.ctinfo);
+    ep.direction = direction;
     ep.tcp_seq = parsed.tcp_seq;
     ep.payload = payload;
     ep.tcp_syn = syn;
-    engine::Decisions ds = entry->session.on_packet(ep);
+    engine::Decisions ds = entry->session->on_packet(ep);
 
     bool mangled = false, stop = false;
     carry_out(ds, *entry, *facts, pkt, parsed, mangled, stop);
+    place(*entry);
 
     v.send_packet = mangled;
     if (stop || entry->detach_pending) {
@@ -160,7 +264,7 @@ Verdict HelperCore::on_packet(QueuedPacket& pkt) {
         // echo of a plain UDP datagram was dropped). Detach on the next packet.
         entry->detach_pending = true;
     }
-    engine::PersistedState p = entry->session.persisted();
+    engine::PersistedState p = entry->session->persisted();
     // Not into a racing duplicate conntrack (it loses confirmation and is
     // thrown away): the next packet of the surviving one carries the state.
     if (p != entry->written && facts->id == entry->ct_id) {
@@ -198,8 +302,11 @@ void HelperCore::carry_out(const engine::Decisions& ds, SessionEntry& entry, con
                                     endpoint(x.address, x.port), proto::service_name(x.service), x.timeout_seconds,
                                     x.follow_nat ? ", follows NAT" : "");
                     if (err) {
+                        const ExpectFailure f = classify_expect_failure(x.follow_nat, err);
                         saturating_inc(kcounters_.kernel_errors);
-                        log_warning("{}: expect {} FAILED: {}", conn, what, std::strerror(err));
+                        if (f.kind == ExpectFailureKind::nat_follow_unavailable)
+                            saturating_inc(kcounters_.nat_follow_refused);
+                        log_warning("{}: expect {} FAILED: {}", conn, what, f.why);
                     } else {
                         log_info("{}: expect {}", conn, what);
                     }

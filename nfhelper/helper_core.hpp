@@ -9,6 +9,7 @@
 #include "config/config.hpp"
 #include "config/policy.hpp"
 #include "engine/counters.hpp"
+#include "engine/hold_budget.hpp"
 #include "expectations.hpp"
 #include "kernel_pure/packet.hpp"
 #include "queue_reader.hpp"
@@ -24,16 +25,27 @@ struct KernelCounters {
     std::uint64_t no_conntrack = 0;        // queued without NFQA_CT: accepted unchanged
     std::uint64_t rewrite_failures = 0;    // a Rewrite whose bytes were not where the engine said
     std::uint64_t detached = 0;            // StopWatching carried out
-    std::uint64_t evictions = 0;           // sessions pushed out of the full table
+    std::uint64_t evictions = 0;           // entries pushed out of the full table (junk first)
+    std::uint64_t evictions_live = 0;      // of which live sessions (no junk was left to evict)
+    std::uint64_t spoofed = 0;             // reply packets from another interface than the original left by
+    std::uint64_t replies_unverified = 0;  // reply packets not acted on: original path unknown or not reported
+    std::uint64_t nat_follow_refused = 0;  // NAT-following expectations the kernel refused (no fallback)
 };
+
+// Whether a session in this phase can still lead to an action (an offer, a
+// rewrite). The others are junk for the table: short idle limit, evicted
+// first (docs/daemon.md#session-table).
+bool phase_is_live(engine::Phase p);
 
 class HelperCore {
 public:
     static constexpr std::size_t kSessionCapacity = 16384;
     // Idle limits after which a session is dropped from memory (its state stays
     // in the conntrack and is restored if the connection speaks again).
-    static constexpr std::time_t kIdleUdp = 300;
-    static constexpr std::time_t kIdleTcp = 6 * 3600;
+    static constexpr IdleLimits kIdle{};
+    // The global out-of-order budget: the engine's default, 4 MiB (256
+    // connections at their full per-direction bound at once).
+    static constexpr std::size_t kHoldBudgetBytes = engine::HoldBudget::kDefaultCapacity;
 
     explicit HelperCore(const Config& config);
 
@@ -42,18 +54,29 @@ public:
     void housekeeping(std::time_t now);       // idle expiry
 
     const engine::Counters& counters() const { return counters_; }
+    const engine::HoldBudget& hold_budget() const { return hold_budget_; }
     const KernelCounters& kernel_counters() const { return kcounters_; }
     std::size_t sessions_tracked() const { return table_.size(); }
     const ExpectationMaker& expectations() const { return maker_; }
 
 private:
     void detach(Verdict& v, const SessionKey& key);
+    // A reply the interface check refused: counted and logged (rate-limited log).
+    void not_from_host(kpure::ReplyVerdict verdict, const ConntrackFacts& facts, const QueuedPacket& pkt,
+                       const SessionEntry* entry);
+    std::optional<engine::Session> restore_or_start(const ConntrackFacts& facts, engine::PersistedState& written,
+                                                    bool may_restore);
+    void place(SessionEntry& entry);  // puts the entry in the lane its state calls for
     void carry_out(const engine::Decisions& ds, SessionEntry& entry, const ConntrackFacts& facts, QueuedPacket& pkt,
                    const kpure::ParsedPacket& parsed, bool& mangled, bool& stop);
 
     Config config_;
     engine::Policy policy_;
     engine::Counters counters_;  // sessions hold a pointer to it: never moved
+    // One budget for the bytes every session's TCP readers hold out of order
+    // (docs/daemon.md#budgets); sessions hold a pointer to it, and it is
+    // declared before table_, so it outlives them.
+    engine::HoldBudget hold_budget_{kHoldBudgetBytes};
     KernelCounters kcounters_;
     SessionTable table_;
     ExpectationMaker maker_;

@@ -1,8 +1,17 @@
 // tbhelperd's log: one line per event on stderr with a level prefix. Under
 // systemd (JOURNAL_STREAM set) the prefix is the sd-daemon "<N>" form, which
 // journald turns into the entry's priority; elsewhere it is a readable word.
+//
+// Every line is escaped as a whole (tb::escape_untrusted): the daemon's own
+// text never holds control bytes, and whatever a peer chose (a HELLO name, a
+// frame's bytes in a warning) cannot forge a second line, a journald priority
+// ("<0>" after a NUL) or a terminal escape (docs/daemon.md#untrusted-text).
+// Once the daemon runs, one rate limit covers the whole log
+// (docs/daemon.md#log-rate-limit); startup messages are never suppressed.
 #pragma once
 
+#include <cstdint>
+#include <string>
 #include <string_view>
 
 #include <fmt/format.h>
@@ -18,7 +27,20 @@ public:
     static LogLevel level();
     static bool enabled(LogLevel level);
     static void write(LogLevel level, std::string_view text);
+    // From now on lines go through the rate limit (called when startup is done).
+    static void start_rate_limit();
+    // Writes the "N messages suppressed" line if lines were suppressed and the
+    // limit allows a line again (the poll loop calls it now and then, so the
+    // summary comes even when the flood stopped for good).
+    static void flush_suppressed();
+    // Lines suppressed since start (status counter `log_suppressed`).
+    static std::uint64_t suppressed_total();
 };
+
+// The complete line as written: prefix, escaped text, newline. Pure (tests).
+std::string format_log_line(LogLevel level, bool journal, std::string_view text);
+// The summary line's text for `n` suppressed lines.
+std::string suppressed_message(std::uint64_t n);
 
 template <typename... Args>
 void log_error(fmt::format_string<Args...> f, Args&&... args) {

@@ -159,6 +159,16 @@ void QueueReader::handle_message(const nlmsghdr* nlh, const Handler& handler) {
                            mnl_attr_get_payload_len(attr[NFQA_CT]));
     if (attr[NFQA_CT_INFO] && mnl_attr_get_payload_len(attr[NFQA_CT_INFO]) >= 4)
         pkt.ctinfo = ntohl(mnl_attr_get_u32(attr[NFQA_CT_INFO]));
+    // Interface indexes (network byte order); an absent one stays 0, which
+    // kpure::check_reply reads as "none" (docs/daemon.md#reply-interface).
+    auto ifindex = [&](int type) -> std::uint32_t {
+        if (!attr[type] || mnl_attr_get_payload_len(attr[type]) < 4) return 0;
+        return ntohl(mnl_attr_get_u32(attr[type]));
+    };
+    pkt.ifaces.indev = ifindex(NFQA_IFINDEX_INDEV);
+    pkt.ifaces.outdev = ifindex(NFQA_IFINDEX_OUTDEV);
+    pkt.ifaces.physindev = ifindex(NFQA_IFINDEX_PHYSINDEV);
+    pkt.ifaces.physoutdev = ifindex(NFQA_IFINDEX_PHYSOUTDEV);
 
     Verdict v;
     try {

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "kernel_pure/reply_path.hpp"
 #include "netlink_socket.hpp"
 
 namespace tb::daemon {
@@ -27,6 +28,7 @@ struct QueuedPacket {
     bool truncated = false;                  // NFQA_CAP_LEN says the copy is shorter than the packet
     std::optional<std::span<const std::uint8_t>> ct;  // NFQA_CT payload
     std::optional<std::uint32_t> ctinfo;     // NFQA_CT_INFO
+    kpure::PacketInterfaces ifaces;          // NFQA_IFINDEX_*: where it came in and goes out
 };
 
 struct Verdict {

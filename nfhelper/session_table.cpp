@@ -1,7 +1,5 @@
 #include "session_table.hpp"
 
-#include <netinet/in.h>
-
 namespace tb::daemon {
 
 namespace {
@@ -22,53 +20,84 @@ std::size_t SessionKeyHash::operator()(const SessionKey& k) const noexcept {
     return h;
 }
 
+void adopt_session(SessionEntry& entry, engine::Session session) {
+    entry.session.emplace(std::move(session));
+    for (std::size_t d = 0; d < entry.syn_seq.size(); ++d) {
+        if (!entry.syn_seq[d]) continue;
+        engine::Packet start;
+        start.direction = d == 0 ? engine::PacketDirection::original : engine::PacketDirection::reply;
+        start.tcp_seq = *entry.syn_seq[d];
+        start.tcp_syn = true;
+        entry.session->on_packet(start);  // no payload: only fixes the stream start
+        entry.syn_seq[d].reset();
+    }
+}
+
 SessionEntry* SessionTable::find(const SessionKey& key, std::time_t now) {
     auto it = index_.find(key);
     if (it == index_.end()) return nullptr;
-    lru_.splice(lru_.begin(), lru_, it->second);
+    List& l = list(it->second->lane);
+    l.splice(l.begin(), l, it->second);
     it->second->last_seen = now;
     return &*it->second;
 }
 
+SessionTable::List* SessionTable::victim_lane() {
+    if (!list(Lane::junk).empty()) return &list(Lane::junk);
+    List& udp = list(Lane::udp);
+    List& tcp = list(Lane::tcp);
+    if (udp.empty()) return tcp.empty() ? nullptr : &tcp;
+    if (tcp.empty()) return &udp;
+    return udp.back().last_seen <= tcp.back().last_seen ? &udp : &tcp;
+}
+
 SessionEntry& SessionTable::insert(SessionEntry entry, const std::function<void(const SessionEntry&)>& on_evict) {
     erase(entry.key);
-    while (!lru_.empty() && index_.size() >= capacity_) {
-        auto& victim = lru_.back();
-        ++evictions_;
+    while (index_.size() >= capacity_) {
+        List* from = victim_lane();
+        if (!from) break;
+        auto& victim = from->back();
         if (on_evict) on_evict(victim);
         index_.erase(victim.key);
-        lru_.pop_back();
+        from->pop_back();
     }
-    lru_.push_front(std::move(entry));
-    index_.emplace(lru_.front().key, lru_.begin());
-    return lru_.front();
+    List& l = list(entry.lane);
+    l.push_front(std::move(entry));
+    index_.emplace(l.front().key, l.begin());
+    return l.front();
+}
+
+void SessionTable::set_lane(SessionEntry& entry, Lane lane) {
+    if (entry.lane == lane) return;
+    auto it = index_.find(entry.key);
+    if (it == index_.end()) return;
+    List& from = list(entry.lane);
+    List& to = list(lane);
+    // splice keeps the element (and every pointer or iterator to it) valid.
+    to.splice(to.begin(), from, it->second);
+    it->second->lane = lane;
 }
 
 void SessionTable::erase(const SessionKey& key) {
     auto it = index_.find(key);
     if (it == index_.end()) return;
-    lru_.erase(it->second);
+    list(it->second->lane).erase(it->second);
     index_.erase(it);
 }
 
-std::size_t SessionTable::expire(std::time_t now, std::time_t max_idle_udp, std::time_t max_idle_tcp) {
+std::size_t SessionTable::expire(std::time_t now, const IdleLimits& limits) {
     std::size_t n = 0;
-    // Oldest at the back: stop at the first entry that is young enough for
-    // both limits (LRU order is by last use, so later entries are younger).
-    const std::time_t min_idle = std::min(max_idle_udp, max_idle_tcp);
-    while (!lru_.empty()) {
-        auto& e = lru_.back();
-        std::time_t idle = now - e.last_seen;
-        if (idle <= min_idle) break;
-        std::time_t limit = e.key.l4 == IPPROTO_UDP ? max_idle_udp : max_idle_tcp;
-        if (idle <= limit) {
-            // A TCP entry not yet due, behind which UDP entries may be: rare
-            // enough to leave for the next sweep rather than scan the list.
-            break;
+    const std::array<std::pair<Lane, std::time_t>, 3> lanes{
+        {{Lane::junk, limits.junk}, {Lane::udp, limits.udp}, {Lane::tcp, limits.tcp}}};
+    for (const auto& [lane, limit] : lanes) {
+        List& l = list(lane);
+        // Oldest at the back; one limit per lane, so the first young entry
+        // ends this lane's walk and every entry before it was due.
+        while (!l.empty() && now - l.back().last_seen > limit) {
+            index_.erase(l.back().key);
+            l.pop_back();
+            ++n;
         }
-        index_.erase(e.key);
-        lru_.pop_back();
-        ++n;
     }
     return n;
 }

@@ -152,6 +152,9 @@ Config parse_config(const std::string& text, const std::string& origin) {
         } else if (key == "nat_rewrite") {
             if (!node.is_boolean()) r.fail(node, key, fmt::format("expected true or false, found {}", type_name(node.type())));
             c.nat_rewrite = *node.value<bool>();
+        } else if (key == "reply_interface_check") {
+            if (!node.is_boolean()) r.fail(node, key, fmt::format("expected true or false, found {}", type_name(node.type())));
+            c.reply_interface_check = *node.value<bool>();
         } else if (key == "log_level") {
             auto s = node.value<std::string>();
             if (!node.is_string() || !s)
@@ -164,7 +167,7 @@ Config parse_config(const std::string& text, const std::string& origin) {
         } else {
             r.fail(node, key,
                    "unknown key; known keys are queue, tcp_contact_ports, udp_contact_ports, allowed_ports, "
-                   "max_expectations, expectation_timeout, nat_rewrite, log_level");
+                   "max_expectations, expectation_timeout, nat_rewrite, reply_interface_check, log_level");
         }
     }
     return c;

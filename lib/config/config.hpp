@@ -32,6 +32,10 @@ struct Config {
     std::uint32_t expectation_timeout = 120;
     bool nat_rewrite = true;
     LogLevel log_level = LogLevel::info;
+    // Act on a reply-direction packet only when it arrived through the
+    // interface the original direction left through (docs/daemon.md#reply-interface).
+    // false: for asymmetric routing or bridges, knowingly trusting every reply.
+    bool reply_interface_check = true;
 
     bool port_allowed(std::uint16_t port) const;
 };

@@ -22,6 +22,8 @@ struct Counters {
                                              // whole inside the current packet (straddled / earlier)
     std::uint64_t reflected = 0;             // flows made hostile by a reflected or cross-class frame (B10)
     std::uint64_t unmodelled = 0;            // flows that are Timbuktu outside the model (B9)
+    std::uint64_t held_dropped = 0;          // out-of-order TCP segments dropped to stay within the
+                                             // holding bounds (the peer retransmits them)
     std::uint64_t opcodes_unbucketed = 0;    // B6 opcodes counted after other_opcodes was full
     std::map<std::uint16_t, std::uint64_t> other_opcodes;  // B6, bounded to kMaxOpcodeBuckets keys
 

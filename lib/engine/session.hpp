@@ -13,6 +13,7 @@
 #include "config/policy.hpp"
 #include "engine/counters.hpp"
 #include "engine/decisions.hpp"
+#include "engine/hold_budget.hpp"
 
 namespace tb::engine {
 
@@ -52,17 +53,25 @@ enum class Phase : std::uint8_t {
     service_data,   // contact done for services 1-4 on TCP: unframed, stop (B7)
     not_timbuktu,   // first guest frame was not a valid HELLO: leave alone
     lost,           // a stream position was lost; stopped parsing, said so
+    hostile,        // reflected or cross-class frames, or too many malformed ones:
+                    // nothing on this flow is ever acted on (docs/protocol-model.md#b10-roles)
+    unmodelled,     // Timbuktu whose format the model does not know (B9): passed, never
+                    // acted on (docs/protocol-model.md#b9-unmodelled)
 };
 std::string phase_name(Phase p);
 
 class Session {
 public:
-    Session(ConnectionFacts facts, const Policy& policy, Counters& counters);
+    // `hold_budget`: the global budget for out-of-order bytes shared by all
+    // sessions (docs/protocol-model.md#hold-budget); nullptr: only the
+    // per-direction bounds apply. It must outlive the session.
+    Session(ConnectionFacts facts, const Policy& policy, Counters& counters, HoldBudget* hold_budget = nullptr);
     // Rebuilds a session from private data a previous daemon stored in the kernel.
     // Returns nullopt (and the caller starts a fresh session) when the bytes are
     // not a state this version wrote.
     static std::optional<Session> restore(ConnectionFacts facts, const Policy& policy, Counters& counters,
-                                          std::span<const std::uint8_t> persisted);
+                                          std::span<const std::uint8_t> persisted,
+                                          HoldBudget* hold_budget = nullptr);
     ~Session();
     Session(Session&&) noexcept;
     Session& operator=(Session&&) noexcept;
@@ -79,6 +88,10 @@ public:
     // Distinct offered streams accepted on this contact connection (each gave
     // an Expect); StopWatching is only ever issued while this is 0.
     std::uint32_t accepted_offers() const;
+    // Engine memory this session owns right now: sizeof(Session), its state and
+    // every heap block that state owns (allocator overhead not included). For
+    // the memory bounds of docs/protocol-model.md#memory and the benchmark.
+    std::size_t memory_bytes() const;
 
 private:
     struct Impl;

@@ -1,27 +1,36 @@
-// Spec B1: reassembles one direction of a TCP contact connection into frames.
+// Spec B1: reads one direction of a TCP contact connection as a stream of frames.
 //
 // The reader sees segments as the firewall sees them: possibly split at any
 // byte, several frames per segment, retransmitted, overlapping, out of order,
 // with 32-bit sequence numbers that wrap. It never parses a byte twice and
-// never skips a byte silently: when it cannot continue (a gap it cannot fill
-// within its bound, a malformed header, a frame whose start a restarted daemon
-// lost) it stops for good and says why.
+// never skips a byte silently: when it cannot continue (a malformed header, a
+// frame whose start a restarted daemon lost) it stops for good and says why.
+//
+// It parses incrementally (docs/protocol-model.md#streaming): of each frame it
+// keeps only the header and the body prefix the engine needs
+// (proto::retained_body_bytes: at most kMaxRetainedBody bytes) and counts the
+// rest of the body off without storing it. So a frame that never ends costs a
+// few hundred bytes, not 64 KiB.
 //
 // Memory per direction is bounded:
-//   - the partial-frame buffer holds at most kHeaderSize + 65535 bytes (the
-//     largest frame B1 allows; decode_header rejects longer ones);
+//   - the retained prefix of the current frame: at most kMaxRetainedBody bytes,
+//     allocated only while a frame spans segments;
 //   - at most kMaxHeldSegments out-of-order segments, kMaxHeldBytes in total,
-//     wait for a gap to fill. One more means the gap cannot be filled within
-//     the bound: the reader stops (StopReason::gap).
+//     and together with every other reader no more than the shared
+//     HoldBudget. A segment that does not fit makes the reader drop the held
+//     segment furthest from the next expected byte (possibly the new one) and
+//     wait for its retransmission (docs/protocol-model.md#held-segments).
 // No kernel or socket calls; pure bookkeeping over byte spans.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "engine/hold_budget.hpp"
 #include "protocol/wire.hpp"
 
 namespace tb::engine {
@@ -36,13 +45,17 @@ class StreamReader {
 public:
     static constexpr std::size_t kMaxHeldSegments = 4;
     static constexpr std::size_t kMaxHeldBytes = 16 * 1024;
-    static constexpr std::size_t kMaxPartialBytes = proto::kHeaderSize + proto::kMaxBodyLength;
+    static constexpr std::size_t kMaxRetainedBody = proto::kMaxRetainedBody;
 
-    // One frame as the reader yields it. `body` is valid only during the
-    // Sink call. A frame is yielded complete exactly once; before that it may be
-    // yielded as a prefix (`complete == false`, body holds the bytes received so
-    // far, at least one) at the end of a feed, so that the session can act on
-    // early fields (the embedded address) while they are still in the packet.
+    // One frame as the reader yields it. `body` is valid only during the Sink
+    // call and holds the retained prefix of the body: the first
+    // proto::retained_body_bytes(header, opcode) bytes, or fewer while they
+    // have not all arrived. `header.length` is the declared body length.
+    // A frame is yielded complete exactly once; before that it may be yielded
+    // as a prefix (`complete == false`, at least one body byte) at the end of a
+    // feed whenever its retained prefix grew, so that the session can judge
+    // the frame by its opcode and act on early fields (the embedded addresses)
+    // while they are still in the packet.
     struct Frame {
         proto::FrameHeader header;
         std::uint32_t frame_seq = 0;  // stream position of the header's first byte
@@ -54,7 +67,8 @@ public:
     class Sink {
     public:
         // Return false to stop reading this direction for good (the session
-        // decided that the rest of the stream is not framed, spec B7).
+        // decided that the rest of the stream is not framed, spec B7, or the
+        // flow is no longer parsed).
         virtual bool on_frame(const Frame& frame) = 0;
 
     protected:
@@ -64,7 +78,6 @@ public:
     enum class StopReason : std::uint8_t {
         none,
         malformed_header,   // framing lost: the bytes at the frame position are not a header
-        gap,                // out-of-order data beyond the holding bound; a gap cannot be filled
         lost_frame_start,   // restored mid-frame: the frame's beginning died with the old daemon
         by_request,         // the sink (session) asked to stop: unframed service data follows
     };
@@ -74,10 +87,18 @@ public:
         std::size_t new_bytes = 0;      // bytes parsed for the first time (this segment or drained held ones)
         std::size_t old_bytes = 0;      // bytes of this segment already seen (retransmit / overlap)
         bool held = false;              // this segment waits for a gap to fill
+        std::size_t dropped = 0;        // held segments (maybe this one) dropped to stay within the bounds
         StopReason stopped_now = StopReason::none;  // this feed stopped the reader
         std::string why;                // readable detail when stopped_now != none
         std::uint32_t stop_seq = 0;     // stream position where reading stopped
     };
+
+    explicit StreamReader(HoldBudget* budget = nullptr) : budget_(budget) {}
+    ~StreamReader();
+    StreamReader(StreamReader&& other) noexcept;
+    StreamReader& operator=(StreamReader&& other) noexcept;
+    StreamReader(const StreamReader&) = delete;
+    StreamReader& operator=(const StreamReader&) = delete;
 
     // The stream's first byte is at `seq` (SYN + 1, or a restored position).
     // Without a call, the first segment with payload defines the start.
@@ -87,6 +108,7 @@ public:
     // stops the reader (StopReason::lost_frame_start).
     void restore(std::uint32_t next_seq, bool mid_frame);
     // Stop without a reason the reader could detect (the session's decision).
+    // Frees everything the reader holds.
     void stop();
 
     FeedResult feed(std::uint32_t seq, std::span<const std::uint8_t> payload, Sink& sink);
@@ -95,12 +117,16 @@ public:
     bool stopped() const { return stopped_; }
     // Next stream position not yet received in order (meaningful when synced).
     std::uint32_t next_seq() const { return next_seq_; }
-    // True while the reader holds the beginning of a frame that has not ended yet
-    // (or was restored in that state).
-    bool mid_frame() const { return !partial_.empty() || lost_frame_start_; }
+    // True while the reader is inside a frame that has not ended yet (or was
+    // restored in that state).
+    bool mid_frame() const { return header_have_ > 0 || in_body_ || lost_frame_start_; }
     std::size_t held_segments() const { return held_.size(); }
     std::size_t held_bytes() const { return held_bytes_; }
-    std::size_t partial_bytes() const { return partial_.size(); }
+    // Bytes of the current frame kept so far (header bytes and retained body prefix).
+    std::size_t partial_bytes() const;
+    // Heap bytes this reader owns right now (retained prefix buffer, held
+    // segments and their table), for memory bounds and benchmarks.
+    std::size_t heap_bytes() const;
 
 private:
     struct HeldSegment {
@@ -110,18 +136,36 @@ private:
 
     // Parses `data`, which starts exactly at next_seq_. Returns false once stopped.
     bool consume(std::span<const std::uint8_t> data, Sink& sink, FeedResult& result);
-    bool hold(std::uint32_t seq, std::span<const std::uint8_t> data, FeedResult& result);
+    // The body bytes of the current frame found in `data` from `pos`; returns the new pos.
+    std::size_t take_body(std::span<const std::uint8_t> data, std::size_t pos);
+    bool begin_frame(const std::uint8_t* header_bytes, std::uint32_t frame_seq, FeedResult& result);
+    void end_frame();
+    std::span<const std::uint8_t> retained() const;
+    void hold(std::uint32_t seq, std::span<const std::uint8_t> data, FeedResult& result);
+    void drop_held(std::size_t index);
     void drain_held(Sink& sink, FeedResult& result);
+    void release_held();
     void halt(FeedResult& result, StopReason reason, std::string why, std::uint32_t at);
 
+    HoldBudget* budget_ = nullptr;
     bool synced_ = false;
     bool stopped_ = false;
     bool lost_frame_start_ = false;
     std::uint32_t next_seq_ = 0;
-    // Current incomplete frame: header and body bytes received so far.
-    std::vector<std::uint8_t> partial_;
-    std::uint32_t partial_seq_ = 0;
-    std::optional<proto::FrameHeader> partial_header_;
+
+    // The current frame. Header bytes are collected here when the header
+    // straddles segments.
+    std::uint8_t header_bytes_[proto::kHeaderSize] = {};
+    std::uint8_t header_have_ = 0;
+    bool in_body_ = false;           // header decoded, body not finished
+    bool keep_known_ = false;        // the opcode arrived, keep_ is final
+    proto::FrameHeader header_{};
+    std::uint32_t frame_seq_ = 0;
+    std::uint32_t body_have_ = 0;    // body bytes received (retained or counted off)
+    std::uint16_t keep_ = 2;         // body bytes to retain
+    // The retained prefix of a frame that spans segments; allocated only then.
+    std::unique_ptr<std::uint8_t[]> kept_;
+
     std::vector<HeldSegment> held_;
     std::size_t held_bytes_ = 0;
 };

@@ -53,6 +53,13 @@ Parsed<FrameHeader> decode_header(std::span<const std::uint8_t> bytes) {
     return h;
 }
 
+std::size_t retained_body_bytes(const FrameHeader& header, std::uint16_t opcode) {
+    std::size_t want = 2;  // the opcode
+    if (opcode == kOpHello) want = header.frame_class == kClassHost ? kHelloAckRetainedBody : kHelloRetainedBody;
+    else if (opcode == kOpPortOffer) want = kPortOfferBody;
+    return std::min<std::size_t>(want, header.length);
+}
+
 Parsed<std::vector<FrameView>> split_datagram(std::span<const std::uint8_t> datagram) {
     std::vector<FrameView> frames;
     if (datagram.empty()) return bad("empty datagram");

@@ -28,6 +28,16 @@ constexpr std::size_t kHelloAckNameOffset = 38;
 constexpr std::size_t kPortOfferBody = 12;
 // Spec B8: offsets 6 to 9 of HELLO, HELLO-ACK and PORT-OFFER hold an IPv4 address.
 constexpr std::size_t kEmbeddedAddressOffset = 6;
+// Spec B3 (A11): a HELLO body of 164 bytes or more carries a second copy of the
+// guest's address at offsets 160 to 163 (docs/protocol-model.md#b3-second-address).
+constexpr std::size_t kHelloSecondAddressOffset = 160;
+constexpr std::size_t kHelloSecondAddressMinBody = kHelloSecondAddressOffset + 4;
+// The largest body prefix any message needs: a HELLO-ACK up to the end of a
+// 255-byte host name. A HELLO needs at most 16 + 1 + 255 bytes (this also
+// covers its second address).
+constexpr std::size_t kHelloRetainedBody = kHelloMinBody + 1 + 255;
+constexpr std::size_t kHelloAckRetainedBody = kHelloAckNameOffset + 1 + 255;
+constexpr std::size_t kMaxRetainedBody = kHelloAckRetainedBody;
 
 struct FrameHeader {
     std::uint16_t frame_class = 0;
@@ -51,6 +61,14 @@ const Malformed* parsed_error(const Parsed<T>& p) { return std::get_if<Malformed
 // Decodes the 6-byte header. The span must hold at least kHeaderSize bytes.
 // Rejects: an unknown class ("not Timbuktu contact traffic"), length < 2 or > 65535.
 Parsed<FrameHeader> decode_header(std::span<const std::uint8_t> bytes);
+
+// How many bytes at the start of a body the engine needs to judge a frame of
+// this class and opcode: a HELLO up to the end of its name and its second
+// address, a HELLO-ACK up to the end of its name, a PORT-OFFER whole; of any
+// other frame only the opcode. The body parsers give the same verdict on this
+// prefix as on the whole body (only the opaque trailer is cut), so a stream
+// reader may skip the rest by count (docs/protocol-model.md#streaming).
+std::size_t retained_body_bytes(const FrameHeader& header, std::uint16_t opcode);
 
 // A whole frame: header plus a view of its body (valid while the source is).
 struct FrameView {

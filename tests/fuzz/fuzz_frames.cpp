@@ -51,6 +51,27 @@ void bodies(std::span<const std::uint8_t> body) {
         INVARIANT((o6 != nullptr) == (o->address == 0));
     }
 }
+// docs/protocol-model.md#streaming: the stream reader keeps only the body
+// prefix retained_body_bytes() names; the parsers must give the same verdict
+// on it as on the whole body.
+void retained_prefix_judges_alike(const FrameHeader& header, std::span<const std::uint8_t> body) {
+    const std::size_t keep = retained_body_bytes(header, load_be16(body.data()));
+    INVARIANT(keep >= 2 && keep <= body.size() && keep <= kMaxRetainedBody);
+    const auto prefix = body.first(keep);
+    if (load_be16(body.data()) != kOpHello) return;
+    if (header.frame_class == kClassGuest) {
+        const auto whole = parse_hello(body);
+        const auto part = parse_hello(prefix);
+        INVARIANT((parsed_value(whole) != nullptr) == (parsed_value(part) != nullptr));
+        if (const auto* h = parsed_value(whole)) INVARIANT(h->guest_name == parsed_value(part)->guest_name);
+        if (body.size() >= kHelloSecondAddressMinBody) INVARIANT(keep >= kHelloSecondAddressMinBody);
+    } else {
+        const auto whole = parse_hello_ack(body);
+        const auto part = parse_hello_ack(prefix);
+        INVARIANT((parsed_value(whole) != nullptr) == (parsed_value(part) != nullptr));
+        if (const auto* a = parsed_value(whole)) INVARIANT(a->host_name == parsed_value(part)->host_name);
+    }
+}
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -70,6 +91,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         std::vector<std::uint8_t> again;
         for (const auto& f : *frames) {
             INVARIANT(f.body.size() == f.header.length);
+            retained_prefix_judges_alike(f.header, f.body);
             auto encoded = encode_frame(f.header.frame_class, f.header.flags, f.body);
             again.insert(again.end(), encoded.begin(), encoded.end());
             bodies(f.body);
@@ -77,6 +99,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         INVARIANT(again == std::vector<std::uint8_t>(input.begin(), input.end()));
     }
     bodies(input);
+    if (size >= 2 && size <= kMaxBodyLength) {  // the input as a body under either class
+        retained_prefix_judges_alike(FrameHeader{kClassGuest, 0, static_cast<std::uint32_t>(size)}, input);
+        retained_prefix_judges_alike(FrameHeader{kClassHost, 0, static_cast<std::uint32_t>(size)}, input);
+    }
     if (size >= 1) {
         const auto name = service_name(data[0]);
         const auto back = service_from_name(name);

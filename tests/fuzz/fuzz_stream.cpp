@@ -1,6 +1,9 @@
 // libFuzzer target: drives a Session over TCP or UDP with fuzzer-chosen
 // segmentation, sequence numbers, directions and restarts, and checks the
-// engine's invariants on every packet.
+// engine's invariants on every packet: the incremental frame parser, the
+// held segments under a small shared HoldBudget (so that the drop path runs),
+// the hostile and unmodelled phases (nothing acted on once there), the bounds
+// on events per packet and on memory per session.
 //
 // Input: byte 0 chooses the connection (bit 0 UDP, bit 1 SNAT, bit 2 DNAT,
 // bit 3 IPv6, bit 4 nat_rewrite off, bits 5-7 max_expectations - 1).
@@ -73,7 +76,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     // TB_FUZZ_VERBOSE=1 prints every packet's decisions (to read a finding or a seed).
     static const bool verbose = std::getenv("TB_FUZZ_VERBOSE") != nullptr;
     Counters counters;
-    std::optional<Session> session(std::in_place, facts, policy, counters);
+    // Small, so that inputs of a few KiB reach the budget and the drop path.
+    HoldBudget budget(2048);
+    std::optional<Session> session(std::in_place, facts, policy, counters, &budget);
     Totals totals;
     std::uint32_t next_seq[2] = {0x10000000u, 0xFFFFFF00u};
 
@@ -101,7 +106,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
         if (control & 4) {  // a daemon restart: only the persisted bytes survive
             const auto state = session->persisted();
-            auto restored = Session::restore(facts, policy, counters, state);
+            auto restored = Session::restore(facts, policy, counters, state, &budget);
             INVARIANT(restored.has_value());
             INVARIANT(restored->persisted() == state);
             INVARIANT(restored->phase() == session->phase());
@@ -113,6 +118,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         packet.tcp_seq = seq;
         packet.payload = payload;
         packet.tcp_syn = (control & 2) != 0;
+        const Phase phase_before = session->phase();
+        const bool acted_before = phase_before == Phase::hostile || phase_before == Phase::unmodelled ||
+                                  phase_before == Phase::not_timbuktu || phase_before == Phase::lost ||
+                                  phase_before == Phase::service_data;
         const auto decisions = session->on_packet(packet);
         if (facts.transport == Transport::tcp) {
             const std::int64_t end = static_cast<std::int64_t>(seq - next_seq[dir]) + static_cast<std::int64_t>(length) +
@@ -132,8 +141,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                 if (std::get_if<StopWatching>(&d)) std::fprintf(stderr, "  stop watching\n");
             }
         }
+        const Phase phase_after = session->phase();
+        std::size_t events = 0, debug_notes = 0;
         for (const auto& d : decisions) {
+            if (const auto* n = std::get_if<Note>(&d)) {
+                if (n->level == Note::Level::debug) ++debug_notes;
+                else ++events;
+            }
+            if (std::get_if<Refuse>(&d)) ++events;
             if (const auto* e = std::get_if<Expect>(&d)) {
+                // Never on a flow that stopped being parsed before this packet, nor on
+                // one this packet showed hostile or outside the model (B9, B10).
+                INVARIANT(!acted_before);
+                INVARIANT(phase_after != Phase::hostile && phase_after != Phase::unmodelled);
                 ++totals.expects;
                 INVARIANT(dir == 1);  // never an Expect from a guest-side packet
                 INVARIANT(e->guest == facts.guest);
@@ -158,11 +178,25 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                 INVARIANT(session->accepted_offers() == 0);
             }
         }
+        // Bounded events per packet: 16, plus one summary and the notes that end a flow.
+        INVARIANT(events <= 16 + 3);
+        INVARIANT(debug_notes <= 4 + 1);  // the placeholder of a not-acted-on offer is not one
+        // A terminal phase is for the rest of the flow's life; only A10 moves not_timbuktu on.
+        if (acted_before)
+            INVARIANT(phase_after == phase_before ||
+                      (phase_before == Phase::not_timbuktu && phase_after == Phase::unmodelled));
+        INVARIANT(budget.used() <= budget.capacity());
+        // docs/protocol-model.md#memory: retained prefix buffers plus at most 4 held
+        // segments of this input (the budget caps them at 2048 bytes).
+        INVARIANT(session->memory_bytes() <= 1024 + 2 * 512 + budget.capacity() + 4 * 64);
         INVARIANT(session->accepted_offers() <= policy.max_expectations);
         INVARIANT(counters.expectations_created == totals.expects);
-        INVARIANT(counters.expectations_refused == totals.refuses);
+        // Refusals beyond the event bounds are counted, not reported.
+        INVARIANT(counters.expectations_refused >= totals.refuses);
         INVARIANT(counters.rewrites == totals.rewrites);
         INVARIANT(counters.packets >= 1);
     }
+    session.reset();
+    INVARIANT(budget.used() == 0);  // every held byte was given back
     return 0;
 }

@@ -131,3 +131,14 @@ TEST_CASE("config: TOML syntax error and missing file", "[config]") {
     }
     std::remove(path.c_str());
 }
+
+TEST_CASE("config: reply_interface_check defaults to on, can be relaxed, names file, line and key", "[config]") {
+    CHECK(parse_config("", "empty.conf").reply_interface_check);
+    CHECK_FALSE(parse_config("reply_interface_check = false\n", "x.conf").reply_interface_check);
+    CHECK(parse_config("reply_interface_check = true\n", "x.conf").reply_interface_check);
+    auto e = error_of("queue = 1\nreply_interface_check = \"no\"\n");
+    CHECK(e.line() == 2);
+    CHECK(e.key() == "reply_interface_check");
+    CHECK(mentions(e, "test.conf:2: key 'reply_interface_check': expected true or false, found a string"));
+    CHECK(mentions(error_of("reply_interface_chek = false"), "reply_interface_check"));  // listed as known
+}

@@ -342,7 +342,7 @@ TEST_CASE("ctl analyze: configured contact ports and malformed frames", "[ctl][a
     a.add_frame(ip_packet(Transport::tcp, G, 40000, H, 407, proto::hello_frame(hello(1))), 0);
     a.add_frame(ip_packet(Transport::tcp, G, 40001, H, 1843, {}, 10, kSyn), 0);
     a.add_frame(ip_packet(Transport::tcp, G, 40001, H, 1843, proto::hello_frame(hello(proto::kServiceChat)), 11), 0);
-    // The host answers with a frame of guest class: malformed.
+    // The host answers with a frame of guest class: a reflection, the flow is hostile (B10).
     auto bogus = proto::hello_ack_frame(ack(proto::kServiceChat));
     bogus[0] = 0x00;
     bogus[1] = 0x01;
@@ -356,7 +356,7 @@ TEST_CASE("ctl analyze: configured contact ports and malformed frames", "[ctl][a
     CHECK(r.unparsed[0].layer == "timbuktu");
     CHECK(r.unparsed[0].frame == 4);
     CHECK(r.unparsed[0].session == std::optional<std::size_t>(1));
-    CHECK(r.unparsed[0].reason.find("malformed") != std::string::npos);
+    CHECK(r.unparsed[0].reason.find("hostile") != std::string::npos);
     CHECK(r.unparsed[1].layer == "packet");
     CHECK(r.unparsed[1].frame == 5);
     CHECK(r.unparsed[1].reason.find("IPv4 header needs 20 bytes, 2 captured") != std::string::npos);

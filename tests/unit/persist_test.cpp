@@ -168,3 +168,99 @@ TEST_CASE("garbage or foreign bytes do not restore", "[persist]") {
     // A TCP state is not a UDP state.
     CHECK_FALSE(Session::restore(plain_facts(Transport::udp), Policy{}, c, good));
 }
+
+namespace {
+// CRC-8, polynomial 0x07, as docs/protocol-model.md#persistence describes it.
+std::uint8_t crc8_of(const PersistedState& s) {
+    std::uint8_t crc = 0;
+    for (std::size_t i = 0; i < 31; ++i) {
+        crc ^= s[i];
+        for (int b = 0; b < 8; ++b) crc = static_cast<std::uint8_t>((crc & 0x80) ? (crc << 1) ^ 0x07 : crc << 1);
+    }
+    return crc;
+}
+}  // namespace
+
+TEST_CASE("a state written by version 1 (tbhelper 0.1) still restores", "[persist]") {
+    // Written by hand as 0.1 wrote it: framed, service intercom, both directions
+    // synced at a frame boundary, one accepted offer (UDP 40001).
+    PersistedState v1{};
+    v1[0] = 0x54, v1[1] = 1, v1[2] = 2, v1[3] = 7;
+    v1[4] = 0x01 | (0x01 << 3);
+    tb::store_be32(v1.data() + 5, 0x10000000u);
+    tb::store_be32(v1.data() + 9, 0x20000000u);
+    v1[13] = 1, v1[14] = 1;
+    v1[15] = 17;
+    tb::store_be16(v1.data() + 16, 40001);
+    v1[31] = crc8_of(v1);
+    Counters c;
+    auto r = Session::restore(plain_facts(), Policy{}, c, v1);
+    REQUIRE(r);
+    CHECK(r->phase() == Phase::framed);
+    CHECK(r->service() == 7);
+    CHECK(r->accepted_offers() == 1);
+    CHECK(r->persisted()[1] == 2);  // written back in the current version
+    TcpPeer peer{*r, 0x10000000u, 0x20000000u};
+    REQUIRE(only<Expect>(peer.host(offer(7, Transport::udp, 40001))).size() == 1);
+    CHECK(r->accepted_offers() == 1);  // a known stream, not counted again
+    CHECK(only<Expect>(peer.host(offer(7, Transport::udp, 40002))).size() == 1);
+    CHECK(r->accepted_offers() == 2);
+
+    // Version 1 had no phases beyond lost and used byte 30 for nothing.
+    for (std::uint8_t phase : {std::uint8_t{6}, std::uint8_t{7}}) {
+        auto bad = v1;
+        bad[2] = phase;
+        bad[31] = crc8_of(bad);
+        CHECK_FALSE(Session::restore(plain_facts(), Policy{}, c, bad));
+        bad[1] = 2;
+        bad[31] = crc8_of(bad);
+        CHECK(Session::restore(plain_facts(), Policy{}, c, bad));  // fine in version 2
+    }
+    auto bad = v1;
+    bad[30] = 1;
+    bad[31] = crc8_of(bad);
+    CHECK_FALSE(Session::restore(plain_facts(), Policy{}, c, bad));
+    bad[1] = 2;
+    bad[31] = crc8_of(bad);
+    CHECK(Session::restore(plain_facts(), Policy{}, c, bad));
+    bad[30] = 9;  // more malformed frames than the cap allows
+    bad[31] = crc8_of(bad);
+    CHECK_FALSE(Session::restore(plain_facts(), Policy{}, c, bad));
+}
+
+TEST_CASE("the phases hostile and unmodelled and the A10 wait round-trip", "[persist][B9][B10]") {
+    Counters c;
+    Session hostile(plain_facts(Transport::udp), Policy{}, c);
+    udp(hostile, PacketDirection::original, hello(7));
+    udp(hostile, PacketDirection::reply, hello(7));  // reflected
+    REQUIRE(hostile.phase() == Phase::hostile);
+    Session unmodelled(plain_facts(Transport::udp), Policy{}, c);
+    udp(unmodelled, PacketDirection::original, Bytes{0x00, 0x25, 0x00, 0x22});
+    REQUIRE(unmodelled.phase() == Phase::unmodelled);
+    Session waiting(plain_facts(Transport::udp), Policy{}, c);
+    udp(waiting, PacketDirection::original, Bytes{'R', 'P', 'C', '!', 0, 0, 0, 0});
+    REQUIRE(waiting.phase() == Phase::not_timbuktu);
+    Session tcp_hostile(plain_facts(), Policy{}, c);
+    TcpPeer peer{tcp_hostile};
+    peer.guest(hello(7));
+    peer.guest(hello_ack(7));
+    REQUIRE(tcp_hostile.phase() == Phase::hostile);
+    for (Session* s : {&hostile, &unmodelled, &waiting, &tcp_hostile}) {
+        auto r = Session::restore(s->facts(), Policy{}, c, s->persisted());
+        REQUIRE(r);
+        CHECK(r->phase() == s->phase());
+        CHECK(r->persisted() == s->persisted());
+    }
+    // The wait ends with the first reply: the state changes once, then stays.
+    const auto before = waiting.persisted();
+    udp(waiting, PacketDirection::reply, Bytes{1, 2, 3});
+    CHECK(waiting.persisted() != before);
+    const auto after = waiting.persisted();
+    udp(waiting, PacketDirection::reply, Bytes{1, 2, 3});
+    CHECK(waiting.persisted() == after);
+    // The wait flag is a UDP-only, not-Timbuktu-only state.
+    auto bad = before;
+    bad[2] = static_cast<std::uint8_t>(Phase::framed);
+    bad[31] = crc8_of(bad);
+    CHECK_FALSE(Session::restore(plain_facts(Transport::udp), Policy{}, c, bad));
+}

@@ -207,7 +207,9 @@ TEST_CASE("forged guest offers are refused and never expected", "[session][B5]")
         CHECK(c.forged == 1);
         CHECK(c.expectations_refused == 1);
         CHECK(c.offers == 0);
-        CHECK(s.phase() == Phase::framed);
+        // B10: a guest frame of host class also makes the flow hostile (behaviour change of issue 8).
+        CHECK(s.phase() == (cls == proto::kClassHost ? Phase::hostile : Phase::framed));
+        CHECK(c.reflected == (cls == proto::kClassHost ? 1u : 0u));
     }
     // As the first guest frame: forged and not Timbuktu.
     Counters c;

@@ -28,12 +28,14 @@ struct Recorder final : StreamReader::Sink {
     bool on_frame(const StreamReader::Frame& f) override {
         REQUIRE(!f.body.empty());
         REQUIRE(f.body.size() <= f.header.length);
+        REQUIRE(f.body.size() <= StreamReader::kMaxRetainedBody);
         if (!f.complete) {
             REQUIRE(f.body.size() < f.header.length);
             ++prefixes;
             return true;
         }
-        REQUIRE(f.body.size() == f.header.length);
+        // A complete frame carries exactly the retained prefix of its body.
+        REQUIRE(f.body.size() == proto::retained_body_bytes(f.header, tb::load_be16(f.body.data())));
         complete.push_back(Seen{f.frame_seq, f.header.frame_class, Bytes(f.body.begin(), f.body.end())});
         return complete.size() < stop_after;
     }
@@ -52,7 +54,10 @@ Stream make_stream(std::uint32_t start_seq) {
     bodies[2][0] = 0x00, bodies[2][1] = 0x77;
     for (const auto& b : bodies) {
         auto f = proto::encode_frame(proto::kClassHost, 0, b);
-        s.frames.push_back(Seen{start_seq + static_cast<std::uint32_t>(s.bytes.size()), proto::kClassHost, b});
+        proto::FrameHeader h{proto::kClassHost, 0, static_cast<std::uint32_t>(b.size())};
+        const auto keep = proto::retained_body_bytes(h, tb::load_be16(b.data()));
+        s.frames.push_back(Seen{start_seq + static_cast<std::uint32_t>(s.bytes.size()), proto::kClassHost,
+                                Bytes(b.begin(), b.begin() + static_cast<std::ptrdiff_t>(keep))});
         s.bytes.insert(s.bytes.end(), f.begin(), f.end());
     }
     return s;
@@ -177,35 +182,81 @@ TEST_CASE("stream: feed results report old, new and held bytes", "[stream][B1]")
     CHECK(rec.prefixes > 0);
 }
 
-TEST_CASE("stream: a gap beyond the holding bound stops the reader and says so", "[stream][B1]") {
+// docs/protocol-model.md#held-segments: past the bound the furthest held
+// segment is dropped; the reader never stops for a gap (behaviour change of
+// issue 8 item 5: it used to stop for good).
+TEST_CASE("stream: past the holding bound the furthest segment is dropped and the stream goes on", "[stream][B1]") {
     auto s = make_stream(0);
-    SECTION("more segments than the bound") {
+    auto piece = [&](std::size_t from, std::size_t to) {
+        return Bytes(s.bytes.begin() + static_cast<std::ptrdiff_t>(from), s.bytes.begin() + static_cast<std::ptrdiff_t>(to));
+    };
+    SECTION("more segments than the bound: the furthest goes, its retransmission is used") {
         StreamReader r;
         Recorder rec;
         r.start_at(0);
-        for (std::uint32_t k = 0; k < StreamReader::kMaxHeldSegments; ++k) {
-            auto res = r.feed(20 + 10 * k, Bytes(5, 0), rec);
+        // Five pieces after a gap at [0, 20), the furthest arriving first.
+        const std::size_t starts[] = {120, 100, 80, 60, 40};
+        for (std::size_t i = 0; i < 4; ++i) {
+            auto res = r.feed(static_cast<std::uint32_t>(starts[i]), piece(starts[i], starts[i] + 20), rec);
             CHECK(res.held);
-            CHECK(res.stopped_now == StreamReader::StopReason::none);
+            CHECK(res.dropped == 0);
         }
         // The same held segment again costs nothing.
-        CHECK(r.feed(20, Bytes(5, 0), rec).stopped_now == StreamReader::StopReason::none);
-        auto res = r.feed(100, Bytes(5, 0), rec);
-        CHECK(res.stopped_now == StreamReader::StopReason::gap);
-        CHECK(res.why.find("gap cannot be filled") != std::string::npos);
-        CHECK(r.stopped());
-        CHECK(r.held_bytes() == 0);
-        // Nothing more is parsed, even the data that would fill the gap.
-        CHECK(r.feed(0, s.bytes, rec).new_bytes == 0);
-        CHECK(rec.complete.empty());
+        CHECK(r.feed(100, piece(100, 120), rec).dropped == 0);
+        auto res = r.feed(40, piece(40, 60), rec);  // nearer than all: the one at 120 is dropped
+        CHECK(res.held);
+        CHECK(res.dropped == 1);
+        CHECK_FALSE(r.stopped());
+        CHECK(r.held_segments() == 4);
+        CHECK(r.held_bytes() == 80);
+        // A segment further than everything held is itself the one dropped.
+        auto far = r.feed(200, piece(200, 220), rec);
+        CHECK_FALSE(far.held);
+        CHECK(far.dropped == 1);
+        CHECK(r.held_segments() == 4);
+        // The gap fills: everything held is used, then the retransmissions of the dropped ones.
+        r.feed(0, piece(0, 40), rec);
+        CHECK(r.next_seq() == 120);
+        CHECK(r.held_segments() == 0);
+        r.feed(120, piece(120, s.bytes.size()), rec);
+        CHECK(rec.complete == s.frames);
+        CHECK(r.heap_bytes() == 0);
     }
     SECTION("more bytes than the bound") {
         StreamReader r;
         Recorder rec;
         r.start_at(0);
         CHECK(r.feed(10, Bytes(StreamReader::kMaxHeldBytes, 0), rec).held);
-        CHECK(r.feed(10 + StreamReader::kMaxHeldBytes, Bytes(1, 0), rec).stopped_now ==
-              StreamReader::StopReason::gap);
+        auto res = r.feed(10 + StreamReader::kMaxHeldBytes, Bytes(1, 0), rec);
+        CHECK_FALSE(res.held);
+        CHECK(res.dropped == 1);
+        auto nearer = r.feed(5, Bytes(2, 0), rec);  // the big one is further: it goes
+        CHECK(nearer.held);
+        CHECK(nearer.dropped == 1);
+        CHECK(r.held_bytes() == 2);
+        CHECK_FALSE(r.stopped());
+    }
+    SECTION("the shared budget bounds what all readers hold together") {
+        tb::engine::HoldBudget budget(1000);
+        StreamReader a(&budget), b(&budget);
+        Recorder rec;
+        a.start_at(0);
+        b.start_at(0);
+        CHECK(a.feed(100, Bytes(600, 0), rec).held);
+        CHECK(budget.used() == 600);
+        auto res = b.feed(100, Bytes(600, 0), rec);  // does not fit: dropped, nothing of b's own to drop
+        CHECK_FALSE(res.held);
+        CHECK(res.dropped == 1);
+        CHECK(b.feed(100, Bytes(400, 0), rec).held);
+        CHECK(budget.used() == 1000);
+        CHECK(budget.refusals() == 1);
+        {
+            StreamReader moved(std::move(a));  // the bytes change owner, the budget stays taken
+            CHECK(budget.used() == 1000);
+        }
+        CHECK(budget.used() == 400);  // given back when the reader holding them goes
+        b.stop();
+        CHECK(budget.used() == 0);
     }
 }
 
@@ -234,21 +285,54 @@ TEST_CASE("stream: malformed header stops the reader at the frame position", "[s
     CHECK(r.feed(0, big, rec).stopped_now == StreamReader::StopReason::malformed_header);
 }
 
-TEST_CASE("stream: partial buffer is bounded by the largest legal frame", "[stream][B1]") {
-    Bytes body(proto::kMaxBodyLength, 0xAB);
-    auto f = proto::encode_frame(proto::kClassHost, 0, body);
+// docs/protocol-model.md#streaming: a frame is read as a stream; of its body
+// only the prefix the engine needs is kept, the rest is counted off.
+TEST_CASE("stream: a 64 KiB frame is counted off, not buffered", "[stream][B1]") {
+    for (std::uint16_t opcode : {std::uint16_t{0x0060}, proto::kOpHello, proto::kOpPortOffer}) {
+        Bytes body(proto::kMaxBodyLength, 0xAB);
+        tb::store_be16(body.data(), opcode);
+        auto f = proto::encode_frame(proto::kClassHost, 0, body);
+        StreamReader r;
+        Recorder rec;
+        std::size_t most = 0;
+        for (std::size_t at = 0; at < f.size(); at += 1460) {
+            const std::size_t to = std::min(f.size(), at + 1460);
+            r.feed(static_cast<std::uint32_t>(at), Bytes(f.begin() + static_cast<std::ptrdiff_t>(at),
+                                                         f.begin() + static_cast<std::ptrdiff_t>(to)),
+                   rec);
+            most = std::max(most, r.heap_bytes());
+            CHECK(r.partial_bytes() <= StreamReader::kMaxRetainedBody);
+        }
+        INFO("opcode " << opcode);
+        // The structural bound: the retained prefix buffer, nothing that grows with the frame.
+        CHECK(most <= StreamReader::kMaxRetainedBody);
+        REQUIRE(rec.complete.size() == 1);
+        CHECK(rec.complete[0].body.size() == (opcode == proto::kOpHello ? proto::kHelloAckRetainedBody
+                                              : opcode == proto::kOpPortOffer ? proto::kPortOfferBody
+                                                                              : 2u));
+        CHECK(r.partial_bytes() == 0);
+        CHECK(r.heap_bytes() == 0);  // nothing left allocated at rest
+        CHECK_FALSE(r.mid_frame());
+    }
+}
+
+TEST_CASE("stream: 60 KB of an unfinished frame retain at most a few hundred bytes", "[stream][B1]") {
+    Bytes header{0x00, 0x01, 0x00, 0x00, 0xFF, 0xFF};  // a guest HELLO declaring 65535 body bytes
+    Bytes body(60000, 0x41);
+    body[0] = 0x00, body[1] = 0x23;
     StreamReader r;
     Recorder rec;
-    for (std::size_t at = 0; at < f.size(); at += 1460) {
-        const std::size_t to = std::min(f.size(), at + 1460);
-        r.feed(static_cast<std::uint32_t>(at), Bytes(f.begin() + static_cast<std::ptrdiff_t>(at),
-                                                     f.begin() + static_cast<std::ptrdiff_t>(to)),
+    r.feed(0, header, rec);
+    for (std::size_t at = 0; at < body.size(); at += 1000)
+        r.feed(static_cast<std::uint32_t>(6 + at),
+               Bytes(body.begin() + static_cast<std::ptrdiff_t>(at), body.begin() + static_cast<std::ptrdiff_t>(at + 1000)),
                rec);
-        CHECK(r.partial_bytes() <= StreamReader::kMaxPartialBytes);
-    }
-    REQUIRE(rec.complete.size() == 1);
-    CHECK(rec.complete[0].body.size() == proto::kMaxBodyLength);
-    CHECK(r.partial_bytes() == 0);
+    CHECK(r.mid_frame());
+    CHECK(rec.complete.empty());
+    CHECK(rec.prefixes >= 1);
+    CHECK(r.partial_bytes() == proto::kHelloRetainedBody);
+    CHECK(r.heap_bytes() <= 512);
+    CHECK(sizeof(StreamReader) <= 128);
 }
 
 TEST_CASE("stream: the sink can stop the reader (unframed data follows)", "[stream][B7]") {

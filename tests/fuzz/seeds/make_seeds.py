@@ -74,7 +74,38 @@ write("fuzz_stream", "tcp-restart-mid-frame", bytes([0]) + syns() + chunk(0, hel
 write("fuzz_stream", "tcp-forged", bytes([0]) + syns() + chunk(0, hello(7)) + chunk(1, hello_ack(7)) +
       chunk(0, offer(7, 17, 40001, 0, 0, GUEST)))
 
+# B10: echoes of the guest's frames in the reply direction, over UDP and TCP.
+answer = hello_ack(7) + offer(7, 17, 40001)
+write("fuzz_stream", "udp-echo-hostile", bytes([0x01]) + chunk(0, hello(7)) + chunk(1, hello(7)) +
+      chunk(0, answer) + chunk(1, answer))
+write("fuzz_stream", "tcp-echo-hostile", bytes([0]) + syns() + chunk(0, hello(7)) + chunk(1, hello(7)) +
+      chunk(0, answer) + chunk(1, answer))
+# B9: A9's probe and reply; A10's foreign probe, a restart, and the 00 23 D1 1F reply.
+A9 = bytes([0x00, 0x25, 0x00, 0x22, 0xFF, 0x01, 0x00, 0x64, 0x03, 0x07, 0x00, 0x05, 0x00, 0x01, 0x00, 0x00])
+write("fuzz_stream", "udp-a9-unmodelled", bytes([0x01]) + chunk(0, A9) + chunk(1, bytes([0x00, 0x25, 0xD0, 0xB9]) + bytes(8)))
+RPC = bytes([0x72, 0xFE, 0x1D, 0x13]) + bytes(7) + bytes([2, 0, 1, 0x86, 0xA0, 0, 0, 0, 2]) + bytes(20)
+write("fuzz_stream", "udp-a10-unmodelled", bytes([0x01]) + chunk(0, RPC) + chunk(1 | 4, bytes([0x00, 0x23, 0xD1, 0x1F]) + bytes(8)))
+# A11 under masquerade: G in both copies (6-9 and 160-163), split across three segments.
+body = struct.pack(">HBBBBI", 0x23, 7, 0x22, 3, 7, G) + bytes(70) + bytes([0x01, 0x97]) + bytes(78) + struct.pack(">I", G) + bytes(12)
+A11 = bytes([0x00, 0x01, 0x6B, 0x00, 0x00, 0xB0]) + body
+assert len(body) == 176
+write("fuzz_stream", "tcp-a11-snat-split", bytes([0x02]) + syns() + chunk(0, A11[:100]) + chunk(0, A11[100:170]) +
+      chunk(0, A11[170:]) + chunk_at(0, 0x10000001 + 100, A11[100:170]) + chunk(1, hello_ack(3)))
+write("fuzz_stream", "udp-a11-snat", bytes([0x03]) + chunk(0, A11) + chunk(1, hello_ack(3)))
+# Frames that never complete, on both sides; data held beyond gaps until the budget drops it.
+big = bytes([0x01, 0x01, 0x00, 0x00, 0xFF, 0xFF, 0x00, 0x60]) + bytes(240)
+write("fuzz_stream", "tcp-unfinished-frame", bytes([0]) + syns() + chunk(0, hello(7)) + chunk(1, hello_ack(7)) +
+      chunk(1, big) + chunk(1, bytes(250)) + chunk(1, bytes(250)) +
+      chunk(0, bytes([0x00, 0x01, 0x00, 0x00, 0xFF, 0xFF, 0x00, 0x23]) + bytes(200)))
+write("fuzz_stream", "tcp-held-drop", bytes([0]) + syns() + chunk(0, hello(7)) +
+      b"".join(bytes([1 | 0x10 | (k << 5), 250]) + bytes(250) for k in range(7)) + chunk(1, hello_ack(7)))
+flood = frame(HOST, bytes([0x00, 0x31])) * 31
+write("fuzz_stream", "udp-malformed-flood", bytes([0x01]) + chunk(0, hello(7)) + chunk(1, hello_ack(7)) +
+      chunk(1, flood) + chunk(1, flood))
+
 # fuzz_frames: raw bytes (a datagram, or a bare body).
+write("fuzz_frames", "a11-exploit", A11)
+write("fuzz_frames", "a9-probe", A9)
 write("fuzz_frames", "probe", PROBE)
 write("fuzz_frames", "hello", hello(7, G))
 write("fuzz_frames", "exploit", EXPLOIT)
