@@ -1,19 +1,23 @@
 #!/bin/bash
 # 72: frames that never complete (issue 8, item 4). The guest opens 1000 TCP
 # connections to 407; on each it sends a HELLO whose header announces a
-# 65535-byte body and then 65000 of those bytes, and never the rest (the host
+# 65535-byte body and then 8000 of those bytes, and never the rest (the host
 # side reads and discards, so every byte crosses the firewall and is
 # acknowledged). The daemon must not hold the frames: it keeps only what the
 # engine needs of a HELLO and skips the rest by count. Printed: the daemon's
 # VmRSS before and after, the growth and the growth per connection. Asserted:
-# at most 4 KiB per connection under this attack (the issue's goal); 0.1
-# grew by about 64 KiB per connection.
-#   TBTEST_HOLD_CONNS (1000), TBTEST_HOLD_BYTES (65000 body bytes sent)
+# at most 4 KiB per connection under this attack (the issue's goal); a
+# daemon that buffers unfinished frames grows by what it was sent (8 KB per
+# connection here, up to 64 KiB with TBTEST_HOLD_BYTES=65000). Every packet of
+# a contact connection goes through the daemon's queue, which under QEMU's TCG
+# passes a few hundred packets a second: 8000 bytes keep the scenario inside
+# its time while still telling a bounded daemon from a buffering one.
+#   TBTEST_HOLD_CONNS (1000), TBTEST_HOLD_BYTES (8000 body bytes sent)
 . "$(dirname "$0")/lib.sh"
 kt_begin "1000 connections holding unfinished 64 KiB frames: daemon memory stays bounded"
 kt_need tbhelperd tbsim
 N=${TBTEST_HOLD_CONNS:-1000}
-BYTES=${TBTEST_HOLD_BYTES:-65000}
+BYTES=${TBTEST_HOLD_BYTES:-8000}
 LIMIT_KIB_PER_CONN=4
 kt_topo routed
 kt_daemon_start
