@@ -652,3 +652,110 @@ _kt_exit() {
     fi
     exit "$rc"
 }
+
+# ---- attack scenarios (70-7x): tests/kernel/tools/tbattack.py -------------------------
+# The hostile guest and its accomplices on the host are one python3 program
+# whose frames are built byte by byte from the wire model, independent of the
+# code under test (docs/kernel-tests.md, "Attack scenarios").
+
+KT_ATTACK=$KT_REPO/tests/kernel/tools/tbattack.py
+
+# kt_attack_host NAME SUBCOMMAND ARGS...: tbattack echo|sink in the host
+# namespace, in the background (log $KT_WORK/NAME.log); waits until it listens
+# on the --tcp-port / --udp-port it was given. KT_LAST_PID.
+kt_attack_host() {
+    local name=$1; shift
+    local tport="" uport="" prev="" a
+    for a in "$@"; do
+        case "$prev" in --tcp-port) tport=$a ;; --udp-port) uport=$a ;; esac
+        prev=$a
+    done
+    kt_say "host accomplice: tbattack $*"
+    kt_bg "$name" ip netns exec "$TB_NS_HOST" python3 "$KT_ATTACK" "$@"
+    if [ -n "$tport" ] && [ "$tport" != 0 ]; then
+        kt_wait_for 60 _kt_listening tcp "$tport" || kt_die "tbattack $1 does not listen on TCP $tport"
+    fi
+    if [ -n "$uport" ] && [ "$uport" != 0 ]; then
+        kt_wait_for 60 _kt_listening udp "$uport" || kt_die "tbattack $1 does not listen on UDP $uport"
+    fi
+}
+# kt_attack_stop PID: stop one background accomplice (and reap it).
+kt_attack_stop() {
+    [ -n "${1:-}" ] || return 0
+    kill -TERM "$1" 2>/dev/null
+    kt_wait_for 5 _kt_gone "$1" || kill -KILL "$1" 2>/dev/null
+    wait "$1" 2>/dev/null
+    return 0
+}
+
+# kt_attack_guest NAME SUBCOMMAND ARGS...: tbattack in the guest namespace;
+# its JSON line in $KT_WORK/attack-NAME.json, stderr shown indented; KT_RC.
+kt_attack_guest() {
+    local name=$1; shift
+    kt_say "attacker: tbattack $*"
+    timeout -k 5 "${TBTEST_GUEST_TIMEOUT:-60}" ip netns exec "$TB_NS_GUEST" python3 "$KT_ATTACK" "$@" \
+        >"$KT_WORK/attack-$name.json" 2>"$KT_WORK/attack-$name.log"
+    KT_RC=$?
+    kt_indent < "$KT_WORK/attack-$name.log"
+    kt_say "tbattack $1 exited with status $KT_RC: $(cat "$KT_WORK/attack-$name.json" 2>/dev/null)"
+    return 0
+}
+# kt_attack_field NAME KEY: one value of the attacker's JSON line ("" if none).
+kt_attack_field() {
+    python3 -c 'import json,sys
+try: v = json.load(open(sys.argv[1])).get(sys.argv[2], "")
+except Exception: v = ""
+print(v)' "$KT_WORK/attack-$1.json" "$2" 2>/dev/null
+}
+
+# kt_delta NAME: a daemon counter now minus the one in $KT_WORK/before.json.
+kt_delta() {
+    local a b
+    a=$(kt_counter "$1"); b=$(kt_counter_from "$KT_WORK/before.json" "$1")
+    if _kt_isnum "$a" && _kt_isnum "$b"; then echo $((a - b))
+    elif _kt_isnum "$a" && [ -z "$b" ]; then echo "$a"
+    else echo "?($b -> $a)"; fi
+}
+
+# kt_fw_mac [IFACE]: the firewall's MAC address on IFACE (the guest side).
+kt_fw_mac() { in_fw cat "/sys/class/net/${1:-$TB_FW_GUEST_IF}/address"; }
+
+# kt_daemon_rss_kib: the daemon's resident set (VmRSS, KiB).
+kt_daemon_rss_kib() {
+    [ -n "$KT_DAEMON_PID" ] || { echo ""; return; }
+    awk '/^VmRSS:/ { print $2 }' "/proc/$KT_DAEMON_PID/status" 2>/dev/null
+}
+
+# kt_log_lines: lines in the daemon's log so far.
+kt_log_lines() { wc -l < "$KT_WORK/tbhelperd.log" | tr -d ' '; }
+
+# kt_nfqueue_waiting: packets waiting in the firewall's queue 407 (0 when the
+# daemon has given a verdict on everything).
+kt_nfqueue_waiting() {
+    in_fw awk '$1 == 407 { print $3 }' /proc/net/netfilter/nfnetlink_queue 2>/dev/null
+}
+
+# assert_no_control_bytes WHAT FILE: no byte below 0x20 other than newline
+# (and tab), no DEL (0x7f), in FILE.
+assert_no_control_bytes() {
+    local n
+    n=$(LC_ALL=C tr -d '\n\t\040-\176\200-\377' < "$2" | wc -c | tr -d ' ')
+    if [ "$n" = 0 ]; then
+        kt_pass "$1"
+    else
+        kt_fail "$1: $n control byte(s) in $(basename "$2"): $(LC_ALL=C grep -anP '[\x00-\x08\x0b-\x1f\x7f]' "$2" | head -n 3 | cat -v | cut -c1-200)"
+    fi
+}
+
+# kt_good_session NAME [HOST-ARGS...]: a real session (tbsim host + guest,
+# intercom over TCP 407) through the firewall; the host is stopped afterwards.
+kt_good_session() {
+    local name=$1; shift
+    kt_step "a real session still works, the daemon is alive"
+    kt_host "$name" "$@"
+    kt_guest "$name" --host "$TB_TARGET_ADDR" --service intercom --timeout 20 --stream-timeout 5
+    assert_guest_ok "intercom after the attack"
+    assert_streams "the offered UDP stream crossed the firewall" udp True 1
+    kt_host_stop
+    assert_alive "tbhelperd still running" "$KT_DAEMON_PID"
+}

@@ -12,6 +12,12 @@
 
 namespace tbsim {
 
+// Spec A11/B3: the public exploit's first frame has a 176-byte HELLO body
+// whose bytes 160-163 repeat the guest's IPv4 address (--long-hello).
+inline constexpr std::size_t kLongHelloBody = 176;
+inline constexpr std::size_t kSecondAddressOffset = 160;
+inline constexpr std::size_t kSecondAddressMinBody = kSecondAddressOffset + 4;
+
 class FrameReader {
 public:
     enum class Status { frame, timeout, closed, error, malformed, stopped };

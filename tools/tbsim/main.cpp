@@ -161,6 +161,9 @@ int main(int argc, char** argv) {
         ->capture_default_str()
         ->check(CLI::Range(1, 60000));
     guest->add_option("--name", g.name, "Guest name sent in the HELLO")->capture_default_str();
+    guest->add_flag("--long-hello", g.long_hello,
+                    "Send the 176-byte HELLO of spec A11: the embedded guest address again at body offsets "
+                    "160-163 (the name must end before offset 160)");
     guest->add_flag("--json", g.json, "Print one JSON object at the end on stdout (event lines go to stderr)");
     guest->add_flag("--verbose,-v", g.verbose, "More detail");
 
@@ -179,6 +182,13 @@ int main(int argc, char** argv) {
     if (forge) g.forge_offer = static_cast<std::uint16_t>(forge);
     if (g.malformed_after_hello && g.malformed.empty()) {
         fmt::print(stderr, "guest: --malformed-after-hello needs --malformed KIND\n");
+        return 2;
+    }
+    // B3: the name (length byte at 16) must end before the second address.
+    if (g.long_hello && 17 + g.name.size() > 160) {
+        fmt::print(stderr, "guest: --long-hello needs a --name of at most 143 bytes (got {}): the name must end "
+                           "before the second address at body offset 160\n",
+                   g.name.size());
         return 2;
     }
     return tbsim::run_guest(g);
