@@ -96,12 +96,32 @@ if [[ -n $dist ]]; then
     [[ -d $root/usr ]] || die "no build root for $dist"
     inner=/build/tbhelper
     src=$root$inner/tbhelper-$pv
-    rm -rf "$root$inner"
+    # TBHELPER_DEB_REUSE=1: keep the objects of the previous build in the root
+    # (dpkg-buildpackage -nc; make rebuilds what changed). For development only.
+    nc=""
+    if [[ ${TBHELPER_DEB_REUSE:-0} == 1 && -d $src/build ]]; then
+        rm -rf "$root$inner/objects.keep" && mv "$src/build" "$root$inner/objects.keep"
+        nc=-nc
+    fi
+    find "$root$inner" -mindepth 1 -maxdepth 1 ! -name objects.keep -exec rm -rf {} + 2>/dev/null || true
     copy_source "$src"
+    if [[ -n $nc ]]; then mv "$root$inner/objects.keep" "$src/build"; fi
     add_changelog_entry "$src" "$pv" "$dist" "built in a $dist root"
+    # Overrides of tags this release's lintian no longer knows are an error
+    # there ("alien-tag"): Debian 13's lintian dropped
+    # package-supports-alternative-init-but-no-init.d-script.
+    for f in "$src"/debian/*.lintian-overrides; do
+        [[ -f $f ]] || continue
+        while read -r tag; do
+            if ! packaging/debian-root.sh "$dist" --run lintian-explain-tags "$tag" >/dev/null 2>&1; then
+                log "lintian of $dist does not know the tag $tag: override dropped from $(basename "$f")"
+                sed -i "/: $tag\( \|\$\)/d" "$f"
+            fi
+        done < <(sed -n 's/^[^#]*: \([a-z0-9.+-]*\).*/\1/p' "$f" | sort -u)
+    done
     jobs=$(nproc 2>/dev/null || echo 1)
     packaging/debian-root.sh "$dist" --run sh -c \
-        "cd $inner/tbhelper-$pv && DEB_BUILD_OPTIONS='parallel=$jobs ${DEB_BUILD_OPTIONS:-}' dpkg-buildpackage -us -uc -b" >&2 \
+        "cd $inner/tbhelper-$pv && DEB_BUILD_OPTIONS='parallel=$jobs ${DEB_BUILD_OPTIONS:-}' dpkg-buildpackage -us -uc -b $nc" >&2 \
         || die "dpkg-buildpackage failed in the $dist root (tree: $src)"
     deb=$root$inner/tbhelper_${pv}_${arch}.deb
     [[ -f $deb ]] || die "dpkg-buildpackage did not produce $deb"

@@ -9,7 +9,8 @@
 # times and "N passed, N failed, N skipped".
 #   TB_CHECK_ONLY=unit|sim|fuzz|kernel|package   (several: "kernel package")
 #   TB_KERNELS="trixie sid"   only these kernels of the matrix
-#   TB_KERNEL_JOBS=N          kernels booted at the same time (default 1)
+#   TB_KERNEL_JOBS=N          kernels booted at the same time (default 2, each
+#                             then with TBVM_SMP=1 unless TBVM_SMP is set)
 #   FUZZ_SECONDS=S            each fuzz target's time (default 30)
 # A skipped entry (no root, no QEMU) fails the run unless TB_ALLOW_SKIP=1:
 # CI must run everything.
@@ -63,9 +64,9 @@ version=$(tr -d '[:space:]' < VERSION)
 # tests wait for it.
 prebuild_pid=""
 if want package && [[ $(id -u) -eq 0 ]]; then
+    rm -f "$logs/package_prebuild-deb13.rc"
     ( make --no-print-directory deb DIST=trixie > "$logs/package_prebuild-deb13.log" 2>&1; echo $? > "$logs/package_prebuild-deb13.rc" ) </dev/null &
     prebuild_pid=$!
-    rm -f "$logs/package_prebuild-deb13.rc"
 fi
 
 if want unit; then
@@ -96,8 +97,12 @@ while read -r rel rest; do
     [[ -n ${TB_KERNELS:-} && " $TB_KERNELS " != *" $rel "* ]] && continue
     matrix+=("$rel")
 done < tests/kernel/kernels.txt
+# Two kernels at a time, one vCPU each: on a 2-core machine two 1-vCPU
+# guests keep both cores busy, where one guest running the scenarios' mostly
+# serial shell work keeps about one busy (docs/kernel-tests.md, "Time").
 kernel_section() {
-    local jobs=${TB_KERNEL_JOBS:-1} next=0 rel i n rc secs kver line
+    local jobs=${TB_KERNEL_JOBS:-2} next=0 rel i n rc secs kver line
+    if ((jobs > 1)) && [[ -z ${TBVM_SMP:-} ]]; then local -x TBVM_SMP=1; fi
     local -A pid=() seen=() t0=()
     local active=0
     while ((next < ${#matrix[@]} || active > 0)); do

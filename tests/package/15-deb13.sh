@@ -56,7 +56,8 @@ grep -q '^VERSION_ID="13"' "$root/etc/os-release" && pass "the build root is Deb
 step "lintian of Debian 13 (inside the build root: $(cat build/deb-trixie/lintian-version.txt 2>/dev/null))"
 sed 's/^/    /' build/deb-trixie/lintian.log
 errors=$(grep -c '^E: ' build/deb-trixie/lintian.log)
-grep -q 'lintian v2\.[0-9]' build/deb-trixie/lintian-version.txt && ! grep -q "^lintian v$(dpkg-query -W -f='${Version}' lintian)\$" build/deb-trixie/lintian-version.txt \
+root_lintian=$(sed -n 's/^Lintian v\([0-9][^ ]*\).*/\1/p' build/deb-trixie/lintian-version.txt 2>/dev/null)
+[[ -n $root_lintian && $root_lintian != "$(dpkg-query -W -f='${Version}' lintian)" ]] \
     && pass "lintian is the root's ($(cat build/deb-trixie/lintian-version.txt)), not this machine's ($(dpkg-query -W -f='${Version}' lintian))" \
     || fail "lintian version: '$(cat build/deb-trixie/lintian-version.txt 2>/dev/null)'"
 ((errors == 0)) && pass "lintian (Debian 13): no errors" || fail "lintian (Debian 13): $errors errors"
