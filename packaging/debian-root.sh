@@ -13,7 +13,9 @@
 # that this machine's apt sources name, tools/debian-archive.sh), then, with
 # apt-get inside the root, the build tools, packaging/debian/control's
 # Build-Depends and the few programs the package test runs (systemd, nftables,
-# iproute2, conntrack, nfct, python3...). A second run does nothing unless the
+# iproute2, conntrack, nfct, python3...), and libnss-systemd, which a Debian 13
+# system has (systemd recommends it): it resolves the daemon's DynamicUser
+# name (without it ps and stat show the uid, "UNKNOWN"). A second run does nothing unless the
 # package list changed (then the missing packages are added). Needs root.
 # The root gets a policy-rc.d that keeps services from starting inside it; the
 # test bed removes it in its (throwaway) overlay.
@@ -42,7 +44,7 @@ build_deps=$(sed -n '/^Build-Depends:/,/^[A-Z]/p' packaging/debian/control | sed
 # debhelper-compat is a virtual package that debhelper provides.
 build_deps=${build_deps//debhelper-compat/debhelper}
 packages="build-essential dpkg-dev fakeroot lintian $build_deps
-          systemd dbus nftables iproute2 conntrack nfct kmod procps python3 socat iputils-ping"
+          systemd dbus libnss-systemd nftables iproute2 conntrack nfct kmod procps python3 socat iputils-ping"
 packages=$(tr -s ' \n' '\n' <<<"$packages" | grep . | sort -u | tr '\n' ' ')
 key=$(printf '%s\n' "$dist" "$archive" "$packages" | sha256sum | cut -d' ' -f1)
 
