@@ -77,8 +77,10 @@ $(BUILD)/bench: $(call obj,$(BENCH_SRCS)) $(LIB_A)
 
 unit: $(BUILD)/unit-tests
 
-# Every test: unit tests, simulator sessions over loopback, the fuzzers for
-# FUZZ_SECONDS, and the kernel scenarios in a Debian 12 kernel under QEMU.
+# Every test: unit tests, simulator sessions over loopback, the fuzzers
+# (tests/check.sh: 30 s each unless FUZZ_SECONDS), the kernel scenarios on
+# Debian 13's, Debian 12's and unstable's kernels under QEMU
+# (tests/kernel/kernels.txt), both packages; each section's time at the end.
 check: all $(BUILD)/unit-tests
 	tests/check.sh
 
