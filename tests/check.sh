@@ -59,9 +59,9 @@ only=${TB_CHECK_ONLY:-}   # e.g. TB_CHECK_ONLY=kernel to run one section
 want() { [[ -z $only || $only == *"$1"* ]]; }
 version=$(tr -d '[:space:]' < VERSION)
 
-# The Debian 13 package is built (debootstrap of its build root included, a
-# few minutes of mostly network and dpkg) while the kernel sections run; its
-# tests wait for it.
+# The Debian 13 package is built in the background from the start (the
+# debootstrap of its build root is mostly network and dpkg), beside the fuzz
+# and kernel sections; the package section waits for it.
 prebuild_pid=""
 if want package && [[ $(id -u) -eq 0 ]]; then
     rm -f "$logs/package_prebuild-deb13.rc"
