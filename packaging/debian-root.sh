@@ -92,5 +92,6 @@ if ((${#run[@]})); then
     in_root "${run[@]}"
     exit
 fi
-log "ready: $root ($(in_root sh -c '. /etc/os-release; echo "$PRETTY_NAME"'))"
+# (not through in_root: a command substitution's subshell would not unmount)
+log "ready: $root ($(. "$root/etc/os-release"; echo "$PRETTY_NAME"))"
 echo "$root"
