@@ -6,7 +6,7 @@
 #   make demo       the end-to-end demonstration (README's first command)
 #   make bench      benchmarks that print figures
 #   make fuzz       libFuzzer targets for FUZZ_SECONDS each
-#   make deb        the Debian package
+#   make deb        the Debian package (DIST=trixie: built in a Debian 13 root)
 
 VERSION    := $(shell cat VERSION 2>/dev/null || echo 0.1.0)
 BUILD      ?= build
@@ -83,8 +83,10 @@ $(BUILD)/bench-analyze: $(call obj,tests/bench/bench_analyze.cpp) $(LIB_A)
 
 unit: $(BUILD)/unit-tests
 
-# Every test: unit tests, simulator sessions over loopback, the fuzzers for
-# FUZZ_SECONDS, and the kernel scenarios in a Debian 12 kernel under QEMU.
+# Every test: unit tests, simulator sessions over loopback, the fuzzers
+# (tests/check.sh: 30 s each unless FUZZ_SECONDS), the kernel scenarios on
+# Debian 13's, Debian 12's and unstable's kernels under QEMU
+# (tests/kernel/kernels.txt), both packages; each section's time at the end.
 check: all $(BUILD)/unit-tests
 	tests/check.sh
 
@@ -147,8 +149,10 @@ install: all $(BUILD)/tbhelper.nft
 	install -D -m 0644 README.md $(DESTDIR)$(DATADIR)/doc/tbhelper/README.md
 	for f in docs/*.md; do install -D -m 0644 $$f $(DESTDIR)$(DATADIR)/doc/tbhelper/$$(basename $$f); done
 
+# make deb: for this machine's release; make deb DIST=trixie: inside a Debian
+# 13 build root (build/roots/trixie), build/tbhelper_<version>~deb13_<arch>.deb.
 deb:
-	packaging/build-deb.sh
+	packaging/build-deb.sh $(if $(DIST),--dist $(DIST))
 
 clean:
 	rm -rf $(BUILD)

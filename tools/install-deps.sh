@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages that building, testing and demonstrating
-# tbhelper need. Idempotent: packages already present are not touched.
+# Installs the Debian 12 packages (the development and CI machine's release)
+# that building, testing and demonstrating tbhelper need. Idempotent: packages
+# already present are not touched.
 set -euo pipefail
 
 packages=(
@@ -14,8 +15,10 @@ packages=(
   # simulator captures, kernel test bed, demonstration
   tshark qemu-system-x86 busybox-static kmod cpio iproute2 nftables conntrack
   socat iptables procps python3 jq
-  # packaging
-  debhelper devscripts lintian fakeroot bash-completion
+  # packaging; debootstrap: the Debian 13 build root (make deb DIST=trixie)
+  debhelper devscripts lintian fakeroot bash-completion debootstrap
+  # Debian 13's and unstable's kernels ship .ko.xz (the test bed unpacks them)
+  xz-utils
 )
 
 missing=()

@@ -28,7 +28,7 @@ delta() { # NAME: counter now minus in $KT_WORK/before.json
 
 kt_step "guest forges a PORT-OFFER for TCP 5555 (an echo server listens there)"
 kt_bg echo5555 ip netns exec "$TB_NS_HOST" socat TCP4-LISTEN:5555,reuseaddr,fork EXEC:cat
-kt_wait_for 5 _kt_listening tcp 5555 || kt_die "socat echo on 5555 did not start"
+kt_wait_for 20 _kt_listening tcp 5555 || kt_die "socat echo on 5555 did not start"
 kt_host main --dynamic-base 45000
 kt_status > "$KT_WORK/before.json"
 kt_guest forge --host "$TB_TARGET_ADDR" --service intercom --forge-offer 5555 --timeout 20 --stream-timeout 3

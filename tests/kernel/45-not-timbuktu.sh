@@ -11,8 +11,8 @@ kt_daemon_start
 kt_rules_apply
 kt_bg echo-tcp ip netns exec "$TB_NS_HOST" socat TCP4-LISTEN:407,reuseaddr,fork EXEC:cat
 kt_bg echo-udp ip netns exec "$TB_NS_HOST" socat UDP4-RECVFROM:407,reuseaddr,fork EXEC:cat
-kt_wait_for 5 _kt_listening tcp 407 || kt_die "socat TCP echo on 407 did not start"
-kt_wait_for 5 _kt_listening udp 407 || kt_die "socat UDP echo on 407 did not start"
+kt_wait_for 20 _kt_listening tcp 407 || kt_die "socat TCP echo on 407 did not start"
+kt_wait_for 20 _kt_listening udp 407 || kt_die "socat UDP echo on 407 did not start"
 kt_status > "$KT_WORK/before.json"
 
 kt_step "plain text over TCP 407"

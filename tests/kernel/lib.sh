@@ -398,7 +398,7 @@ kt_host() {
     KT_HOST_PID=$!
     KT_PIDS+=("$KT_HOST_PID")
     kt_wait_for 10 _kt_listening tcp "$tport" || { kill -0 "$KT_HOST_PID" 2>/dev/null || kt_indent < "$KT_WORK/host-$name.log"; kt_die "tbsim host does not listen on TCP $tport"; }
-    kt_wait_for 5 _kt_listening udp "$uport" || kt_die "tbsim host does not listen on UDP $uport"
+    kt_wait_for 10 _kt_listening udp "$uport" || kt_die "tbsim host does not listen on UDP $uport"
 }
 _kt_listening() { # tcp|udp PORT (in the host namespace)
     local f=-ltnH; [ "$1" = udp ] && f=-lunH

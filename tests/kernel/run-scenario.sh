@@ -8,8 +8,9 @@
 #   Debian/Ubuntu/Fedora kernel), as root: the scenario runs right here, in
 #   network namespaces (tbg, tbfw, tbh; they must be free).
 # - Otherwise (this project's sandbox kernel has no nfnetlink_cthelper): the
-#   scenario runs as root inside a Debian 12 kernel under QEMU,
-#   tests/vm/run.sh -- bash SCENARIO.
+#   scenario runs as root inside a Debian kernel under QEMU (Debian 12's, or
+#   TBVM_KERNEL=trixie|sid), tests/vm/run.sh -- bash SCENARIO. One VM boot
+#   per scenario; tests/kernel/run-all.sh runs many in one boot.
 # - Neither possible (not root, no prepared VM): a loud line, exit 77 (skip;
 #   tests/check.sh counts a skip as a failure unless TB_ALLOW_SKIP=1).
 #
@@ -93,7 +94,7 @@ vm)
     vmargs=(--timeout "$timeout" --keep "$repo")
     if ! ((root)); then
         # tests/vm/prepare.sh needs root; a test bed prepared earlier still works.
-        vmdir=${TBVM_BUILD_DIR:-$repo/build/vm}
+        vmdir=$( . "$repo/tests/vm/kernel.sh"; tbvm_resolve "$repo" && echo "$TBVM_OUT") || exit 2
         if [ -s "$vmdir/kernel-version" ] && [ -s "$vmdir/initramfs.cpio.gz" ] && [ -w "$vmdir" ]; then
             vmargs+=(--no-prepare)
         elif [ -s "$vmdir/kernel-version" ]; then
@@ -105,12 +106,12 @@ vm)
                  "run 'sudo tests/vm/prepare.sh' once (or make check as root)"
         fi
     fi
-    echo "run-scenario: $name in the VM test bed (kernel $(uname -r) here has no nfnetlink_cthelper)"
+    echo "run-scenario: $name in the VM test bed, ${TBVM_KERNEL:-bookworm}'s kernel (kernel $(uname -r) here has no nfnetlink_cthelper)"
     "$repo/tests/vm/run.sh" "${vmargs[@]}" -- bash "$scenario"
     rc=$?
     case $rc in
         124) loud "FAIL $name: timed out after $timeout s in the VM (TBTEST_TIMEOUT)" ;;
-        125) loud "FAIL $name: the VM test bed did not boot or died (build/vm/last-console.log)" ;;
+        125) loud "FAIL $name: the VM test bed (${TBVM_KERNEL:-bookworm}'s kernel) did not boot or died (build/vm/${TBVM_KERNEL:-bookworm}/last-console.log)" ;;
     esac
     ;;
 *)

@@ -40,5 +40,5 @@ echo "== booting the Debian 12 kernel with systemd (tests/vm/run-systemd.sh)"
 TBTEST_PKG_DEB=$deb TBTEST_BUILD=$PWD/build \
     tests/vm/run-systemd.sh --timeout "${TBTEST_PKG_VM_TIMEOUT:-900}" -- tests/package/vm/systemd-package-test.sh
 rc=$?
-echo "== exit $rc (kernel console: build/vm-systemd/last-console.log)"
+echo "== exit $rc (kernel console: build/vm-systemd/bookworm/last-console.log)"
 exit "$rc"

@@ -1,27 +1,41 @@
 #!/bin/bash
-# tbhelper VM test bed: fetch a Debian 12 kernel and build the initramfs.
+# tbhelper VM test bed: fetch a Debian kernel and build the initramfs.
 #
-#   tests/vm/prepare.sh [--refresh] [--quiet]
+#   [TBVM_KERNEL=bookworm|trixie|sid] tests/vm/prepare.sh [--refresh] [--quiet]
 #
-# Idempotent and cached: a second run does nothing (and needs no network)
-# unless the guest scripts or this file changed. Output, all in build/vm/
+# TBVM_KERNEL chooses Debian 12's kernel (bookworm, the default), Debian 13's
+# (trixie) or the newest kernel in Debian unstable (sid). Idempotent and
+# cached: a second run does nothing (and needs no network) unless the guest
+# scripts or this file changed. Output, all in build/vm/<release>/
 # (git-ignored; never commit it):
-#   linux-image-*.deb        the Debian kernel package (apt-get download)
-#   kernel/                  the package unpacked (dpkg -x) + depmod
+#   kernel/                  the kernel package(s) unpacked (dpkg -x) + depmod;
+#                            always kernel/boot/vmlinuz-VERSION and
+#                            kernel/lib/modules/VERSION (symlinks into the
+#                            merged /usr of Debian 13 and unstable)
 #   kernel-version           e.g. 6.1.0-56-amd64
-#   initramfs.cpio.gz        busybox-static + 9p/overlay modules + guest/init
+#   release                  bookworm, trixie or sid
+#   apt/                     trixie and sid: the private apt configuration and
+#                            package lists (the system's sources and apt
+#                            cache are never touched)
+#   initramfs.cpio.gz        busybox-static + 9p/overlay modules (unpacked
+#                            when the kernel ships .ko.xz) + guest/init
 # Installs what it needs with apt-get when missing (qemu-system-x86,
 # busybox-static, kmod, cpio) and the tools the scenarios use inside the guest
 # (nftables, iproute2, socat, conntrack, iputils-ping). Not nfct: it drags in and enables the
 # conntrackd service; the scenarios use it only when it is there.
 #   --refresh   look up the current Debian kernel again (apt-cache) and rebuild
 #   TBVM_KERNEL_VERSION=6.1.0-NN-amd64  pins the kernel version
-#   TBVM_BUILD_DIR=DIR                  instead of <repo>/build/vm
+#   TBVM_BUILD_DIR=DIR                  instead of <repo>/build/vm/<release>
+#                                       (one release per directory)
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-out=${TBVM_BUILD_DIR:-$repo/build/vm}
+# shellcheck source=tests/vm/kernel.sh
+. "$here/kernel.sh"
+tbvm_resolve "$repo" || exit 2
+out=$TBVM_OUT
+release=$TBVM_RELEASE
 refresh=0
 quiet=0
 for a in "$@"; do
@@ -65,7 +79,7 @@ apt_install() { # packages...
 need=()
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 for pair in qemu-system-x86_64:qemu-system-x86 modprobe:kmod depmod:kmod \
-            cpio:cpio nft:nftables ip:iproute2 ss:iproute2 socat:socat \
+            cpio:cpio xz:xz-utils nft:nftables ip:iproute2 ss:iproute2 socat:socat \
             conntrack:conntrack ping:iputils-ping flock:util-linux; do
     cmd=${pair%%:*} pkg=${pair#*:}
     PATH=$PATH:/usr/sbin:/sbin command -v "$cmd" >/dev/null 2>&1 || need+=("$pkg")
@@ -83,54 +97,95 @@ if command -v ldd >/dev/null && ldd "$busybox" >/dev/null 2>&1; then
 fi
 
 # --- kernel -----------------------------------------------------------------
+# bookworm: the machine's own apt configuration (its release). trixie, sid: a
+# private one, from the same archive, that never touches the system's sources,
+# lists or cache (-o Dir::Etc::sourcelist=... see docs/testbed.md).
+aptopt=(-o APT::Sandbox::User=root)
+if [ "$release" != bookworm ]; then
+    aptdir=$out/apt
+    mkdir -p "$aptdir/lists/partial" "$aptdir/cache/archives/partial"
+    archive=$("$repo/tools/debian-archive.sh") || die "no Debian archive in the apt sources"
+    echo "deb $archive $release main" > "$aptdir/sources.list"
+    aptopt+=(-o "Dir::Etc::sourcelist=$aptdir/sources.list" -o Dir::Etc::sourceparts=-
+             -o "Dir::State::Lists=$aptdir/lists" -o "Dir::Cache=$aptdir/cache"
+             -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache=)
+fi
+apt_private_update() {
+    [ "$apt_updated" = 1 ] && return 0
+    if [ "$release" = bookworm ]; then apt_update; return; fi
+    log "apt-get update ($release, private configuration in $aptdir)"
+    apt-get "${aptopt[@]}" update -qq >&2 || die "apt-get update for $release failed"
+    apt_updated=1
+}
 kver=${TBVM_KERNEL_VERSION:-}
 if [ -z "$kver" ] && [ "$refresh" = 0 ] && [ -s "$out/kernel-version" ]; then
     kver=$(cat "$out/kernel-version")
 fi
+find_kver() {
+    apt-cache "${aptopt[@]}" depends linux-image-amd64 2>/dev/null \
+        | sed -n 's/^ *Depends: linux-image-\([0-9][^ ]*-amd64\)$/\1/p' | head -n1
+}
 if [ -z "$kver" ]; then
-    find_kver() {
-        apt-cache depends linux-image-amd64 2>/dev/null \
-            | sed -n 's/^ *Depends: linux-image-\([0-9][^ ]*-amd64\)$/\1/p' | head -n1
-    }
-    kver=$(find_kver)
+    kver=$(find_kver || true)
     if [ -z "$kver" ] || [ "$refresh" = 1 ]; then
-        apt_update
-        kver=$(find_kver)
+        apt_private_update
+        kver=$(find_kver || true)
     fi
-    [ -n "$kver" ] || die "cannot find the Debian kernel (apt-cache depends linux-image-amd64)"
+    [ -n "$kver" ] || die "cannot find the $release kernel (apt-cache depends linux-image-amd64)"
 fi
 kdir=$out/kernel
 modroot=$kdir/lib/modules/$kver
 vmlinuz=$kdir/boot/vmlinuz-$kver
 
 if [ ! -f "$vmlinuz" ] || [ ! -f "$modroot/modules.dep" ] || [ ! -f "$kdir/.complete-$kver" ]; then
-    log "fetching linux-image-$kver"
-    rm -rf "$kdir"
-    rm -f "$out"/linux-image-*.deb
-    ( cd "$out" && apt-get download -o APT::Sandbox::User=root "linux-image-$kver" >&2 ) || {
-        apt_update
-        ( cd "$out" && apt-get download -o APT::Sandbox::User=root "linux-image-$kver" >&2 ) \
-            || die "apt-get download linux-image-$kver failed"
+    log "fetching linux-image-$kver ($release)"
+    rm -rf "$kdir" "$out/debs"
+    mkdir -p "$out/debs"
+    # unstable's linux-image-VERSION is small and depends on linux-binary-VERSION
+    # (vmlinuz) and linux-modules-VERSION: fetch those with it.
+    pkgs_of() {
+        echo "linux-image-$kver"
+        apt-cache "${aptopt[@]}" depends "linux-image-$kver" 2>/dev/null \
+            | sed -n 's/^ *Depends: \(linux-\(binary\|modules\)-[^ ]*\)$/\1/p'
     }
-    deb=$(ls "$out"/linux-image-"$kver"_*.deb | head -n1)
-    log "unpacking $(basename "$deb")"
+    pkgs=$(pkgs_of || true)
+    if ! ( cd "$out/debs" && apt-get "${aptopt[@]}" download $pkgs >&2 ); then
+        apt_private_update
+        pkgs=$(pkgs_of || true)
+        ( cd "$out/debs" && apt-get "${aptopt[@]}" download $pkgs >&2 ) \
+            || die "apt-get download $pkgs failed"
+    fi
     mkdir -p "$kdir.tmp"
     rm -rf "$kdir.tmp"/*
-    dpkg -x "$deb" "$kdir.tmp"
+    for deb in "$out"/debs/*.deb; do
+        log "unpacking $(basename "$deb")"
+        dpkg -x "$deb" "$kdir.tmp"
+    done
+    # One layout for every release: lib/modules and boot/vmlinuz-VERSION.
+    if [ ! -e "$kdir.tmp/lib/modules" ] && [ -d "$kdir.tmp/usr/lib/modules" ]; then
+        mkdir -p "$kdir.tmp/lib"
+        ln -s ../usr/lib/modules "$kdir.tmp/lib/modules"
+    fi
+    if [ ! -e "$kdir.tmp/boot/vmlinuz-$kver" ] && [ -f "$kdir.tmp/usr/lib/modules/$kver/vmlinuz" ]; then
+        mkdir -p "$kdir.tmp/boot"
+        ln -s "../usr/lib/modules/$kver/vmlinuz" "$kdir.tmp/boot/vmlinuz-$kver"
+    fi
+    [ -d "$kdir.tmp/lib/modules/$kver" ] || die "no modules for $kver in $pkgs"
     depmod -b "$kdir.tmp" "$kver"
-    rm -f "$deb"   # 70 MB we no longer need; the unpacked tree is the cache
+    rm -rf "$out/debs"   # the unpacked tree is the cache
     mv "$kdir.tmp" "$kdir"
     touch "$kdir/.complete-$kver"
 fi
 [ -f "$vmlinuz" ] || die "no $vmlinuz"
 echo "$kver" > "$out/kernel-version.tmp" && mv "$out/kernel-version.tmp" "$out/kernel-version"
+echo "$release" > "$out/release.tmp" && mv "$out/release.tmp" "$out/release"
 
 # --- initramfs --------------------------------------------------------------
 modules=(virtio_pci 9pnet_virtio 9p overlay)
 key=$( { echo "$kver"; cat "$here/guest/init" "$here/guest/stage2.sh" "$0"; \
          sha256sum "$busybox"; } | sha256sum | cut -d' ' -f1 )
 if [ -f "$out/initramfs.cpio.gz" ] && [ "$(cat "$out/initramfs.key" 2>/dev/null)" = "$key" ]; then
-    log "cached: kernel $kver, $out/initramfs.cpio.gz"
+    log "cached: $release kernel $kver, $out/initramfs.cpio.gz"
     exit 0
 fi
 log "building initramfs for $kver"
@@ -143,13 +198,32 @@ install -m 0755 "$here/guest/init" "$ird/init"
 install -m 0755 "$here/guest/stage2.sh" "$ird/stage2.sh"
 # Dependency order from modprobe itself, each module once.
 : > "$ird/modules/order"
+# A module built into this kernel (virtio_pci on 7.2) prints "builtin NAME".
+# unstable's packages ship no modules.builtin, so there modprobe says "not
+# found" for it: a module with no file in the tree is taken as built in (a
+# kernel that really lacks it fails loudly at the 9p mount).
 for m in "${modules[@]}"; do
-    modprobe -d "$kdir" -S "$kver" --show-depends "$m" \
-        || die "modprobe --show-depends $m failed (module missing from $kver?)"
+    if ! modprobe -d "$kdir" -S "$kver" --show-depends "$m" 2>/dev/null; then
+        if [ -n "$(find "$modroot/" -name "$m.ko*" -print -quit)" ]; then
+            die "modprobe --show-depends $m failed for $kver"
+        fi
+        log "$m: no module file in $kver, taken as built in"
+    fi
 done | awk '$1 == "insmod" { print $2 }' | while read -r ko; do
     name=$(basename "$ko")
+    case "$name" in
+        *.ko.xz) name=${name%.xz} ;;
+        *.ko.zst) name=${name%.zst} ;;
+        *.ko.gz) name=${name%.gz} ;;
+    esac
     grep -qxF "$name" "$ird/modules/order" && continue
-    cp "$ko" "$ird/modules/$name"
+    # busybox's insmod takes plain .ko files only.
+    case "$ko" in
+        *.xz) xz -dc "$ko" > "$ird/modules/$name" ;;
+        *.zst) zstd -qdc "$ko" > "$ird/modules/$name" ;;
+        *.gz) gzip -dc "$ko" > "$ird/modules/$name" ;;
+        *) cp "$ko" "$ird/modules/$name" ;;
+    esac || die "cannot unpack $ko"
     echo "$name" >> "$ird/modules/order"
 done
 log "modules: $(tr '\n' ' ' < "$ird/modules/order")"

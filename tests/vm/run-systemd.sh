@@ -1,13 +1,19 @@
 #!/bin/bash
 # tbhelper VM test bed, systemd boot mode: run one command as root inside the
-# Debian 12 kernel of tests/vm/run.sh, in a guest booted with systemd as PID 1.
+# Debian kernel of tests/vm/run.sh (TBVM_KERNEL=bookworm|trixie|sid), in a
+# guest booted with systemd as PID 1.
 #
 #   tests/vm/run-systemd.sh [run.sh OPTIONS] -- COMMAND [ARGS...]
+#
+# TBVM_ROOT=DIR boots DIR (a Debian root with systemd, e.g. the Debian 13
+# root of packaging/debian-root.sh) instead of the host's /: the kernel's
+# modules are linked into DIR/usr/lib/modules first (hard links of
+# build/vm/<release>/kernel), COMMAND is a path inside DIR.
 #
 # Same options, environment, output and exit status as tests/vm/run.sh (it is
 # what runs the VM): COMMAND's output streams to stdout, its exit status is
 # ours; 124 timeout, 125 boot failure. The kernel console (systemd's own
-# messages included) ends up in build/vm-systemd/last-console.log.
+# messages included) ends up in build/vm-systemd/<release>/last-console.log.
 #
 # How: the same kernel and initramfs as tests/vm/prepare.sh builds, plus a
 # second, small cpio archive appended to it that replaces the initramfs's
@@ -35,15 +41,19 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-base=${TBVM_BUILD_DIR:-$repo/build/vm}
-out=$repo/build/vm-systemd
+# shellcheck source=tests/vm/kernel.sh
+. "$here/kernel.sh"
+tbvm_resolve "$repo" || exit 125
+base=$TBVM_OUT
+out=$repo/build/vm-systemd/$TBVM_RELEASE
+groot=${TBVM_ROOT:-/}
 
 "$here/prepare.sh" --quiet || { echo "run-systemd.sh: tests/vm/prepare.sh failed" >&2; exit 125; }
 for f in "$base/kernel-version" "$base/initramfs.cpio.gz"; do
     [ -f "$f" ] || { echo "run-systemd.sh: $f missing after prepare.sh" >&2; exit 125; }
 done
-[ -x /lib/systemd/systemd ] || {
-    echo "run-systemd.sh: /lib/systemd/systemd missing on this machine (apt-get install systemd)" >&2
+[ -x "${groot%/}/lib/systemd/systemd" ] || {
+    echo "run-systemd.sh: $groot/lib/systemd/systemd missing (apt-get install systemd)" >&2
     exit 125
 }
 
@@ -80,9 +90,12 @@ TBVM_KEEP=()
 . /.tbvm/job.sh || fail "bad job file"
 
 kver=$(uname -r)
-rm -rf "/lib/modules/$kver"
-mkdir -p /lib/modules
-ln -s "$TBVM_KDIR/lib/modules/$kver" "/lib/modules/$kver" || fail "link /lib/modules/$kver"
+# TBVM_KDIR=/usr: the root has the modules in place (run.sh with TBVM_ROOT).
+if [ "$TBVM_KDIR" != /usr ]; then
+    rm -rf "/lib/modules/$kver"
+    mkdir -p /lib/modules
+    ln -s "$TBVM_KDIR/lib/modules/$kver" "/lib/modules/$kver" || fail "link /lib/modules/$kver"
+fi
 [ -f "/lib/modules/$kver/modules.dep" ] || fail "no modules.dep for $kver"
 
 # A machine of its own, not the host's.
@@ -174,7 +187,19 @@ if [ ! -f "$out/initramfs.cpio.gz" ] || [ "$(cat "$out/initramfs.key" 2>/dev/nul
     echo "$key" > "$out/initramfs.key"
 fi
 cp "$base/kernel-version" "$out/kernel-version"
+cp "$base/release" "$out/release" 2>/dev/null || echo "$TBVM_RELEASE" > "$out/release"
 ln -sfn "$(realpath "$base/kernel")" "$out/kernel"
+if [ "$groot" != / ]; then
+    kver=$(cat "$base/kernel-version")
+    mdir=${groot%/}/usr/lib/modules/$kver
+    if [ ! -f "$mdir/modules.dep" ]; then
+        rm -rf "$mdir.tmp" && mkdir -p "$(dirname "$mdir")"
+        cp -al "$(realpath "$base/kernel/lib/modules/$kver")" "$mdir.tmp" 2>/dev/null \
+            || cp -a "$(realpath "$base/kernel/lib/modules/$kver")" "$mdir.tmp"
+        rm -f "$mdir.tmp/vmlinuz"
+        mv "$mdir.tmp" "$mdir"
+    fi
+fi
 exec 9>&-
 
 # A slower boot than busybox's: give run.sh's default timeout some room.

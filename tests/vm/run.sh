@@ -1,8 +1,10 @@
 #!/bin/bash
-# tbhelper VM test bed: run one command as root inside a Debian 12 kernel.
+# tbhelper VM test bed: run one command as root inside a Debian kernel.
 #
-#   tests/vm/run.sh [OPTIONS] -- COMMAND [ARGS...]
+#   [TBVM_KERNEL=bookworm|trixie|sid] tests/vm/run.sh [OPTIONS] -- COMMAND [ARGS...]
 #
+#   TBVM_KERNEL         Debian 12's kernel (default), Debian 13's, or unstable's
+#                       newest (tests/vm/prepare.sh; cached in build/vm/<release>)
 #   --timeout SECONDS   whole run, boot included (default 600, env TBVM_TIMEOUT)
 #   --mem MB            guest memory (default 1024, env TBVM_MEM)
 #   --smp N             guest CPUs (default 2, env TBVM_SMP)
@@ -11,7 +13,11 @@
 #   --verbose           also stream the kernel console to stderr
 #   --no-prepare        skip tests/vm/prepare.sh (it is fast when cached anyway)
 #   Also: TBVM_APPEND="..." extra kernel arguments (e.g. tbvm.cache=none),
-#         TBVM_CPU=qemu64 instead of -cpu max.
+#         TBVM_CPU=qemu64 instead of -cpu max,
+#         TBVM_ROOT=DIR the guest's root filesystem instead of the host's /
+#         (a Debian root of another release, packaging/debian-root.sh): the
+#         kernel's modules must then be in DIR/usr/lib/modules/VERSION, and
+#         COMMAND and the current directory are paths inside DIR.
 #
 # The guest runs qemu-system-x86_64 under TCG with the host's / shared read-only
 # over virtio-9p and an overlay with a tmpfs upper layer on top, so COMMAND sees
@@ -26,7 +32,13 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-out=${TBVM_BUILD_DIR:-$repo/build/vm}
+# shellcheck source=tests/vm/kernel.sh
+. "$here/kernel.sh"
+tbvm_resolve "$repo" || exit 2
+out=$TBVM_OUT
+release=$TBVM_RELEASE
+groot=${TBVM_ROOT:-/}
+groot=$(realpath -- "$groot")
 
 timeout=${TBVM_TIMEOUT:-600}
 mem=${TBVM_MEM:-1024}
@@ -81,7 +93,15 @@ done
 mkdir -p "$out"
 # Leftovers of runs that were killed with SIGKILL.
 find "$out" -maxdepth 1 -name 'run.*' -mmin +1440 -exec rm -rf {} + 2>/dev/null || true
-rundir=$(mktemp -d "$out/run.XXXXXX")
+# The job file must be visible in the guest: under the exported root.
+if [ "$groot" = / ]; then
+    rundir=$(mktemp -d "$out/run.XXXXXX")
+else
+    mkdir -p "$groot/.tbvm-run"
+    find "$groot/.tbvm-run" -maxdepth 1 -name 'run.*' -mmin +1440 -exec rm -rf {} + 2>/dev/null || true
+    rundir=$(mktemp -d "$groot/.tbvm-run/run.XXXXXX")
+fi
+jobpath=${rundir#"${groot%/}"}
 case "$rundir" in *[[:space:]]*) loud "FAILED: build dir path contains whitespace: $rundir"; exit 125 ;; esac
 console=$rundir/console.log
 qlog=$rundir/qemu.log
@@ -99,9 +119,11 @@ add_keep() {
     esac
     return 0
 }
-add_keep "$out"
-add_keep "$PWD"
-case "$1" in */*) add_keep "$(dirname -- "$1")" ;; esac
+if [ "$groot" = / ]; then
+    add_keep "$out"
+    add_keep "$PWD"
+    case "$1" in */*) add_keep "$(dirname -- "$1")" ;; esac
+fi
 for p in "${keep_req[@]+"${keep_req[@]}"}"; do add_keep "$p"; done
 if [ "${#keep[@]}" -gt 0 ]; then
     mapfile -t keep < <(printf '%s\n' "${keep[@]}" | LC_ALL=C sort -u)
@@ -111,10 +133,11 @@ fi
 genv=(
     PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
     HOME=/root USER=root LOGNAME=root SHELL=/bin/bash
-    LANG=C.UTF-8 TERM=dumb TBVM=1 "TBVM_KERNEL=$kver"
+    LANG=C.UTF-8 TERM=dumb TBVM=1 "TBVM_KERNEL=$release" "TBVM_KVER=$kver"
 )
 while IFS= read -r name; do
     case "$name" in
+        TBVM_KERNEL|TBVM_KVER) ;;
         CI|TBHELPER_*|TBTEST_*|TBVM_*) genv+=("$name=${!name}") ;;
     esac
 done < <(compgen -e)
@@ -130,9 +153,9 @@ done
 
 {
     printf 'TBVM_MARK=%q\n' "$mark"
-    printf 'TBVM_KDIR=%q\n' "$out/kernel"
+    if [ "$groot" = / ]; then printf 'TBVM_KDIR=%q\n' "$out/kernel"; else printf 'TBVM_KDIR=%q\n' /usr; fi
     printf 'TBVM_KVER=%q\n' "$kver"
-    printf 'TBVM_CWD=%q\n' "$PWD"
+    if [ "$groot" = / ]; then printf 'TBVM_CWD=%q\n' "$PWD"; else printf 'TBVM_CWD=%q\n' "${TBVM_CWD:-/}"; fi
     printf 'TBVM_KEEP=('; [ "${#keep[@]}" -gt 0 ] && printf '%q ' "${keep[@]}"; printf ')\n'
     printf 'TBVM_ENV=('; printf '%q ' "${genv[@]}"; printf ')\n'
     printf 'TBVM_CMD=('; printf '%q ' "$@"; printf ')\n'
@@ -143,8 +166,8 @@ qemu=(
     qemu-system-x86_64 -accel tcg -cpu "${TBVM_CPU:-max}" -smp "$smp" -m "$mem"
     -nographic -monitor none -no-reboot -nic none
     -kernel "$vmlinuz" -initrd "$initrd"
-    -append "console=ttyS0 panic=-1 mitigations=off tbvm.job=$rundir/job.sh tbvm.tag=tbroot${TBVM_APPEND:+ $TBVM_APPEND}"
-    -virtfs local,path=/,mount_tag=tbroot,security_model=none,readonly=on,multidevs=remap
+    -append "console=ttyS0 panic=-1 mitigations=off tbvm.job=$jobpath/job.sh tbvm.tag=tbroot${TBVM_APPEND:+ $TBVM_APPEND}"
+    -virtfs "local,path=$groot,mount_tag=tbroot,security_model=none,readonly=on,multidevs=remap"
     -serial "file:$console"
     -serial file:/dev/stdout
 )
@@ -206,7 +229,7 @@ while IFS= read -r line || [ -n "$line" ]; do
         *"TBVM-$mark-BOOTED"*)
             booted=1
             t_boot=$EPOCHREALTIME
-            [ "$verbose" = 1 ] && echo "tbvm: booted $kver in $(elapsed "$t_start") s" >&2
+            [ "$verbose" = 1 ] && echo "tbvm: booted $kver ($release) in $(elapsed "$t_start") s" >&2
             ;;
         "TBVM-BOOT-FAILED:"*)
             bootfail=${line#TBVM-BOOT-FAILED: }
@@ -236,7 +259,7 @@ tail_console() {
 }
 
 if [ -n "$rc" ]; then
-    echo "tbvm: kernel $kver: boot ${boot_s} s, command ${t_cmd} s, total ${total_s} s, exit $rc" >&2
+    echo "tbvm: kernel $kver ($release): boot ${boot_s} s, command ${t_cmd} s, total ${total_s} s, exit $rc" >&2
     exit "$rc"
 fi
 if [ -f "$rundir/timed-out" ]; then

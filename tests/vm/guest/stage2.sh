@@ -72,9 +72,12 @@ done
 # /sbin/modprobe, which looks in /lib/modules/$(uname -r).
 kver=$(uname -r)
 [ "$kver" = "$TBVM_KVER" ] || say "warning: running $kver, job expects $TBVM_KVER"
-mkdir -p /lib/modules || fail "mkdir /lib/modules"
-rm -rf "/lib/modules/$kver"
-ln -s "$TBVM_KDIR/lib/modules/$kver" "/lib/modules/$kver" || fail "link /lib/modules/$kver"
+# TBVM_KDIR=/usr: the root has the modules in place (run.sh with TBVM_ROOT).
+if [ "$TBVM_KDIR" != /usr ]; then
+    mkdir -p /lib/modules || fail "mkdir /lib/modules"
+    rm -rf "/lib/modules/$kver"
+    ln -s "$TBVM_KDIR/lib/modules/$kver" "/lib/modules/$kver" || fail "link /lib/modules/$kver"
+fi
 [ -f "/lib/modules/$kver/modules.dep" ] || fail "no modules.dep under $TBVM_KDIR/lib/modules/$kver"
 echo /sbin/modprobe > /proc/sys/kernel/modprobe 2>/dev/null
 
