@@ -3,6 +3,7 @@
 #include "engine/session.hpp"
 
 #include <algorithm>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -140,8 +141,14 @@ struct DirectionState {
 
 struct Candidate {
     proto::PortOffer offer;
-    std::size_t slot;  // index of the decision reserved for it
+    std::size_t slot;  // index of the decision reserved for it; kNoSlot once given up
 };
+constexpr std::size_t kNoSlot = SIZE_MAX;
+constexpr std::size_t kMaxRepeatsPerPacket = 4;
+// Guest bytes kept until the host's first frame to check retransmits against
+// (docs/protocol-model.md#guest-consistency): a HELLO with the longest name is
+// 6 + 272 bytes.
+constexpr std::size_t kGuestPrefixBytes = 512;
 
 // Everything one packet produces while it is being parsed.
 struct PacketContext {
@@ -177,6 +184,14 @@ struct Session::Impl {
     std::array<DirectionState, 2> directions;
     std::vector<OfferKey> known_offers;  // most recent last; at most kMaxOfferTable
     std::uint32_t accepted = 0;          // distinct accepted offers; at most kMaxOfferTable
+    // TCP, until the host's first frame: the first bytes of the guest's stream
+    // as the engine saw them, to catch a guest that sends other bytes for the
+    // same positions (docs/protocol-model.md#guest-consistency). Freed after.
+    struct GuestPrefix {
+        std::uint32_t seq = 0;
+        std::vector<std::uint8_t> bytes;
+    };
+    std::unique_ptr<GuestPrefix> guest_prefix;
 
     Impl(ConnectionFacts f, const Policy& p, Counters& c, HoldBudget* budget)
         : facts(std::move(f)), policy(p), counters(&c) {
@@ -218,6 +233,7 @@ struct Session::Impl {
     void malformed(PacketContext& ctx, std::string text);
     void not_timbuktu(PacketContext& ctx, const std::string& why, bool stop_watching = true);
     void hostile(PacketContext& ctx, const std::string& why, bool reflected);
+    bool guest_bytes_consistent(PacketContext& ctx, std::uint32_t seq, std::span<const std::uint8_t> payload);
     void unmodelled(PacketContext& ctx, const std::string& why);
     void enter_terminal(PacketContext& ctx, Phase p, const std::string& why, bool stop_watching = true);
     void on_reader_stop(PacketContext& ctx, const StreamReader::FeedResult& r);
@@ -260,9 +276,14 @@ void Session::Impl::on_tcp(const Packet& packet, PacketContext& ctx) {
         not_timbuktu(ctx, "the host side sent data before any guest frame (a Timbuktu guest speaks first)");
         return;
     }
+    // Also when the guest direction is no longer parsed (a malformed header,
+    // services 1-4): what the guest says again must still be what it said.
+    if (packet.direction == PacketDirection::original && !guest_bytes_consistent(ctx, data_seq, packet.payload))
+        return;
     if (dir.reader.stopped()) return;
     FrameSink sink(this, &ctx);
     auto result = dir.reader.feed(data_seq, packet.payload, sink);
+    if (guest_prefix && phase != Phase::await_hello && phase != Phase::await_ack) guest_prefix.reset();
     if (result.dropped > 0) {
         for (std::size_t i = 0; i < result.dropped; ++i) saturating_inc(counters->held_dropped);
         debug(ctx, fmt::format("{} direction: {} out-of-order segment(s) dropped to stay within the holding "
@@ -610,8 +631,22 @@ void Session::Impl::commit_offers(PacketContext& ctx) {
         ctx.candidates.clear();
         return;
     }
+    // One packet repeating an offer of the same stream (3600 copies fit in a
+    // datagram) yields at most kMaxRepeatsPerPacket Expects for it: each costs
+    // the daemon a kernel call and a log line (docs/protocol-model.md#offers-per-packet).
+    if (ctx.candidates.size() > kMaxRepeatsPerPacket) {
+        std::unordered_map<std::uint32_t, std::size_t> copies;
+        for (auto& c : ctx.candidates) {
+            const std::uint32_t k = (std::uint32_t{static_cast<std::uint8_t>(c.offer.transport)} << 16) | c.offer.port;
+            if (++copies[k] > kMaxRepeatsPerPacket) {
+                ctx.dead_slots.push_back(c.slot);
+                c.slot = kNoSlot;
+            }
+        }
+    }
     const std::size_t limit = std::min<std::size_t>(policy.max_expectations, kMaxOfferTable);
     for (const auto& [offer, slot] : ctx.candidates) {
+        if (slot == kNoSlot) continue;  // one copy too many of this stream in this packet
         Decision& decision = ctx.out[slot];
         const OfferKey key{offer.transport, offer.port};
         auto known = std::find(known_offers.begin(), known_offers.end(), key);
@@ -736,6 +771,45 @@ void Session::Impl::not_timbuktu(PacketContext& ctx, const std::string& why, boo
 }
 
 // docs/protocol-model.md#b10-roles
+// docs/protocol-model.md#guest-consistency: a passive helper and the host can
+// be shown two different guest streams (a segment that dies after the firewall,
+// then other bytes at the same positions, which the helper would take for a
+// retransmit). The roles of B10 are fixed by what the guest said first, so
+// until the host's first frame every guest byte seen again must be the same.
+bool Session::Impl::guest_bytes_consistent(PacketContext& ctx, std::uint32_t seq,
+                                           std::span<const std::uint8_t> payload) {
+    if (phase != Phase::await_hello && phase != Phase::await_ack) return true;
+    if (!guest_prefix) {
+        guest_prefix = std::make_unique<GuestPrefix>();
+        guest_prefix->seq = seq;
+    }
+    auto& kept = guest_prefix->bytes;
+    const std::int64_t off = seq_distance(guest_prefix->seq, seq);  // where payload[0] lies in `kept`
+    for (std::size_t i = 0; i < payload.size(); ++i) {
+        const std::int64_t at = off + static_cast<std::int64_t>(i);
+        if (at < 0) continue;
+        if (at >= static_cast<std::int64_t>(kept.size())) break;
+        if (kept[static_cast<std::size_t>(at)] != payload[i]) {
+            hostile(ctx,
+                    fmt::format("the guest sent other bytes for stream positions it had sent before (position {}: "
+                                "0x{:02x}, earlier 0x{:02x}): the firewall and the host may see different streams",
+                                seq + static_cast<std::uint32_t>(i), payload[i], kept[static_cast<std::size_t>(at)]),
+                    false);
+            return false;
+        }
+    }
+    // Extend the copy with what continues it, up to kGuestPrefixBytes.
+    const std::int64_t end = off + static_cast<std::int64_t>(payload.size());
+    if (off <= static_cast<std::int64_t>(kept.size()) && end > static_cast<std::int64_t>(kept.size())) {
+        const auto from = static_cast<std::size_t>(static_cast<std::int64_t>(kept.size()) - off);
+        const std::size_t room = kGuestPrefixBytes - std::min(kGuestPrefixBytes, kept.size());
+        const std::size_t n = std::min(room, payload.size() - from);
+        kept.insert(kept.end(), payload.begin() + static_cast<std::ptrdiff_t>(from),
+                    payload.begin() + static_cast<std::ptrdiff_t>(from + n));
+    }
+    return true;
+}
+
 void Session::Impl::hostile(PacketContext& ctx, const std::string& why, bool reflected) {
     if (terminal()) return;
     if (reflected) saturating_inc(counters->reflected);
@@ -910,6 +984,7 @@ std::size_t Session::memory_bytes() const {
     std::size_t bytes = sizeof(Session) + sizeof(Impl);
     bytes += impl_->policy.allowed_ports.capacity() * sizeof(PortRange);
     bytes += impl_->known_offers.capacity() * sizeof(OfferKey);
+    if (impl_->guest_prefix) bytes += sizeof(Impl::GuestPrefix) + impl_->guest_prefix->bytes.capacity();
     for (const auto& d : impl_->directions) bytes += d.reader.heap_bytes();
     return bytes;
 }

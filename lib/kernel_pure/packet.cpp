@@ -7,9 +7,6 @@ namespace tb::kpure {
 namespace {
 
 constexpr std::uint8_t kProtoTcp = 6, kProtoUdp = 17;
-// IPv6 extension headers we step over. Bounded: a chain longer than this is
-// not something a Timbuktu contact connection produces; it is passed unexamined.
-constexpr int kMaxExtensionHeaders = 8;
 
 std::uint32_t fold(std::uint32_t sum) {
     while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
@@ -89,7 +86,12 @@ ParseError parse_packet(std::span<const std::uint8_t> pkt, ParsedPacket& out) {
         out.dst = IpAddress::v6_bytes(pkt.data() + 24);
         std::uint8_t next = pkt[6];
         std::size_t off = 40;
-        for (int i = 0; i <= kMaxExtensionHeaders; ++i) {
+        // The whole chain, however long, as the kernel's ipv6_skip_exthdr walks
+        // it: conntrack tracks a packet behind any number of extension headers,
+        // so a count limit here would let a guest hide segments from the engine
+        // (docs/daemon.md#trust). Each header takes at least 8 bytes of the
+        // packet, so the walk is bounded by the packet's length.
+        for (;;) {
             switch (next) {
                 case kProtoTcp:
                 case kProtoUdp: return parse_l4(pkt, off, end, next, out);
@@ -115,7 +117,6 @@ ParseError parse_packet(std::span<const std::uint8_t> pkt, ParsedPacket& out) {
                 default: return ParseError::not_tcp_udp;
             }
         }
-        return ParseError::not_tcp_udp;
     }
     return ParseError::bad_version;
 }

@@ -35,9 +35,11 @@ if ((fresh == 0)); then
         exit 1
     fi
 fi
+# nfct, for the helper-table checks, unpacked rather than installed (see there).
+nfct_dir=$(tests/package/nfct-tool.sh build) || { echo "FAIL: tests/package/nfct-tool.sh"; exit 1; }
 echo "== package $deb"
 echo "== booting the Debian 12 kernel with systemd (tests/vm/run-systemd.sh)"
-TBTEST_PKG_DEB=$deb TBTEST_BUILD=$PWD/build \
+TBTEST_PKG_DEB=$deb TBTEST_BUILD=$PWD/build TBTEST_NFCT_DIR=$nfct_dir \
     tests/vm/run-systemd.sh --timeout "${TBTEST_PKG_VM_TIMEOUT:-900}" -- tests/package/vm/systemd-package-test.sh
 rc=$?
 echo "== exit $rc (kernel console: build/vm-systemd/bookworm/last-console.log)"

@@ -115,6 +115,32 @@ TEST_CASE("parse_packet walks IPv6 extension headers", "[daemon]") {
     CHECK(pp.payload_length == 3);
 }
 
+TEST_CASE("parse_packet walks a chain of any length: nothing hides behind many extension headers", "[daemon]") {
+    // 40 destination-options headers before UDP: the kernel's conntrack tracks
+    // such a packet, so the engine must see it too.
+    constexpr std::size_t kHeaders = 40;
+    Bytes payload = {1, 2, 3, 4};
+    Bytes p(40 + 8 * kHeaders + 8 + payload.size(), 0);
+    p[0] = 0x60;
+    store_be16(p.data() + 4, static_cast<std::uint16_t>(8 * kHeaders + 8 + payload.size()));
+    p[6] = 60;
+    for (std::size_t i = 0; i < kHeaders; ++i) {
+        p[40 + 8 * i] = i + 1 < kHeaders ? 60 : 17;
+        p[40 + 8 * i + 1] = 0;
+    }
+    const std::size_t udp = 40 + 8 * kHeaders;
+    store_be16(p.data() + udp + 4, static_cast<std::uint16_t>(8 + payload.size()));
+    std::memcpy(p.data() + udp + 8, payload.data(), payload.size());
+    ParsedPacket pp;
+    REQUIRE(parse_packet(p, pp) == ParseError::none);
+    CHECK(pp.l4proto == 17);
+    CHECK(pp.payload_offset == udp + 8);
+    CHECK(pp.payload_length == payload.size());
+    // A chain that runs past the packet is truncated, not an endless walk.
+    p[40 + 8 * (kHeaders - 1)] = 60;
+    CHECK(parse_packet(p, pp) == ParseError::truncated);
+}
+
 TEST_CASE("rewrite_payload4 keeps a valid checksum valid at every alignment", "[daemon]") {
     for (std::uint8_t proto : {std::uint8_t{6}, std::uint8_t{17}}) {
         for (std::size_t off = 0; off + 4 <= 21; ++off) {

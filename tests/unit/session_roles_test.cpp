@@ -301,3 +301,44 @@ TEST_CASE("a first guest frame is rejected as soon as its header and opcode say 
     CHECK(s.phase() == Phase::await_hello);
     CHECK(s.memory_bytes() <= 1024 + 512);
 }
+
+TEST_CASE("a guest that sends other bytes for positions it sent before is hostile (insertion, B10)",
+          "[session][B10][hostile]") {
+    // The attack: V (a HELLO) dies after the firewall, so only the helper sees
+    // it; H' at the same positions (a HELLO-ACK and a PORT-OFFER of the
+    // guest's own) reaches an echo on the host, which returns it as the reply.
+    Counters c;
+    Session s(plain_facts(), Policy{}, c);
+    TcpPeer peer{s};
+    const std::uint32_t start = peer.guest_seq;
+    Bytes forged = cat({hello_ack(0), offer(0, Transport::tcp, 5900)});
+    // V: a HELLO padded to the same length (its length field says less)
+    Bytes v = hello(0, 0, "x");
+    v.resize(forged.size(), 0);
+    peer.guest(v);
+    REQUIRE(s.phase() == Phase::await_ack);
+    peer.guest_seq = start;  // "retransmit" of the same positions with other bytes
+    auto d = peer.guest(forged);
+    CHECK(s.phase() == Phase::hostile);
+    CHECK(has_note(d, "other bytes for stream positions"));
+    auto echo = peer.host(forged);
+    CHECK(only<Expect>(echo).empty());
+    CHECK(c.expectations_created == 0);
+}
+
+TEST_CASE("a real retransmit (same bytes, other segmentation) is no insertion", "[session][B10]") {
+    Counters c;
+    Session s(plain_facts(), Policy{}, c);
+    TcpPeer peer{s};
+    const std::uint32_t start = peer.guest_seq;
+    Bytes h = hello(7);
+    peer.guest(Bytes(h.begin(), h.begin() + 10));
+    peer.guest_seq = start;
+    peer.guest(h);  // the whole HELLO again, overlapping the first 10 bytes
+    REQUIRE(s.phase() == Phase::await_ack);
+    peer.host(hello_ack(7));
+    auto d = peer.host(offer(7, Transport::udp, 40001));
+    CHECK(s.phase() == Phase::framed);
+    CHECK(only<Expect>(d).size() == 1);
+    CHECK(s.memory_bytes() < 1024);  // the kept guest bytes are freed after the handshake
+}

@@ -293,3 +293,29 @@ TEST_CASE("a malformed packet never produces an Expect", "[session][B1]") {
     // The session continues.
     CHECK(only<Expect>(udp(s, PacketDirection::reply, offer(7, Transport::udp, 40000))).size() == 1);
 }
+
+TEST_CASE("one packet repeating an offer of the same stream gives at most 4 Expects for it",
+          "[session][B8][hostile]") {
+    Counters c;
+    Policy p;
+    Session s(plain_facts(Transport::udp), p, c);
+    udp(s, PacketDirection::original, hello(proto::kServiceControl));
+    Bytes datagram = hello_ack(proto::kServiceControl);
+    // 2000 copies of one offer, and a second stream in the middle.
+    for (int i = 0; i < 2000; ++i) {
+        datagram = cat({datagram, offer(proto::kServiceControl, Transport::tcp, 1417, 0, 10)});
+        if (i == 1000) datagram = cat({datagram, offer(proto::kServiceControl, Transport::tcp, 1418, 0, 10)});
+    }
+    REQUIRE(datagram.size() < 65000);
+    auto d = udp(s, PacketDirection::reply, datagram);
+    auto ex = only<Expect>(d);
+    REQUIRE(ex.size() == 5);
+    std::size_t p1417 = 0, p1418 = 0;
+    for (const auto& e : ex) (e.port == 1417 ? p1417 : p1418) += 1;
+    CHECK(p1417 == 4);
+    CHECK(p1418 == 1);
+    CHECK(c.expectations_created == 5);
+    CHECK(c.offers == 2001);
+    CHECK(s.accepted_offers() == 2);
+    CHECK(d.size() < 40);  // no decision slot per copy left behind
+}

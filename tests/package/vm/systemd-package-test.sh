@@ -36,6 +36,11 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
 build=${TBTEST_BUILD:-$repo/build}
 tbsim=$build/tbsim
 deb=${TBTEST_PKG_DEB:-}
+# nfct unpacked by tests/package/nfct-tool.sh when the root has none (Debian's
+# package would bring conntrackd's service along).
+if ! command -v nfct >/dev/null 2>&1 && [ -x "${TBTEST_NFCT_DIR:-}/nfct" ]; then
+    export PATH=$TBTEST_NFCT_DIR:$PATH
+fi
 work=$(mktemp -d /tmp/tbpkg.XXXXXX)
 t0=$EPOCHREALTIME
 fails=0 passes=0 failed=()
