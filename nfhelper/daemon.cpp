@@ -313,6 +313,7 @@ std::string Daemon::status_json() const {
         {"verdicts", q.verdicts},
         {"verdict_errors", q.verdict_errors},
         {"restored_sessions", k.restored_sessions},
+        {"dropped_for_retransmit", k.dropped_for_retransmit},
         {"unparsed_packets", k.unparsed_packets},
         {"no_conntrack", k.no_conntrack},
         {"rewrite_failures", k.rewrite_failures},

@@ -264,9 +264,16 @@ Verdict HelperCore::on_packet(QueuedPacket& pkt) {
     ep.tcp_syn = syn;
     engine::Decisions ds = entry->session->on_packet(ep);
 
-    bool mangled = false, stop = false;
-    carry_out(ds, *entry, *facts, pkt, parsed, mangled, stop);
+    bool mangled = false, stop = false, drop = false;
+    carry_out(ds, *entry, *facts, pkt, parsed, mangled, stop, drop);
     place(*entry);
+    if (drop) {
+        // A segment beyond a gap the engine could not hold: its sender sends
+        // it again (docs/protocol-model.md#held-segments). Nothing else of this
+        // packet is carried out; the next packet writes the state.
+        v.drop = true;
+        return v;
+    }
 
     v.send_packet = mangled;
     if (stop || entry->detach_pending) {
@@ -305,7 +312,8 @@ void HelperCore::detach(Verdict& v, const SessionKey& key) {
 }
 
 void HelperCore::carry_out(const engine::Decisions& ds, SessionEntry& entry, const ConntrackFacts& facts,
-                           QueuedPacket& pkt, const kpure::ParsedPacket& parsed, bool& mangled, bool& stop) {
+                           QueuedPacket& pkt, const kpure::ParsedPacket& parsed, bool& mangled, bool& stop,
+                           bool& drop) {
     (void)entry;
     const std::string conn = facts.describe();
     for (const auto& d : ds) {
@@ -353,6 +361,11 @@ void HelperCore::carry_out(const engine::Decisions& ds, SessionEntry& entry, con
                         case engine::Note::Level::info: log_info("{}: {}", conn, x.text); break;
                         case engine::Note::Level::debug: log_debug("{}: {}", conn, x.text); break;
                     }
+                } else if constexpr (std::is_same_v<T, engine::DropForRetransmit>) {
+                    drop = true;
+                    saturating_inc(kcounters_.dropped_for_retransmit);
+                } else {
+                    static_assert(sizeof(T) == 0, "a decision kind the daemon does not carry out");
                 }
             },
             d);

@@ -22,6 +22,7 @@ namespace tb::daemon {
 struct KernelCounters {
     std::uint64_t kernel_errors = 0;       // failed expectation creations / updates
     std::uint64_t restored_sessions = 0;   // sessions rebuilt from the conntrack's private data
+    std::uint64_t dropped_for_retransmit = 0;  // segments beyond a gap the engine could not hold: NF_DROP
     std::uint64_t unparsed_packets = 0;    // not IPv4/IPv6 + TCP/UDP, or truncated: accepted unchanged
     std::uint64_t no_conntrack = 0;        // queued without NFQA_CT: accepted unchanged
     std::uint64_t rewrite_failures = 0;    // a Rewrite whose bytes were not where the engine said
@@ -70,7 +71,7 @@ private:
                                                     bool may_restore);
     void place(SessionEntry& entry);  // puts the entry in the lane its state calls for
     void carry_out(const engine::Decisions& ds, SessionEntry& entry, const ConntrackFacts& facts, QueuedPacket& pkt,
-                   const kpure::ParsedPacket& parsed, bool& mangled, bool& stop);
+                   const kpure::ParsedPacket& parsed, bool& mangled, bool& stop, bool& drop);
 
     Config config_;
     engine::Policy policy_;

@@ -187,10 +187,11 @@ void QueueReader::handle_message(const nlmsghdr* nlh, const Handler& handler) {
 
 void QueueReader::send_verdict(std::uint32_t id, const Verdict& v, std::span<const std::uint8_t> packet) {
     nlmsghdr* nlh = nfq_nlmsg_put(tx_.data(), NFQNL_MSG_VERDICT, num_);
-    nfq_nlmsg_verdict_put(nlh, static_cast<int>(id), NF_ACCEPT);
-    if (v.send_packet && !packet.empty() && packet.size() <= kCopyRange)
+    // A drop carries nothing else: the packet is gone and its sender retransmits it.
+    nfq_nlmsg_verdict_put(nlh, static_cast<int>(id), v.drop ? NF_DROP : NF_ACCEPT);
+    if (!v.drop && v.send_packet && !packet.empty() && packet.size() <= kCopyRange)
         nfq_nlmsg_verdict_put_pkt(nlh, packet.data(), static_cast<std::uint32_t>(packet.size()));
-    if (!v.ct_nest.empty() && nlh->nlmsg_len + v.ct_nest.size() <= tx_.size()) {
+    if (!v.drop && !v.ct_nest.empty() && nlh->nlmsg_len + v.ct_nest.size() <= tx_.size()) {
         std::memcpy(static_cast<char*>(mnl_nlmsg_get_payload_tail(nlh)), v.ct_nest.data(), v.ct_nest.size());
         nlh->nlmsg_len += static_cast<std::uint32_t>(v.ct_nest.size());
     }

@@ -33,6 +33,7 @@ struct QueuedPacket {
 
 struct Verdict {
     bool send_packet = false;                // the (modified) packet goes back with the verdict
+    bool drop = false;                       // NF_DROP: the engine asked for a retransmission
     std::vector<std::uint8_t> ct_nest;       // a complete NFQA_CT attribute, or empty
 };
 

@@ -460,6 +460,9 @@ struct Analyzer::Impl {
                 event(s, frame, "warning", fmt::format("refused ({}): {}", reason, r->detail));
             } else if (const auto* w = std::get_if<engine::Rewrite>(&d)) {
                 event(s, frame, "info", fmt::format("would rewrite {} at payload offset {}", w->what, w->payload_offset));
+            } else if (std::holds_alternative<engine::DropForRetransmit>(d)) {
+                event(s, frame, "info", "the daemon would drop this segment (beyond a gap it cannot hold) so that "
+                                        "its sender retransmits it");
             } else if (const auto* st = std::get_if<engine::StopWatching>(&d)) {
                 s.stopped = st->why;
             } else if (const auto* n = std::get_if<engine::Note>(&d)) {

@@ -66,7 +66,13 @@ struct Note {
     std::string text;
 };
 
-using Decision = std::variant<Expect, Refuse, Rewrite, StopWatching, Note>;
+// Drop this packet instead of passing it: a TCP segment beyond a gap that the
+// engine could not hold within its bounds. The sender retransmits it; had it
+// passed, the engine would never see those bytes again
+// (docs/protocol-model.md#held-segments).
+struct DropForRetransmit {};
+
+using Decision = std::variant<Expect, Refuse, Rewrite, StopWatching, Note, DropForRetransmit>;
 using Decisions = std::vector<Decision>;
 
 }  // namespace tb::engine

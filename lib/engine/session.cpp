@@ -284,6 +284,7 @@ void Session::Impl::on_tcp(const Packet& packet, PacketContext& ctx) {
     FrameSink sink(this, &ctx);
     auto result = dir.reader.feed(data_seq, packet.payload, sink);
     if (guest_prefix && phase != Phase::await_hello && phase != Phase::await_ack) guest_prefix.reset();
+    if (result.refused) ctx.out.push_back(DropForRetransmit{});
     if (result.dropped > 0) {
         for (std::size_t i = 0; i < result.dropped; ++i) saturating_inc(counters->held_dropped);
         debug(ctx, fmt::format("{} direction: {} out-of-order segment(s) dropped to stay within the holding "

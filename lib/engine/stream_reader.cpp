@@ -118,39 +118,19 @@ void StreamReader::hold(std::uint32_t seq, std::span<const std::uint8_t> data, F
             return;
         }
     }
-    // Data nearest the gap is the first to become useful; the furthest can
-    // wait for the peer's retransmission. Make room by dropping the furthest
-    // held segment until the new one fits, or drop the new one if it is the
-    // furthest.
-    const std::int32_t distance = seq_distance(next_seq_, seq);
-    for (;;) {
-        const bool fits_here = held_.size() < kMaxHeldSegments && held_bytes_ + data.size() <= kMaxHeldBytes;
-        if (fits_here && (!budget_ || budget_->try_take(data.size()))) {
-            held_.push_back(HeldSegment{seq, std::vector<std::uint8_t>(data.begin(), data.end())});
-            held_bytes_ += data.size();
-            result.held = true;
-            return;
-        }
-        std::size_t furthest = held_.size();
-        for (std::size_t i = 0; i < held_.size(); ++i)
-            if (furthest == held_.size() ||
-                seq_distance(next_seq_, held_[i].seq) > seq_distance(next_seq_, held_[furthest].seq))
-                furthest = i;
-        if (furthest == held_.size() || distance >= seq_distance(next_seq_, held_[furthest].seq)) {
-            ++result.dropped;  // the new segment is the furthest: it waits for its retransmission
-            return;
-        }
-        drop_held(furthest);
-        ++result.dropped;
+    // What is held was passed on already: the receiver has it and the sender
+    // will never send it again, so it is never given up. A segment that does
+    // not fit is refused instead, and the kernel layer drops its packet: the
+    // sender retransmits it, by then perhaps in order.
+    const bool fits_here = held_.size() < kMaxHeldSegments && held_bytes_ + data.size() <= kMaxHeldBytes;
+    if (fits_here && (!budget_ || budget_->try_take(data.size()))) {
+        held_.push_back(HeldSegment{seq, std::vector<std::uint8_t>(data.begin(), data.end())});
+        held_bytes_ += data.size();
+        result.held = true;
+        return;
     }
-}
-
-void StreamReader::drop_held(std::size_t index) {
-    const std::size_t n = held_[index].bytes.size();
-    if (budget_) budget_->give_back(n);
-    held_bytes_ -= n;
-    held_.erase(held_.begin() + static_cast<std::ptrdiff_t>(index));
-    if (held_.empty()) release_held();
+    ++result.dropped;
+    result.refused = true;
 }
 
 void StreamReader::release_held() {

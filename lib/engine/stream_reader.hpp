@@ -87,7 +87,12 @@ public:
         std::size_t new_bytes = 0;      // bytes parsed for the first time (this segment or drained held ones)
         std::size_t old_bytes = 0;      // bytes of this segment already seen (retransmit / overlap)
         bool held = false;              // this segment waits for a gap to fill
-        std::size_t dropped = 0;        // held segments (maybe this one) dropped to stay within the bounds
+        std::size_t dropped = 0;        // segments not held to stay within the bounds (this one)
+        // This segment lies beyond a gap and could not be held: the kernel layer
+        // must drop the packet, so that the peer sends it again
+        // (docs/protocol-model.md#held-segments). Passing it would leave a second
+        // gap that nobody ever retransmits: the receiver would have the bytes.
+        bool refused = false;
         StopReason stopped_now = StopReason::none;  // this feed stopped the reader
         std::string why;                // readable detail when stopped_now != none
         std::uint32_t stop_seq = 0;     // stream position where reading stopped
@@ -142,7 +147,6 @@ private:
     void end_frame();
     std::span<const std::uint8_t> retained() const;
     void hold(std::uint32_t seq, std::span<const std::uint8_t> data, FeedResult& result);
-    void drop_held(std::size_t index);
     void drain_held(Sink& sink, FeedResult& result);
     void release_held();
     void halt(FeedResult& result, StopReason reason, std::string why, std::uint32_t at);

@@ -51,7 +51,7 @@ TEST_CASE("memory: 1000 sessions each holding an unfinished 64 KiB frame stay un
     INFO("largest " << most << " bytes, average " << total / sessions.size() << " bytes");
     CHECK(total / sessions.size() <= 4096);
     CHECK(budget.used() <= budget.capacity());
-    CHECK(c.held_dropped > 0);  // the budget ran out: the furthest data waits for retransmission
+    CHECK(c.held_dropped > 0);  // the budget ran out: the segment is refused, its sender retransmits it
     sessions.clear();
     CHECK(budget.used() == 0);  // every session gave its held bytes back
 }

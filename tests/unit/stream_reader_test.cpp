@@ -182,43 +182,46 @@ TEST_CASE("stream: feed results report old, new and held bytes", "[stream][B1]")
     CHECK(rec.prefixes > 0);
 }
 
-// docs/protocol-model.md#held-segments: past the bound the furthest held
-// segment is dropped; the reader never stops for a gap (behaviour change of
-// issue 8 item 5: it used to stop for good).
-TEST_CASE("stream: past the holding bound the furthest segment is dropped and the stream goes on", "[stream][B1]") {
+// docs/protocol-model.md#held-segments: past the bound a new segment is
+// refused (its packet is dropped, so its sender retransmits it); what is held
+// was passed on and is never given up; the reader never stops for a gap
+// (behaviour change of issue 8 item 5: it used to stop for good).
+TEST_CASE("stream: past the holding bound a new segment is refused and the stream goes on", "[stream][B1]") {
     auto s = make_stream(0);
     auto piece = [&](std::size_t from, std::size_t to) {
         return Bytes(s.bytes.begin() + static_cast<std::ptrdiff_t>(from), s.bytes.begin() + static_cast<std::ptrdiff_t>(to));
     };
-    SECTION("more segments than the bound: the furthest goes, its retransmission is used") {
+    SECTION("more segments than the bound: the new one is refused, its retransmission is used") {
         StreamReader r;
         Recorder rec;
         r.start_at(0);
-        // Five pieces after a gap at [0, 20), the furthest arriving first.
-        const std::size_t starts[] = {120, 100, 80, 60, 40};
-        for (std::size_t i = 0; i < 4; ++i) {
-            auto res = r.feed(static_cast<std::uint32_t>(starts[i]), piece(starts[i], starts[i] + 20), rec);
+        // Five pieces after a gap at [0, 40), the furthest arriving first.
+        const std::size_t starts[] = {120, 100, 80, 60};
+        for (std::size_t start : starts) {
+            auto res = r.feed(static_cast<std::uint32_t>(start), piece(start, start + 20), rec);
             CHECK(res.held);
+            CHECK_FALSE(res.refused);
             CHECK(res.dropped == 0);
         }
         // The same held segment again costs nothing.
-        CHECK(r.feed(100, piece(100, 120), rec).dropped == 0);
-        auto res = r.feed(40, piece(40, 60), rec);  // nearer than all: the one at 120 is dropped
-        CHECK(res.held);
+        CHECK_FALSE(r.feed(100, piece(100, 120), rec).refused);
+        auto res = r.feed(40, piece(40, 60), rec);  // no room: refused, whatever its place
+        CHECK_FALSE(res.held);
+        CHECK(res.refused);
         CHECK(res.dropped == 1);
         CHECK_FALSE(r.stopped());
         CHECK(r.held_segments() == 4);
         CHECK(r.held_bytes() == 80);
-        // A segment further than everything held is itself the one dropped.
         auto far = r.feed(200, piece(200, 220), rec);
-        CHECK_FALSE(far.held);
-        CHECK(far.dropped == 1);
+        CHECK(far.refused);
         CHECK(r.held_segments() == 4);
-        // The gap fills: everything held is used, then the retransmissions of the dropped ones.
+        // The gap fills, then the refused segment comes again: everything held is used.
         r.feed(0, piece(0, 40), rec);
-        CHECK(r.next_seq() == 120);
+        CHECK(r.next_seq() == 40);
+        r.feed(40, piece(40, 60), rec);
+        CHECK(r.next_seq() == 140);
         CHECK(r.held_segments() == 0);
-        r.feed(120, piece(120, s.bytes.size()), rec);
+        r.feed(140, piece(140, s.bytes.size()), rec);
         CHECK(rec.complete == s.frames);
         CHECK(r.heap_bytes() == 0);
     }
@@ -229,11 +232,11 @@ TEST_CASE("stream: past the holding bound the furthest segment is dropped and th
         CHECK(r.feed(10, Bytes(StreamReader::kMaxHeldBytes, 0), rec).held);
         auto res = r.feed(10 + StreamReader::kMaxHeldBytes, Bytes(1, 0), rec);
         CHECK_FALSE(res.held);
-        CHECK(res.dropped == 1);
-        auto nearer = r.feed(5, Bytes(2, 0), rec);  // the big one is further: it goes
-        CHECK(nearer.held);
-        CHECK(nearer.dropped == 1);
-        CHECK(r.held_bytes() == 2);
+        CHECK(res.refused);
+        auto nearer = r.feed(5, Bytes(2, 0), rec);  // held bytes are never given up: refused too
+        CHECK_FALSE(nearer.held);
+        CHECK(nearer.refused);
+        CHECK(r.held_bytes() == StreamReader::kMaxHeldBytes);
         CHECK_FALSE(r.stopped());
     }
     SECTION("the shared budget bounds what all readers hold together") {
