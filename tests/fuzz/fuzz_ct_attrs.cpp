@@ -10,21 +10,12 @@
 #include <cstring>
 #include <span>
 
+#include "invariant.hpp"
 #include "kernel_pure/ct_attrs.hpp"
 #include "kernel_pure/reply_path.hpp"
 
 using namespace tb::kpure;
 
-namespace {
-[[noreturn]] void violated(const char* what) {
-    std::fprintf(stderr, "invariant violated: %s\n", what);
-    std::abort();
-}
-#define INVARIANT(cond) \
-    do {                \
-        if (!(cond)) violated(#cond); \
-    } while (0)
-}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     std::span<const std::uint8_t> in(data, size);

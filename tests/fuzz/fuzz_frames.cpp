@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "invariant.hpp"
 #include "protocol/services.hpp"
 #include "protocol/wire.hpp"
 
@@ -12,14 +13,6 @@ using namespace tb;
 using namespace tb::proto;
 
 namespace {
-[[noreturn]] void violated(const char* what) {
-    std::fprintf(stderr, "invariant violated: %s\n", what);
-    std::abort();
-}
-#define INVARIANT(cond) \
-    do {                \
-        if (!(cond)) violated(#cond); \
-    } while (0)
 
 template <class T>
 const T* check(const Parsed<T>& p) {

@@ -9,21 +9,12 @@
 #include <cstdlib>
 #include <vector>
 
+#include "invariant.hpp"
 #include "kernel_pure/packet.hpp"
 
 using namespace tb;
 using namespace tb::kpure;
 
-namespace {
-[[noreturn]] void violated(const char* what) {
-    std::fprintf(stderr, "invariant violated: %s\n", what);
-    std::abort();
-}
-#define INVARIANT(cond) \
-    do {                \
-        if (!(cond)) violated(#cond); \
-    } while (0)
-}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     std::vector<std::uint8_t> pkt(data, data + size);

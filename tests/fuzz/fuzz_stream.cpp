@@ -19,6 +19,7 @@
 #include <cstring>
 #include <optional>
 
+#include "invariant.hpp"
 #include "engine/session.hpp"
 
 using namespace tb;
@@ -26,14 +27,6 @@ using namespace tb::engine;
 
 namespace {
 
-[[noreturn]] void violated(const char* what) {
-    std::fprintf(stderr, "invariant violated: %s\n", what);
-    std::abort();
-}
-#define INVARIANT(cond) \
-    do {                \
-        if (!(cond)) violated(#cond); \
-    } while (0)
 
 IpAddress v4(std::uint32_t a) { return IpAddress::v4(a); }
 IpAddress v6(std::uint8_t last) {
