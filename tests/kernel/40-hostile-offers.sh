@@ -33,10 +33,12 @@ kt_host main --dynamic-base 45000
 kt_status > "$KT_WORK/before.json"
 # The forged offer is a host-class (0x0101) frame from the guest side: besides
 # being a forgery (B5) it makes the flow hostile (B10, docs/protocol-model.md#b10-roles),
-# so the host's own offer that follows on this flow is not acted on either.
-kt_guest forge --host "$TB_TARGET_ADDR" --service intercom --forge-offer 5555 --expect-blocked --timeout 20 --stream-timeout 3
-assert_guest_ok "intercom with a forged guest offer (every stream of the now hostile flow blocked)"
-assert_streams "the host's intercom offer on the hostile flow was not acted on: stream blocked" udp False 1
+# so a host offer that the daemon sees after it is not acted on either. The host
+# offers right after its HELLO-ACK and the guest forges right after it too, so
+# which comes first varies from run to run: whether the real stream passes is
+# not asserted, only what holds in either order.
+kt_guest forge --host "$TB_TARGET_ADDR" --service intercom --forge-offer 5555 --timeout 20 --stream-timeout 3
+assert_contact
 assert_ge "counter reflected grew (a host-class frame from the guest)" 1 "$(delta reflected)"
 forged=$(for x in "${G_STREAMS[@]+"${G_STREAMS[@]}"}"; do read -r t p ok b a f <<< "$x"; [ "$f" = 1 ] && echo "$t/$p ok=$ok"; done)
 assert_eq "the forged stream to TCP 5555 was tried and blocked" "tcp/5555 ok=0" "$forged"
