@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "invariant.hpp"
 #include "config/config.hpp"
 #include "ctl/analyze.hpp"
 #include "ctl/format.hpp"
@@ -20,10 +21,7 @@ using namespace tb::ctl;
 
 namespace {
 
-[[noreturn]] void violated(const char* what) {
-    std::fprintf(stderr, "invariant violated: %s\n", what);
-    std::abort();
-}
+using tbfuzz::violated;
 
 constexpr int kLinkTypes[] = {kLinkNull,   kLinkEthernet, kLinkRaw,  kLinkRawDlt12,   kLinkRawDlt14,
                               kLinkLoop,   kLinkLinuxSll, kLinkIpv4, kLinkIpv6,       kLinkLinuxSll2};

@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "invariant.hpp"
 #include "config/config.hpp"
 #include "ctl/analyze.hpp"
 #include "ctl/capture.hpp"
@@ -22,10 +23,7 @@ using namespace tb::ctl;
 
 namespace {
 
-[[noreturn]] void violated(const char* what) {
-    std::fprintf(stderr, "invariant violated: %s\n", what);
-    std::abort();
-}
+using tbfuzz::violated;
 
 const Config& config() {
     // The defaults plus the test ports of tests/integration/ctl_analyze.sh,
