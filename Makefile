@@ -37,7 +37,7 @@ CTL_SRCS    := $(sort $(wildcard ctl/*.cpp))
 SIM_SRCS    := $(sort $(wildcard tools/tbsim/*.cpp))
 UNIT_SRCS   := $(sort $(wildcard tests/unit/*.cpp))
 # The daemon's pure units (no sockets, no netfilter libraries), unit-tested.
-DAEMON_PURE_SRCS := nfhelper/session_table.cpp nfhelper/log.cpp nfhelper/log_limiter.cpp
+DAEMON_PURE_SRCS := nfhelper/log.cpp nfhelper/log_limiter.cpp
 # bench_analyze.cpp has its own main (build/bench-analyze); the rest is build/bench.
 BENCH_SRCS  := $(filter-out tests/bench/bench_analyze.cpp,$(sort $(wildcard tests/bench/*.cpp)))
 FUZZ_SRCS   := $(sort $(wildcard tests/fuzz/*.cpp))
@@ -51,6 +51,8 @@ PROGRAMS := $(BUILD)/tbhelperd $(BUILD)/tbhelperctl $(BUILD)/tbsim
 all: $(PROGRAMS)
 
 $(BUILD)/obj/lib/%.o: CPPFLAGS += $(call pc_cflags,$(LIB_PKGS))
+# lib/netfilter/ is the kernel adapters: the netfilter libraries' headers.
+$(BUILD)/obj/lib/netfilter/%.o: CPPFLAGS += $(call pc_cflags,$(DAEMON_PKGS) $(CTL_PKGS))
 $(BUILD)/obj/nfhelper/%.o: CPPFLAGS += $(call pc_cflags,$(LIB_PKGS) $(DAEMON_PKGS))
 $(BUILD)/obj/ctl/%.o: CPPFLAGS += $(call pc_cflags,$(LIB_PKGS) $(CTL_PKGS))
 $(BUILD)/obj/tests/%.o: CPPFLAGS += $(call pc_cflags,$(LIB_PKGS) catch2)
@@ -100,7 +102,7 @@ FUZZ_BINS     := $(patsubst tests/fuzz/%.cpp,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
 # lib/ is compiled once with the sanitizers into build/fuzz/libtbhelper.a and
 # linked into every target (a target uses what it fuzzes; the linker drops the
 # rest), so a new parser needs only its tests/fuzz/fuzz_NAME.cpp.
-FUZZ_PKGS     := $(LIB_PKGS) libpcap
+FUZZ_PKGS     := $(LIB_PKGS) libpcap $(DAEMON_PKGS)
 FUZZ_LIB_OBJS := $(patsubst %.cpp,$(BUILD)/fuzz/obj/%.o,$(LIB_SRCS))
 FUZZ_LIB_A    := $(BUILD)/fuzz/libtbhelper.a
 $(BUILD)/fuzz/obj/%.o: %.cpp

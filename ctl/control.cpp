@@ -11,7 +11,7 @@
 
 #include <fmt/format.h>
 
-#include "common/escape.hpp"
+#include "text/escape.hpp"
 #include "config/config.hpp"
 #include "common.hpp"
 #include "ctl/format.hpp"

@@ -22,7 +22,7 @@
 #include "control_server.hpp"
 #include "helper_core.hpp"
 #include "log.hpp"
-#include "protocol/services.hpp"
+#include "timbuktu/services.hpp"
 #include "queue_reader.hpp"
 #include "system_checks.hpp"
 
@@ -56,7 +56,7 @@ void notify_systemd(const char* state) {
     if (len >= sizeof addr.sun_path) return;
     std::memcpy(addr.sun_path, path, len);
     if (addr.sun_path[0] == '@') addr.sun_path[0] = '\0';  // abstract namespace
-    UniqueFd fd(socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    netfilter::UniqueFd fd(socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
     if (!fd) return;
     sendto(fd.get(), state, std::strlen(state), MSG_NOSIGNAL, reinterpret_cast<sockaddr*>(&addr),
            static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + len));
@@ -87,7 +87,7 @@ void Daemon::setup() {
         // Bind first: if another process holds the queue we stop here without
         // touching the kernel's helper registration.
         queue_ = std::make_unique<QueueReader>(config_.queue, queue_stats_);
-        reg_nl_ = std::make_unique<NetlinkSocket>(NETLINK_NETFILTER);
+        reg_nl_ = std::make_unique<netfilter::NetlinkSocket>(NETLINK_NETFILTER);
         auto reg = register_helpers(*reg_nl_, config_);
         helpers_ = reg.registered;
         if (reg.found_enabled)
@@ -105,7 +105,7 @@ void Daemon::setup() {
                                                    [this](std::string_view line) { return control_request(line); });
     } catch (const QueueBindError& e) {
         throw StartupError(e.what());
-    } catch (const KernelError& e) {
+    } catch (const netfilter::KernelError& e) {
         throw StartupError(e.what());
     } catch (const StartupError&) {
         throw;
@@ -353,7 +353,7 @@ std::string Daemon::expectations_json() const {
                         {"src", e.src.to_string()},
                         {"dst", e.dst.to_string()},
                         {"dport", e.dport},
-                        {"service", proto::service_name(e.service)},
+                        {"service", timbuktu::service_name(e.service)},
                         {"timeout", e.timeout},
                         {"created", e.created}});
     return json{{"ok", true}, {"expectations", list}}.dump();

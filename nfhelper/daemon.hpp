@@ -12,9 +12,9 @@
 
 #include "config/config.hpp"
 #include "helper_registration.hpp"
-#include "netlink_socket.hpp"
+#include "netfilter/netlink_socket.hpp"
 #include "queue_reader.hpp"
-#include "unique_fd.hpp"
+#include "netfilter/unique_fd.hpp"
 #include "watchdog.hpp"
 
 namespace tb::daemon {
@@ -60,13 +60,13 @@ private:
     Options opts_;
     Config config_;
     std::chrono::steady_clock::time_point started_;
-    std::unique_ptr<NetlinkSocket> reg_nl_;  // nfnetlink_cthelper: register / update
+    std::unique_ptr<netfilter::NetlinkSocket> reg_nl_;  // nfnetlink_cthelper: register / update
     std::unique_ptr<HelperCore> core_;
     std::unique_ptr<QueueReader> queue_;
     QueueStats queue_stats_;
     std::unique_ptr<ControlServer> control_;
     std::vector<HelperEntry> helpers_;
-    UniqueFd signal_fd_;
+    netfilter::UniqueFd signal_fd_;
     std::optional<CrashWatchdog> watchdog_;
 };
 

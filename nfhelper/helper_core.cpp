@@ -9,14 +9,14 @@
 
 #include <fmt/format.h>
 
-#include "expect_outcome.hpp"
-#include "kernel_pure/ct_attrs.hpp"
+#include "netfilter/expect_outcome.hpp"
+#include "netfilter/ct_attrs.hpp"
 #include "log.hpp"
-#include "protocol/services.hpp"
+#include "timbuktu/services.hpp"
 
 namespace tb::daemon {
 
-using engine::saturating_inc;
+using timbuktu::saturating_inc;
 
 namespace {
 
@@ -29,29 +29,29 @@ std::string endpoint(const IpAddress& a, std::uint16_t port) {
 
 }  // namespace
 
-bool phase_is_live(engine::Phase p) {
+bool phase_is_live(timbuktu::Phase p) {
     switch (p) {
-        case engine::Phase::await_hello:
-        case engine::Phase::await_ack:
-        case engine::Phase::framed: return true;
+        case timbuktu::Phase::await_hello:
+        case timbuktu::Phase::await_ack:
+        case timbuktu::Phase::framed: return true;
         // Finished, not Timbuktu, lost, hostile, outside the model: nothing
         // on them is ever acted on again.
-        case engine::Phase::service_data:
-        case engine::Phase::not_timbuktu:
-        case engine::Phase::lost:
-        case engine::Phase::hostile:
-        case engine::Phase::unmodelled: return false;
+        case timbuktu::Phase::service_data:
+        case timbuktu::Phase::not_timbuktu:
+        case timbuktu::Phase::lost:
+        case timbuktu::Phase::hostile:
+        case timbuktu::Phase::unmodelled: return false;
     }
     return false;  // no switch case left out (-Wswitch): a new phase must be placed here
 }
 
 HelperCore::HelperCore(const Config& config)
-    : config_(config), policy_(engine::Policy::from_config(config)), table_(kSessionCapacity) {}
+    : config_(config), policy_(timbuktu::Policy::from_config(config)), table_(kSessionCapacity) {}
 
 void HelperCore::apply_config(const Config& config) {
     config_ = config;
-    policy_ = engine::Policy::from_config(config);
-    table_.for_each([&](SessionEntry& e) {
+    policy_ = timbuktu::Policy::from_config(config);
+    table_.for_each([&](helper::SessionEntry& e) {
         if (e.session) e.session->set_policy(policy_);
     });
 }
@@ -61,56 +61,56 @@ void HelperCore::housekeeping(std::time_t now) {
     if (n) log_debug("forgot {} idle session(s); their state stays in the kernel", n);
 }
 
-void HelperCore::place(SessionEntry& entry) {
-    Lane lane = Lane::junk;
+void HelperCore::place(helper::SessionEntry& entry) {
+    helper::Lane lane = helper::Lane::junk;
     if (entry.session && phase_is_live(entry.session->phase()))
-        lane = entry.key.l4 == IPPROTO_UDP ? Lane::udp : Lane::tcp;
+        lane = entry.key.l4 == IPPROTO_UDP ? helper::Lane::udp : helper::Lane::tcp;
     table_.set_lane(entry, lane);
 }
 
-std::optional<engine::Session> HelperCore::restore_or_start(const ConntrackFacts& facts,
-                                                           engine::PersistedState& written, bool may_restore) {
-    std::optional<engine::Session> session;
+std::optional<timbuktu::Session> HelperCore::restore_or_start(const netfilter::ConntrackFacts& facts,
+                                                           timbuktu::PersistedState& written, bool may_restore) {
+    std::optional<timbuktu::Session> session;
     const auto& help = facts.help;
-    if (may_restore && help && help->has_info && help->info.size() == engine::kPersistedStateSize) {
+    if (may_restore && help && help->has_info && help->info.size() == timbuktu::kPersistedStateSize) {
         std::memcpy(written.data(), help->info.data(), written.size());
-        session = engine::Session::restore(facts.engine_facts(), policy_, counters_, help->info, &hold_budget_);
+        session = timbuktu::Session::restore(facts.engine_facts(), policy_, counters_, help->info, &hold_budget_);
         if (session) {
             saturating_inc(kcounters_.restored_sessions);
             log_debug("{}: session restored from the conntrack ({} phase)", facts.describe(),
-                      engine::phase_name(session->phase()));
+                      timbuktu::phase_name(session->phase()));
         }
     }
     if (!session) session.emplace(facts.engine_facts(), policy_, counters_, &hold_budget_);
     return session;
 }
 
-void HelperCore::not_from_host(kpure::ReplyVerdict verdict, const ConntrackFacts& facts, const QueuedPacket& pkt,
-                               const SessionEntry* entry) {
-    if (verdict == kpure::ReplyVerdict::spoofed) {
+void HelperCore::not_from_host(helper::ReplyVerdict verdict, const netfilter::ConntrackFacts& facts, const QueuedPacket& pkt,
+                               const helper::SessionEntry* entry) {
+    if (verdict == helper::ReplyVerdict::spoofed) {
         saturating_inc(kcounters_.spoofed);
         log_warning("{}: reply packet not from the host, passed and ignored (spoofed): it arrived {}, the original "
                     "direction leaves through {}",
-                    facts.describe(), kpure::describe_interfaces(pkt.ifaces),
+                    facts.describe(), helper::describe_interfaces(pkt.ifaces),
                     entry && entry->path.outdev ? fmt::format("interface {}", entry->path.outdev)
                                                 : std::string("this machine (local)"));
         return;
     }
     saturating_inc(kcounters_.replies_unverified);
-    log_debug("{}: reply packet passed and ignored: {} ({})", facts.describe(), kpure::reply_verdict_name(verdict),
-              kpure::describe_interfaces(pkt.ifaces));
+    log_debug("{}: reply packet passed and ignored: {} ({})", facts.describe(), helper::reply_verdict_name(verdict),
+              helper::describe_interfaces(pkt.ifaces));
 }
 
 Verdict HelperCore::on_packet(QueuedPacket& pkt) {
     Verdict v;  // default: accept unchanged
-    kpure::ParsedPacket parsed;
+    net::ParsedPacket parsed;
     if (pkt.data.empty() || pkt.truncated) {
         saturating_inc(kcounters_.unparsed_packets);
         return v;
     }
-    if (auto err = kpure::parse_packet(pkt.data, parsed); err != kpure::ParseError::none) {
+    if (auto err = net::parse_packet(pkt.data, parsed); err != net::ParseError::none) {
         saturating_inc(kcounters_.unparsed_packets);
-        log_debug("packet {} passed unexamined: {}", pkt.id, kpure::parse_error_name(err));
+        log_debug("packet {} passed unexamined: {}", pkt.id, net::parse_error_name(err));
         return v;
     }
     if (!pkt.ct || !pkt.ctinfo) {
@@ -123,7 +123,7 @@ Verdict HelperCore::on_packet(QueuedPacket& pkt) {
         return v;
     }
     const std::uint8_t l3 = parsed.src.is_v4() ? AF_INET : AF_INET6;
-    auto facts = parse_conntrack(*pkt.ct, l3);
+    auto facts = netfilter::parse_conntrack(*pkt.ct, l3);
     if (!facts) {
         saturating_inc(kcounters_.no_conntrack);
         return v;
@@ -132,17 +132,17 @@ Verdict HelperCore::on_packet(QueuedPacket& pkt) {
     if (facts->help && facts->help->name != kHelperName) return v;
 
     const bool tcp = parsed.l4proto == IPPROTO_TCP;
-    const bool syn = tcp && (parsed.tcp_flags & kpure::kTcpSyn);
-    const bool closing = tcp && ((parsed.tcp_flags & kpure::kTcpRst) ||
+    const bool syn = tcp && (parsed.tcp_flags & net::kTcpSyn);
+    const bool closing = tcp && ((parsed.tcp_flags & net::kTcpRst) ||
                                  (facts->tcp_state && (*facts->tcp_state == kTcpTimeWait ||
                                                        *facts->tcp_state == kTcpClose)));
-    const SessionKey key = SessionKey::of(*facts);
-    const engine::PacketDirection direction = direction_from_ctinfo(*pkt.ctinfo);
-    const bool reply = direction == engine::PacketDirection::reply;
+    const helper::SessionKey key = helper::SessionKey::of(*facts);
+    const timbuktu::PacketDirection direction = netfilter::direction_from_ctinfo(*pkt.ctinfo);
+    const bool reply = direction == timbuktu::PacketDirection::reply;
     std::span<const std::uint8_t> payload(pkt.data.data() + parsed.payload_offset, parsed.payload_length);
 
     const std::time_t now = std::time(nullptr);
-    SessionEntry* entry = table_.find(key, now);
+    helper::SessionEntry* entry = table_.find(key, now);
     if (entry && entry->ct_id != facts->id) {
         // Same tuple, other conntrack. Within the first moments of a flow that
         // was never seen confirmed, and on an unconfirmed conntrack: a packet
@@ -159,9 +159,9 @@ Verdict HelperCore::on_packet(QueuedPacket& pkt) {
     // Who may speak for the host (docs/daemon.md#reply-interface): a reply
     // that did not come in where the original direction left is never fed
     // to the engine and changes nothing here, not even the table.
-    std::optional<kpure::OriginalPath> routed_path;  // for an entry created by this reply
+    std::optional<helper::OriginalPath> routed_path;  // for an entry created by this reply
     if (reply && config_.reply_interface_check) {
-        const kpure::OriginalPath* path = entry && entry->path.known ? &entry->path : nullptr;
+        const helper::OriginalPath* path = entry && entry->path.known ? &entry->path : nullptr;
         if (!path && (!payload.empty() || syn)) {
             // No original-direction packet seen (a session restored after a
             // restart whose host speaks first): the way the original
@@ -177,8 +177,8 @@ Verdict HelperCore::on_packet(QueuedPacket& pkt) {
                 }
             }
         }
-        const auto verdict = path ? kpure::check_reply(*path, pkt.ifaces) : kpure::ReplyVerdict::unknown_path;
-        if (verdict != kpure::ReplyVerdict::trusted) {
+        const auto verdict = path ? helper::check_reply(*path, pkt.ifaces) : helper::ReplyVerdict::unknown_path;
+        if (verdict != helper::ReplyVerdict::trusted) {
             not_from_host(verdict, *facts, pkt, entry);
             return v;
         }
@@ -200,8 +200,8 @@ Verdict HelperCore::on_packet(QueuedPacket& pkt) {
         return v;
     }
 
-    auto new_entry = [&](std::optional<engine::Session> session, const engine::PersistedState& written) {
-        SessionEntry fresh{};
+    auto new_entry = [&](std::optional<timbuktu::Session> session, const timbuktu::PersistedState& written) {
+        helper::SessionEntry fresh{};
         fresh.key = key;
         fresh.session = std::move(session);
         fresh.written = written;
@@ -209,12 +209,12 @@ Verdict HelperCore::on_packet(QueuedPacket& pkt) {
         fresh.created = now;
         fresh.ct_id = facts->id;
         fresh.seen_confirmed = facts->confirmed;
-        fresh.lane = Lane::junk;
+        fresh.lane = helper::Lane::junk;
         if (!reply) fresh.path.learn(pkt.ifaces);
         else if (routed_path) fresh.path = *routed_path;
-        return &table_.insert(std::move(fresh), [&](const SessionEntry& victim) {
+        return &table_.insert(std::move(fresh), [&](const helper::SessionEntry& victim) {
             saturating_inc(kcounters_.evictions);
-            if (victim.lane == Lane::junk) {
+            if (victim.lane == helper::Lane::junk) {
                 log_debug("session table full: forgot {} (no live session); its state stays in the kernel",
                           endpoint(victim.key.orig.src, victim.key.orig.sport));
                 return;
@@ -231,11 +231,11 @@ Verdict HelperCore::on_packet(QueuedPacket& pkt) {
     // its sequence number (where that direction's stream starts) and where
     // the original direction leaves, until the first payload arrives.
     if (payload.empty()) {  // SYN without payload
-        if (!entry) entry = new_entry(std::nullopt, engine::PersistedState{});
+        if (!entry) entry = new_entry(std::nullopt, timbuktu::PersistedState{});
         if (entry->session) {
             // A session already exists (a SYN with payload came first, or a
             // retransmitted SYN): the engine takes the start itself.
-            engine::Packet ep;
+            timbuktu::Packet ep;
             ep.direction = direction;
             ep.tcp_seq = parsed.tcp_seq;
             ep.tcp_syn = true;
@@ -248,21 +248,21 @@ Verdict HelperCore::on_packet(QueuedPacket& pkt) {
     }
 
     if (!entry) {
-        engine::PersistedState written{};
+        timbuktu::PersistedState written{};
         auto session = restore_or_start(*facts, written, true);
         entry = new_entry(std::move(session), written);
     } else if (!entry->session) {
         // Only the handshake was seen: a new connection, nothing to restore.
-        engine::PersistedState written{};
-        adopt_session(*entry, std::move(*restore_or_start(*facts, written, false)));
+        timbuktu::PersistedState written{};
+        helper::adopt_session(*entry, std::move(*restore_or_start(*facts, written, false)));
     }
 
-    engine::Packet ep;
+    timbuktu::Packet ep;
     ep.direction = direction;
     ep.tcp_seq = parsed.tcp_seq;
     ep.payload = payload;
     ep.tcp_syn = syn;
-    engine::Decisions ds = entry->session->on_packet(ep);
+    timbuktu::Decisions ds = entry->session->on_packet(ep);
 
     bool mangled = false, stop = false, drop = false;
     carry_out(ds, *entry, *facts, pkt, parsed, mangled, stop, drop);
@@ -289,30 +289,30 @@ Verdict HelperCore::on_packet(QueuedPacket& pkt) {
         // echo of a plain UDP datagram was dropped). Detach on the next packet.
         entry->detach_pending = true;
     }
-    engine::PersistedState p = entry->session->persisted();
+    timbuktu::PersistedState p = entry->session->persisted();
     // Not into a racing duplicate conntrack (it loses confirmation and is
     // thrown away): the next packet of the surviving one carries the state.
     if (p != entry->written && facts->id == entry->ct_id) {
         // Written with the verdict, so the kernel's copy follows the stream. The
         // snapshot on later queued packets may lag (several in flight): the
         // in-memory session stays the authority; this copy is for restarts.
-        v.ct_nest = kpure::build_nfqa_ct_help(kHelperName, p);
+        v.ct_nest = netfilter::build_nfqa_ct_help(kHelperName, p);
         entry->written = p;
     }
     if (closing) table_.erase(key);
     return v;
 }
 
-void HelperCore::detach(Verdict& v, const SessionKey& key) {
+void HelperCore::detach(Verdict& v, const helper::SessionKey& key) {
     // An empty helper name in the verdict's conntrack nest: no more packets of
     // this connection are queued; nothing left to remember.
-    v.ct_nest = kpure::build_nfqa_ct_help("", {});
+    v.ct_nest = netfilter::build_nfqa_ct_help("", {});
     saturating_inc(kcounters_.detached);
     table_.erase(key);
 }
 
-void HelperCore::carry_out(const engine::Decisions& ds, SessionEntry& entry, const ConntrackFacts& facts,
-                           QueuedPacket& pkt, const kpure::ParsedPacket& parsed, bool& mangled, bool& stop,
+void HelperCore::carry_out(const timbuktu::Decisions& ds, helper::SessionEntry& entry, const netfilter::ConntrackFacts& facts,
+                           QueuedPacket& pkt, const net::ParsedPacket& parsed, bool& mangled, bool& stop,
                            bool& drop) {
     (void)entry;
     const std::string conn = facts.describe();
@@ -320,28 +320,28 @@ void HelperCore::carry_out(const engine::Decisions& ds, SessionEntry& entry, con
         std::visit(
             [&](const auto& x) {
                 using T = std::decay_t<decltype(x)>;
-                if constexpr (std::is_same_v<T, engine::Expect>) {
+                if constexpr (std::is_same_v<T, timbuktu::Expect>) {
                     std::string note;
                     int err = maker_.create(facts, x, config_.expectation_timeout, note);
                     const std::string what =
                         fmt::format("{} {} -> {} ({}, {} s{})", transport_name(x.transport), x.guest.to_string(),
-                                    endpoint(x.address, x.port), proto::service_name(x.service), x.timeout_seconds,
+                                    endpoint(x.address, x.port), timbuktu::service_name(x.service), x.timeout_seconds,
                                     x.follow_nat ? ", follows NAT" : "");
                     if (err) {
-                        const ExpectFailure f = classify_expect_failure(x.follow_nat, err);
+                        const netfilter::ExpectFailure f = netfilter::classify_expect_failure(x.follow_nat, err);
                         saturating_inc(kcounters_.kernel_errors);
-                        if (f.kind == ExpectFailureKind::nat_follow_unavailable)
+                        if (f.kind == netfilter::ExpectFailureKind::nat_follow_unavailable)
                             saturating_inc(kcounters_.nat_follow_refused);
                         log_warning("{}: expect {} FAILED: {}", conn, what, f.why);
                     } else {
                         log_info("{}: expect {}", conn, what);
                     }
                     if (!note.empty()) log_warning("{}: {}", conn, note);
-                } else if constexpr (std::is_same_v<T, engine::Refuse>) {
-                    log_info("{}: refuse ({}): {}", conn, engine::refuse_reason_name(x.reason), x.detail);
-                } else if constexpr (std::is_same_v<T, engine::Rewrite>) {
-                    auto r = kpure::rewrite_payload4(pkt.data, parsed, x.payload_offset, x.old_bytes, x.new_bytes);
-                    if (r == kpure::RewriteResult::done) {
+                } else if constexpr (std::is_same_v<T, timbuktu::Refuse>) {
+                    log_info("{}: refuse ({}): {}", conn, timbuktu::refuse_reason_name(x.reason), x.detail);
+                } else if constexpr (std::is_same_v<T, timbuktu::Rewrite>) {
+                    auto r = net::rewrite_payload4(pkt.data, parsed, x.payload_offset, x.old_bytes, x.new_bytes);
+                    if (r == net::RewriteResult::done) {
                         mangled = true;
                         log_info("{}: rewrite {} {}.{}.{}.{} -> {}.{}.{}.{}", conn, x.what, x.old_bytes[0],
                                  x.old_bytes[1], x.old_bytes[2], x.old_bytes[3], x.new_bytes[0], x.new_bytes[1],
@@ -350,18 +350,18 @@ void HelperCore::carry_out(const engine::Decisions& ds, SessionEntry& entry, con
                         saturating_inc(kcounters_.rewrite_failures);
                         log_warning("{}: rewrite {} at payload offset {} not done: {}", conn, x.what,
                                     x.payload_offset,
-                                    r == kpure::RewriteResult::mismatch ? "bytes differ" : "out of range");
+                                    r == net::RewriteResult::mismatch ? "bytes differ" : "out of range");
                     }
-                } else if constexpr (std::is_same_v<T, engine::StopWatching>) {
+                } else if constexpr (std::is_same_v<T, timbuktu::StopWatching>) {
                     stop = true;
                     log_info("{}: stop watching: {}", conn, x.why);
-                } else if constexpr (std::is_same_v<T, engine::Note>) {
+                } else if constexpr (std::is_same_v<T, timbuktu::Note>) {
                     switch (x.level) {
-                        case engine::Note::Level::warning: log_warning("{}: {}", conn, x.text); break;
-                        case engine::Note::Level::info: log_info("{}: {}", conn, x.text); break;
-                        case engine::Note::Level::debug: log_debug("{}: {}", conn, x.text); break;
+                        case timbuktu::Note::Level::warning: log_warning("{}: {}", conn, x.text); break;
+                        case timbuktu::Note::Level::info: log_info("{}: {}", conn, x.text); break;
+                        case timbuktu::Note::Level::debug: log_debug("{}: {}", conn, x.text); break;
                     }
-                } else if constexpr (std::is_same_v<T, engine::DropForRetransmit>) {
+                } else if constexpr (std::is_same_v<T, timbuktu::DropForRetransmit>) {
                     drop = true;
                     saturating_inc(kcounters_.dropped_for_retransmit);
                 } else {

@@ -15,7 +15,7 @@ extern "C" {
 
 #include <fmt/format.h>
 
-#include "engine/session.hpp"
+#include "timbuktu/session.hpp"
 #include "log.hpp"
 
 namespace tb::daemon {
@@ -68,7 +68,7 @@ HelperPtr make_helper(const HelperEntry& e, Fields fields) {
     return h;
 }
 
-int send_helper(NetlinkSocket& nl, std::uint8_t cmd, std::uint16_t flags, const HelperEntry& e, Fields fields) {
+int send_helper(netfilter::NetlinkSocket& nl, std::uint8_t cmd, std::uint16_t flags, const HelperEntry& e, Fields fields) {
     std::vector<char> buf(kMsgBuffer);
     nlmsghdr* nlh = nfct_helper_nlmsg_build_hdr(buf.data(), cmd, flags, 0);
     auto h = make_helper(e, fields);
@@ -94,7 +94,7 @@ std::vector<HelperEntry> wanted_helpers(const Config& config) {
             e.l3 = l3;
             e.l4 = l4;
             e.queue = config.queue;
-            e.priv_data_len = engine::kPersistedStateSize;
+            e.priv_data_len = timbuktu::kPersistedStateSize;
             e.max_expected = config.max_expectations;
             e.expect_timeout = config.expectation_timeout;
             e.enabled = true;
@@ -103,7 +103,7 @@ std::vector<HelperEntry> wanted_helpers(const Config& config) {
     return out;
 }
 
-std::vector<HelperEntry> list_registered_helpers(NetlinkSocket& nl) {
+std::vector<HelperEntry> list_registered_helpers(netfilter::NetlinkSocket& nl) {
     std::vector<char> buf(kMsgBuffer);
     nlmsghdr* nlh = nfct_helper_nlmsg_build_hdr(buf.data(), NFNL_MSG_CTHELPER_GET, 0, 0);
     std::vector<HelperEntry> out;
@@ -122,16 +122,16 @@ std::vector<HelperEntry> list_registered_helpers(NetlinkSocket& nl) {
         e.enabled = nfct_helper_attr_get_u32(h.get(), NFCTH_ATTR_STATUS) == NFCT_HELPER_STATUS_ENABLED;
         out.push_back(e);
     });
-    if (err) throw KernelError("cannot list the kernel's conntrack helpers", err);
+    if (err) throw netfilter::KernelError("cannot list the kernel's conntrack helpers", err);
     return out;
 }
 
-RegistrationResult register_helpers(NetlinkSocket& nl, const Config& config) {
+RegistrationResult register_helpers(netfilter::NetlinkSocket& nl, const Config& config) {
     RegistrationResult result;
     std::vector<HelperEntry> existing;
     try {
         existing = list_registered_helpers(nl);
-    } catch (const KernelError& e) {
+    } catch (const netfilter::KernelError& e) {
         log_debug("{}", e.what());  // not fatal: registration below says what is wrong
     }
     for (const auto& want : wanted_helpers(config)) {
@@ -160,18 +160,18 @@ RegistrationResult register_helpers(NetlinkSocket& nl, const Config& config) {
                 "the kernel rejected helper {} {} (EINVAL): it lacks userspace helper support (module "
                 "nfnetlink_cthelper, kernel option CONFIG_NF_CT_NETLINK_HELPER) or refuses the policy",
                 kHelperName, entry_name(want)));
-        if (err) throw KernelError(fmt::format("cannot register helper {} {}", kHelperName, entry_name(want)), err);
+        if (err) throw netfilter::KernelError(fmt::format("cannot register helper {} {}", kHelperName, entry_name(want)), err);
         result.registered.push_back(want);
     }
     return result;
 }
 
-std::vector<std::string> set_helpers_enabled(NetlinkSocket& nl, bool enabled) {
+std::vector<std::string> set_helpers_enabled(netfilter::NetlinkSocket& nl, bool enabled) {
     std::vector<std::string> problems;
     std::vector<HelperEntry> present;
     try {
         present = list_registered_helpers(nl);
-    } catch (const KernelError& e) {
+    } catch (const netfilter::KernelError& e) {
         problems.push_back(e.what());
         return problems;
     }
@@ -188,9 +188,9 @@ std::vector<std::string> set_helpers_enabled(NetlinkSocket& nl, bool enabled) {
     return problems;
 }
 
-std::vector<std::string> park_helpers(NetlinkSocket& nl) { return set_helpers_enabled(nl, false); }
+std::vector<std::string> park_helpers(netfilter::NetlinkSocket& nl) { return set_helpers_enabled(nl, false); }
 
-std::vector<std::string> unregister_helpers(NetlinkSocket& nl) {
+std::vector<std::string> unregister_helpers(netfilter::NetlinkSocket& nl) {
     std::vector<std::string> problems;
     Config defaults;
     for (const auto& e : wanted_helpers(defaults)) {

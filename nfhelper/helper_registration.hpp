@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "config/config.hpp"
-#include "netlink_socket.hpp"
+#include "netfilter/netlink_socket.hpp"
 
 namespace tb::daemon {
 
@@ -28,8 +28,8 @@ std::string l4_name(std::uint8_t l4);   // "tcp" / "udp"
 // The four (l3, l4) pairs tbhelperd registers, in a fixed order.
 std::vector<HelperEntry> wanted_helpers(const Config& config);
 
-// The kernel's current userspace helpers named `timbuktu`. Throws KernelError.
-std::vector<HelperEntry> list_registered_helpers(NetlinkSocket& nl);
+// The kernel's current userspace helpers named `timbuktu`. Throws netfilter::KernelError.
+std::vector<HelperEntry> list_registered_helpers(netfilter::NetlinkSocket& nl);
 
 struct RegistrationResult {
     std::vector<HelperEntry> registered;  // what the kernel now has
@@ -42,7 +42,7 @@ struct RegistrationResult {
 // entry the kernel cannot update (its private data size differs, e.g. left by
 // another version) is deleted and created again when nothing references it.
 // Throws std::runtime_error with a one-line reason.
-RegistrationResult register_helpers(NetlinkSocket& nl, const Config& config);
+RegistrationResult register_helpers(netfilter::NetlinkSocket& nl, const Config& config);
 
 // Clean stop: keeps the four entries (rules naming the helper stay valid) but
 // sets them disabled. Why: while enabled, the kernel's helper function queues
@@ -52,12 +52,12 @@ RegistrationResult register_helpers(NetlinkSocket& nl, const Config& config);
 // stateful filter (verified on Debian 12's 6.1 kernel). Disabled, the helper
 // function accepts and conntrack confirms: contact connections work, offers are
 // simply not acted on (fail-open). Returns one line per entry that failed.
-std::vector<std::string> park_helpers(NetlinkSocket& nl);
+std::vector<std::string> park_helpers(netfilter::NetlinkSocket& nl);
 // Sets the status of the registered entries only (park: false).
-std::vector<std::string> set_helpers_enabled(NetlinkSocket& nl, bool enabled);
+std::vector<std::string> set_helpers_enabled(netfilter::NetlinkSocket& nl, bool enabled);
 
 // Deletes the four entries. Returns one line per entry that could not be
 // removed (empty: all gone). EBUSY means nft/iptables rules still reference it.
-std::vector<std::string> unregister_helpers(NetlinkSocket& nl);
+std::vector<std::string> unregister_helpers(netfilter::NetlinkSocket& nl);
 
 }  // namespace tb::daemon

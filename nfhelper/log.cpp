@@ -6,7 +6,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "common/escape.hpp"
+#include "text/escape.hpp"
 #include "log_limiter.hpp"
 
 namespace tb::daemon {

@@ -31,7 +31,7 @@ int unregister(bool park) {
     load_kernel_modules();
     if (auto why = check_kernel_support()) return fail(*why);
     try {
-        NetlinkSocket nl(NETLINK_NETFILTER);
+        netfilter::NetlinkSocket nl(NETLINK_NETFILTER);
         std::vector<std::string> problems;
         if (park) {
             if (list_registered_helpers(nl).empty()) {

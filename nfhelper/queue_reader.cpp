@@ -13,12 +13,12 @@
 
 #include <fmt/format.h>
 
-#include "engine/counters.hpp"
+#include "timbuktu/counters.hpp"
 #include "log.hpp"
 #include "system_checks.hpp"
 
 namespace tb::daemon {
-using engine::saturating_inc;
+using timbuktu::saturating_inc;
 
 namespace {
 
@@ -160,7 +160,7 @@ void QueueReader::handle_message(const nlmsghdr* nlh, const Handler& handler) {
     if (attr[NFQA_CT_INFO] && mnl_attr_get_payload_len(attr[NFQA_CT_INFO]) >= 4)
         pkt.ctinfo = ntohl(mnl_attr_get_u32(attr[NFQA_CT_INFO]));
     // Interface indexes (network byte order); an absent one stays 0, which
-    // kpure::check_reply reads as "none" (docs/daemon.md#reply-interface).
+    // helper::check_reply reads as "none" (docs/daemon.md#reply-interface).
     auto ifindex = [&](int type) -> std::uint32_t {
         if (!attr[type] || mnl_attr_get_payload_len(attr[type]) < 4) return 0;
         return ntohl(mnl_attr_get_u32(attr[type]));

@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "kernel_pure/reply_path.hpp"
-#include "netlink_socket.hpp"
+#include "helper/reply_path.hpp"
+#include "netfilter/netlink_socket.hpp"
 
 namespace tb::daemon {
 
@@ -28,7 +28,7 @@ struct QueuedPacket {
     bool truncated = false;                  // NFQA_CAP_LEN says the copy is shorter than the packet
     std::optional<std::span<const std::uint8_t>> ct;  // NFQA_CT payload
     std::optional<std::uint32_t> ctinfo;     // NFQA_CT_INFO
-    kpure::PacketInterfaces ifaces;          // NFQA_IFINDEX_*: where it came in and goes out
+    helper::PacketInterfaces ifaces;          // NFQA_IFINDEX_*: where it came in and goes out
 };
 
 struct Verdict {
@@ -72,7 +72,7 @@ private:
     void send_verdict(std::uint32_t id, const Verdict& v, std::span<const std::uint8_t> packet);
 
     std::uint16_t num_;
-    NetlinkSocket nl_;
+    netfilter::NetlinkSocket nl_;
     std::vector<char> rx_;
     std::vector<char> tx_;
     QueueStats& stats_;

@@ -8,13 +8,13 @@
 #include <vector>
 
 #include "log.hpp"
-#include "netlink_socket.hpp"
+#include "netfilter/netlink_socket.hpp"
 
 namespace tb::daemon {
 
 RouteLookup::RouteLookup() {
     try {
-        nl_ = std::make_unique<NetlinkSocket>(NETLINK_ROUTE);
+        nl_ = std::make_unique<netfilter::NetlinkSocket>(NETLINK_ROUTE);
         nl_->set_receive_timeout_ms(500);
     } catch (const std::exception& e) {
         log_warning("no route lookups ({}): replies of connections restored after a restart are not acted on "
@@ -32,7 +32,7 @@ int RouteLookup::read_oif(const nlattr* attr, void* data) {
     return MNL_CB_OK;
 }
 
-std::optional<kpure::OriginalPath> RouteLookup::path_to(const IpAddress& host) {
+std::optional<helper::OriginalPath> RouteLookup::path_to(const IpAddress& host) {
     if (!nl_ || (!host.is_v4() && !host.is_v6())) return std::nullopt;
     std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
     nlmsghdr* nlh = mnl_nlmsg_put_header(buf.data());
@@ -42,13 +42,13 @@ std::optional<kpure::OriginalPath> RouteLookup::path_to(const IpAddress& host) {
     rtm->rtm_dst_len = host.is_v4() ? 32 : 128;
     mnl_attr_put(nlh, RTA_DST, host.is_v4() ? 4 : 16, host.bytes.data());
 
-    std::optional<kpure::OriginalPath> out;
+    std::optional<helper::OriginalPath> out;
     int err = nl_->request(nlh, [&](const nlmsghdr* answer) {
         if (answer->nlmsg_type != RTM_NEWROUTE || answer->nlmsg_len < NLMSG_LENGTH(sizeof(rtmsg))) return;
         const auto* r = static_cast<const rtmsg*>(mnl_nlmsg_get_payload(answer));
         std::uint32_t oif = 0;
         mnl_attr_parse(answer, sizeof(rtmsg), &RouteLookup::read_oif, &oif);
-        kpure::OriginalPath path;
+        helper::OriginalPath path;
         path.known = true;
         if (r->rtm_type == RTN_LOCAL) {
             path.outdev = 0;  // the host is this machine

@@ -10,8 +10,9 @@
 #include <memory>
 #include <optional>
 
-#include "common/net.hpp"
-#include "kernel_pure/reply_path.hpp"
+#include "net/address.hpp"
+#include "helper/reply_path.hpp"
+#include "netfilter/netlink_socket.hpp"
 
 namespace tb::daemon {
 
@@ -29,11 +30,11 @@ public:
 
     // The original path towards `host`, as routing would send it; nullopt when
     // there is no usable route (unreachable, blackhole, error).
-    std::optional<kpure::OriginalPath> path_to(const IpAddress& host);
+    std::optional<helper::OriginalPath> path_to(const IpAddress& host);
 
 private:
     static int read_oif(const struct nlattr* attr, void* data);  // libmnl attribute callback
-    std::unique_ptr<NetlinkSocket> nl_;
+    std::unique_ptr<netfilter::NetlinkSocket> nl_;
 };
 
 }  // namespace tb::daemon

@@ -19,7 +19,7 @@
 #include <fmt/format.h>
 
 #include "log.hpp"
-#include "netlink_socket.hpp"
+#include "netfilter/netlink_socket.hpp"
 
 namespace tb::daemon {
 
@@ -71,7 +71,7 @@ namespace {
 // Sends a harmless GET (dump) to an nfnetlink subsystem. nfnetlink answers
 // EINVAL for a subsystem that is not registered (after trying to autoload it);
 // any other answer, even an error, means the subsystem is there.
-int probe_subsystem(NetlinkSocket& nl, std::uint16_t type) {
+int probe_subsystem(netfilter::NetlinkSocket& nl, std::uint16_t type) {
     std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
     nlmsghdr* nlh = mnl_nlmsg_put_header(buf.data());
     nlh->nlmsg_type = type;
@@ -86,7 +86,7 @@ int probe_subsystem(NetlinkSocket& nl, std::uint16_t type) {
 
 std::optional<std::string> check_kernel_support() {
     try {
-        NetlinkSocket nl(NETLINK_NETFILTER);
+        netfilter::NetlinkSocket nl(NETLINK_NETFILTER);
         struct Probe {
             std::uint16_t type;
             const char* what;
@@ -112,7 +112,7 @@ std::optional<std::string> check_kernel_support() {
             return std::string(
                 "the kernel has no NFQUEUE netlink interface (module nfnetlink_queue, kernel option "
                 "CONFIG_NETFILTER_NETLINK_QUEUE)");
-    } catch (const KernelError& e) {
+    } catch (const netfilter::KernelError& e) {
         return fmt::format("cannot talk to netfilter: {}", e.what());
     }
     return std::nullopt;

@@ -19,7 +19,7 @@
 
 #include "helper_registration.hpp"
 #include "log.hpp"
-#include "netlink_socket.hpp"
+#include "netfilter/netlink_socket.hpp"
 
 namespace tb::daemon {
 
@@ -79,7 +79,7 @@ std::uint32_t queue_owner(std::uint16_t queue) {
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     try {
-        NetlinkSocket nl(NETLINK_NETFILTER);
+        netfilter::NetlinkSocket nl(NETLINK_NETFILTER);
         auto problems = park_helpers(nl);
         // A new daemon may have bound the queue and enabled the helper just
         // before our park landed: give it its helper back.
@@ -122,7 +122,7 @@ std::optional<CrashWatchdog> CrashWatchdog::start(std::uint16_t queue, std::uint
         watchdog_main(rd, queue, portid, daemon_pid);
     }
     close(p[0]);
-    return CrashWatchdog(UniqueFd(p[1]), pid);
+    return CrashWatchdog(netfilter::UniqueFd(p[1]), pid);
 }
 
 void CrashWatchdog::tell_queue(std::uint16_t queue, std::uint32_t portid) {

@@ -12,7 +12,7 @@
 #include <cstdint>
 #include <optional>
 
-#include "unique_fd.hpp"
+#include "netfilter/unique_fd.hpp"
 
 namespace tb::daemon {
 
@@ -30,8 +30,8 @@ public:
     void disarm();
 
 private:
-    CrashWatchdog(UniqueFd fd, pid_t pid) : fd_(std::move(fd)), pid_(pid) {}
-    UniqueFd fd_;
+    CrashWatchdog(netfilter::UniqueFd fd, pid_t pid) : fd_(std::move(fd)), pid_(pid) {}
+    netfilter::UniqueFd fd_;
     pid_t pid_ = -1;
 };
 

@@ -9,12 +9,12 @@
 
 #include <fmt/format.h>
 
-#include "common/escape.hpp"
-#include "config/policy.hpp"
+#include "text/escape.hpp"
+#include "timbuktu/policy.hpp"
 #include "ctl/format.hpp"
-#include "engine/decisions.hpp"
-#include "engine/session.hpp"
-#include "protocol/services.hpp"
+#include "timbuktu/decisions.hpp"
+#include "timbuktu/session.hpp"
+#include "timbuktu/services.hpp"
 
 namespace tb::ctl {
 
@@ -260,7 +260,7 @@ using OfferKey = std::tuple<std::size_t, Transport, std::uint16_t>;
 
 struct Flow {
     std::size_t report_index = 0;  // into report.sessions
-    std::unique_ptr<engine::Session> session;
+    std::unique_ptr<timbuktu::Session> session;
     IpAddress guest;
     std::uint16_t guest_port = 0;
     bool closed = false;  // FIN or RST seen (TCP): a new SYN starts a new connection
@@ -270,7 +270,7 @@ struct Flow {
 
 struct Analyzer::Impl {
     Config config;
-    engine::Policy policy;
+    timbuktu::Policy policy;
     AnalysisReport report;
     // Hash maps, so that the analysis grows linearly with the capture (issue 8:
     // a scan of every expectation per offer and per new stream was quadratic).
@@ -378,7 +378,7 @@ struct Analyzer::Impl {
             f.guest = guest->first;
             f.guest_port = guest->second;
             const bool from_guest = p.src == f.guest && p.sport == f.guest_port;
-            engine::ConnectionFacts facts;
+            timbuktu::ConnectionFacts facts;
             facts.transport = p.proto;
             facts.guest = f.guest;
             facts.guest_port = f.guest_port;
@@ -386,7 +386,7 @@ struct Analyzer::Impl {
             facts.contact_port = from_guest ? p.dport : p.sport;
             facts.host = facts.contact_address;     // no NAT: H = D
             facts.guest_translated = facts.guest;   // G' = G
-            f.session = std::make_unique<engine::Session>(facts, policy, report.counters);
+            f.session = std::make_unique<timbuktu::Session>(facts, policy, report.counters);
             AnalysisSession s;
             s.id = report.sessions.size() + 1;
             s.transport = p.proto;
@@ -405,9 +405,9 @@ struct Analyzer::Impl {
         ++s.frames;
         if (p.fin || p.rst) f.closed = true;
 
-        engine::Packet ep;
-        ep.direction = (p.src == f.guest && p.sport == f.guest_port) ? engine::PacketDirection::original
-                                                                     : engine::PacketDirection::reply;
+        timbuktu::Packet ep;
+        ep.direction = (p.src == f.guest && p.sport == f.guest_port) ? timbuktu::PacketDirection::original
+                                                                     : timbuktu::PacketDirection::reply;
         ep.tcp_seq = p.seq;
         ep.tcp_syn = p.proto == Transport::tcp && p.syn;
         ep.payload = p.payload;
@@ -416,20 +416,20 @@ struct Analyzer::Impl {
         auto decisions = f.session->on_packet(ep);
         if (report.counters.sessions != sessions_before) s.timbuktu = true;
         apply(frame, s, decisions);
-        s.phase = engine::phase_name(f.session->phase());
+        s.phase = timbuktu::phase_name(f.session->phase());
         // B9: Timbuktu outside the model. For an A10 flow the engine first said
         // "not Timbuktu" (the guest's datagram was foreign), then the host's
         // reply showed Timbuktu: that first verdict no longer stands.
-        if (f.session->phase() == engine::Phase::unmodelled && !s.unmodelled) {
+        if (f.session->phase() == timbuktu::Phase::unmodelled && !s.unmodelled) {
             s.unmodelled = true;
             s.not_timbuktu.clear();
         }
-        if (s.timbuktu) s.service = proto::service_name(f.session->service());
+        if (s.timbuktu) s.service = timbuktu::service_name(f.session->service());
     }
 
-    void apply(std::uint64_t frame, AnalysisSession& s, const engine::Decisions& decisions) {
+    void apply(std::uint64_t frame, AnalysisSession& s, const timbuktu::Decisions& decisions) {
         for (const auto& d : decisions) {
-            if (const auto* e = std::get_if<engine::Expect>(&d)) {
+            if (const auto* e = std::get_if<timbuktu::Expect>(&d)) {
                 AnalysisExpectation x;
                 x.frame = frame;
                 x.session = s.id;
@@ -437,7 +437,7 @@ struct Analyzer::Impl {
                 x.src = e->guest;
                 x.dst = e->address;
                 x.dport = e->port;
-                x.service = proto::service_name(e->service);
+                x.service = timbuktu::service_name(e->service);
                 x.timeout = e->timeout_seconds;
                 // A repeated offer replaces the earlier expectation (B8): keep the latest.
                 const std::size_t index = report.expectations.size();
@@ -453,24 +453,24 @@ struct Analyzer::Impl {
                 event(s, frame, "info",
                       fmt::format("offer: would expect {} {} -> {} ({}) for {}s", transport_name(x.proto),
                                   x.src.to_string(), endpoint(x.dst, x.dport), x.service, x.timeout));
-            } else if (const auto* r = std::get_if<engine::Refuse>(&d)) {
-                const auto reason = engine::refuse_reason_name(r->reason);
+            } else if (const auto* r = std::get_if<timbuktu::Refuse>(&d)) {
+                const auto reason = timbuktu::refuse_reason_name(r->reason);
                 report.refusals.push_back({frame, s.id, reason, r->detail});
-                if (r->reason != engine::RefuseReason::forged_guest_offer) ++s.offers;
+                if (r->reason != timbuktu::RefuseReason::forged_guest_offer) ++s.offers;
                 event(s, frame, "warning", fmt::format("refused ({}): {}", reason, r->detail));
-            } else if (const auto* w = std::get_if<engine::Rewrite>(&d)) {
+            } else if (const auto* w = std::get_if<timbuktu::Rewrite>(&d)) {
                 event(s, frame, "info", fmt::format("would rewrite {} at payload offset {}", w->what, w->payload_offset));
-            } else if (std::holds_alternative<engine::DropForRetransmit>(d)) {
+            } else if (std::holds_alternative<timbuktu::DropForRetransmit>(d)) {
                 event(s, frame, "info", "the daemon would drop this segment (beyond a gap it cannot hold) so that "
                                         "its sender retransmits it");
-            } else if (const auto* st = std::get_if<engine::StopWatching>(&d)) {
+            } else if (const auto* st = std::get_if<timbuktu::StopWatching>(&d)) {
                 s.stopped = st->why;
-            } else if (const auto* n = std::get_if<engine::Note>(&d)) {
-                if (n->level == engine::Note::Level::debug) continue;
+            } else if (const auto* n = std::get_if<timbuktu::Note>(&d)) {
+                if (n->level == timbuktu::Note::Level::debug) continue;
                 static const std::string kNotTimbuktu = "not Timbuktu, leaving the connection alone: ";
                 if (n->text.rfind(kNotTimbuktu, 0) == 0) s.not_timbuktu = n->text.substr(kNotTimbuktu.size());
-                if (n->level == engine::Note::Level::warning) unparsed(frame, "timbuktu", s.id, n->text);
-                event(s, frame, n->level == engine::Note::Level::warning ? "warning" : "info", n->text);
+                if (n->level == timbuktu::Note::Level::warning) unparsed(frame, "timbuktu", s.id, n->text);
+                event(s, frame, n->level == timbuktu::Note::Level::warning ? "warning" : "info", n->text);
             }
         }
     }
@@ -478,7 +478,7 @@ struct Analyzer::Impl {
 
 Analyzer::Analyzer(const Config& config, int link_type) : impl_(std::make_unique<Impl>()) {
     impl_->config = config;
-    impl_->policy = engine::Policy::from_config(config);
+    impl_->policy = timbuktu::Policy::from_config(config);
     impl_->report.link_type = link_type;
     impl_->report.tcp_contact_ports = config.tcp_contact_ports;
     impl_->report.udp_contact_ports = config.udp_contact_ports;
@@ -522,7 +522,7 @@ AnalysisReport Analyzer::finish() {
     impl_->unused_by_offer.clear();  // indexes into the old order: finish() ends the analysis
     impl_->unused_by_stream.clear();
     for (auto& s : impl_->report.sessions)
-        if (s.phase.empty()) s.phase = engine::phase_name(engine::Phase::await_hello);
+        if (s.phase.empty()) s.phase = timbuktu::phase_name(timbuktu::Phase::await_hello);
     return impl_->report;
 }
 
@@ -531,7 +531,7 @@ AnalysisReport Analyzer::finish() {
 
 namespace {
 
-nlohmann::json counters_json(const engine::Counters& c) {
+nlohmann::json counters_json(const timbuktu::Counters& c) {
     return {{"packets", c.packets},
             {"sessions", c.sessions},
             {"not_timbuktu", c.not_timbuktu},

@@ -18,9 +18,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "common/net.hpp"
+#include "net/address.hpp"
 #include "config/config.hpp"
-#include "engine/counters.hpp"
+#include "timbuktu/counters.hpp"
 
 namespace tb::ctl {
 
@@ -122,7 +122,7 @@ struct AnalysisReport {
     std::vector<AnalysisRefusal> refusals;
     std::vector<Unparsed> unparsed;
     std::uint64_t unparsed_omitted = 0;  // beyond kMaxUnparsed
-    engine::Counters counters;
+    timbuktu::Counters counters;
     std::vector<std::uint16_t> tcp_contact_ports, udp_contact_ports;
 
     std::size_t timbuktu_sessions() const;

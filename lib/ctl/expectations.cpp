@@ -5,7 +5,7 @@
 
 #include <fmt/format.h>
 
-#include "common/escape.hpp"
+#include "text/escape.hpp"
 #include "config/config.hpp"
 #include "ctl/format.hpp"
 

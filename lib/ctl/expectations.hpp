@@ -9,7 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "common/net.hpp"
+#include "net/address.hpp"
 
 namespace tb::ctl {
 

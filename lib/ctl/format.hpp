@@ -7,7 +7,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
-#include "common/net.hpp"
+#include "net/address.hpp"
 
 namespace tb::ctl {
 

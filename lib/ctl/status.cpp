@@ -4,7 +4,7 @@
 
 #include <fmt/format.h>
 
-#include "common/escape.hpp"
+#include "text/escape.hpp"
 #include "ctl/format.hpp"
 
 namespace tb::ctl {

@@ -12,7 +12,7 @@
 
 #include "config/config.hpp"
 #include "ctl/analyze.hpp"
-#include "protocol/wire.hpp"
+#include "timbuktu/wire.hpp"
 
 using namespace tb;
 using namespace tb::ctl;
@@ -24,31 +24,31 @@ namespace {
 constexpr int kOffersPerSession = 32;
 
 Bytes hello_frame() {
-    proto::Hello h;
+    timbuktu::Hello h;
     h.version_major = 5;
     h.version_minor = 2;
     h.service = 7;  // intercom: the stream stays framed, offers follow (B7)
     h.guest_name = "bench-guest";
-    return proto::hello_frame(h);
+    return timbuktu::hello_frame(h);
 }
 
 Bytes hello_ack_frame() {
-    proto::HelloAck a;
+    timbuktu::HelloAck a;
     a.version_major = 5;
     a.version_minor = 2;
     a.service = 7;
     a.host_name = "bench-host";
-    return proto::hello_ack_frame(a);
+    return timbuktu::hello_ack_frame(a);
 }
 
 Bytes offers_frames(std::uint16_t first_port) {
     Bytes out;
     for (int i = 0; i < kOffersPerSession; ++i) {
-        proto::PortOffer o;
+        timbuktu::PortOffer o;
         o.service = 7;
         o.transport = Transport::udp;
         o.port = static_cast<std::uint16_t>(first_port + i);
-        auto f = proto::port_offer_frame(o);
+        auto f = timbuktu::port_offer_frame(o);
         out.insert(out.end(), f.begin(), f.end());
     }
     return out;

@@ -8,11 +8,11 @@
 #include <new>
 #include <vector>
 
-#include "engine/session.hpp"
-#include "protocol/wire.hpp"
+#include "timbuktu/session.hpp"
+#include "timbuktu/wire.hpp"
 
 using namespace tb;
-using namespace tb::engine;
+using namespace tb::timbuktu;
 using Bytes = std::vector<std::uint8_t>;
 using Clock = std::chrono::steady_clock;
 
@@ -63,30 +63,30 @@ Bytes cat(std::initializer_list<Bytes> parts) {
     return out;
 }
 Bytes hello(std::uint8_t service) {
-    proto::Hello h;
+    timbuktu::Hello h;
     h.service = service;
     h.guest_name = "bench-guest";
-    return proto::hello_frame(h);
+    return timbuktu::hello_frame(h);
 }
 Bytes hello_ack(std::uint8_t service, std::uint32_t address) {
-    proto::HelloAck a;
+    timbuktu::HelloAck a;
     a.service = service;
     a.host_address = address;
     a.host_name = "bench-host";
-    return proto::hello_ack_frame(a);
+    return timbuktu::hello_ack_frame(a);
 }
 Bytes offer(Transport t, std::uint16_t port, std::uint32_t address) {
-    proto::PortOffer o;
+    timbuktu::PortOffer o;
     o.service = 7;
     o.transport = t;
     o.port = port;
     o.address = address;
-    return proto::port_offer_frame(o);
+    return timbuktu::port_offer_frame(o);
 }
 Bytes other(std::size_t body) {
     Bytes b(body, 0x5A);
     b[0] = 0x00, b[1] = 0x60;
-    return proto::encode_frame(proto::kClassHost, 0, b);
+    return timbuktu::encode_frame(timbuktu::kClassHost, 0, b);
 }
 
 ConnectionFacts facts(Transport t, bool dnat) {
@@ -154,14 +154,14 @@ namespace {
 // docs/protocol-model.md#memory: engine memory per tracked connection, at
 // rest after a normal contact and under the unfinished-frames attack (issue 8:
 // 1000 connections each holding an unfinished 64 KiB frame). The same file
-// builds against tbhelper 0.1 (no HoldBudget) to give the figures before.
+// builds against tbhelper 0.1 (no stream::HoldBudget) to give the figures before.
 #if __has_include("engine/hold_budget.hpp")
 #define TB_BENCH_HOLD_BUDGET 1
 #endif
 
 struct Fleet {
 #ifdef TB_BENCH_HOLD_BUDGET
-    HoldBudget budget;  // the daemon's one shared budget, default capacity
+    stream::HoldBudget budget;  // the daemon's one shared budget, default capacity
 #endif
     Counters counters;
     std::vector<Session> sessions;
@@ -283,10 +283,10 @@ int main() {
         std::size_t frames = 0, valid = 0;
         const double t = seconds([&] {
             for (int round = 0; round < 40000; ++round) {
-                auto split = proto::split_datagram(datagram);
-                for (const auto& f : std::get<std::vector<proto::FrameView>>(split)) {
+                auto split = timbuktu::split_datagram(datagram);
+                for (const auto& f : std::get<std::vector<timbuktu::FrameView>>(split)) {
                     ++frames;
-                    valid += proto::parsed_value(proto::parse_port_offer(f.body)) != nullptr;
+                    valid += timbuktu::parsed_value(timbuktu::parse_port_offer(f.body)) != nullptr;
                 }
             }
         });

@@ -1,5 +1,5 @@
 // libFuzzer target: the conntrack attributes tbhelperd reads by hand from a
-// queued packet's NFQA_CT nest (lib/kernel_pure/ct_attrs.cpp: CTA_HELP, the
+// queued packet's NFQA_CT nest (lib/netfilter/ct_attrs.cpp: CTA_HELP, the
 // helper name and its private data), and the reply-interface check fed with
 // interface indexes taken from the same bytes. Whatever parses must build
 // back into a nest that parses to the same values.
@@ -11,10 +11,11 @@
 #include <span>
 
 #include "invariant.hpp"
-#include "kernel_pure/ct_attrs.hpp"
-#include "kernel_pure/reply_path.hpp"
+#include "netfilter/ct_attrs.hpp"
+#include "helper/reply_path.hpp"
 
-using namespace tb::kpure;
+using namespace tb::netfilter;
+using namespace tb::helper;
 
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {

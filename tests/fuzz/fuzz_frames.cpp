@@ -6,11 +6,11 @@
 #include <cstdlib>
 
 #include "invariant.hpp"
-#include "protocol/services.hpp"
-#include "protocol/wire.hpp"
+#include "timbuktu/services.hpp"
+#include "timbuktu/wire.hpp"
 
 using namespace tb;
-using namespace tb::proto;
+using namespace tb::timbuktu;
 
 namespace {
 

@@ -1,4 +1,4 @@
-// libFuzzer target: the packet-header walk of tbhelperd (lib/kernel_pure/packet.cpp):
+// libFuzzer target: the packet-header walk of tbhelperd (lib/net/packet.cpp):
 // IPv4 and IPv6 with extension headers and AH, then TCP or UDP. Whatever it
 // accepts, every offset it returns lies inside the packet; the checksum and
 // the same-length rewrite never read or write outside it, and a rewrite that
@@ -10,10 +10,10 @@
 #include <vector>
 
 #include "invariant.hpp"
-#include "kernel_pure/packet.hpp"
+#include "net/packet.hpp"
 
 using namespace tb;
-using namespace tb::kpure;
+using namespace tb::net;
 
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {

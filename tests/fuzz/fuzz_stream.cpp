@@ -1,7 +1,7 @@
 // libFuzzer target: drives a Session over TCP or UDP with fuzzer-chosen
 // segmentation, sequence numbers, directions and restarts, and checks the
 // engine's invariants on every packet: the incremental frame parser, the
-// held segments under a small shared HoldBudget (so that the drop path runs),
+// held segments under a small shared stream::HoldBudget (so that the drop path runs),
 // the hostile and unmodelled phases (nothing acted on once there), the bounds
 // on events per packet and on memory per session.
 //
@@ -20,10 +20,10 @@
 #include <optional>
 
 #include "invariant.hpp"
-#include "engine/session.hpp"
+#include "timbuktu/session.hpp"
 
 using namespace tb;
-using namespace tb::engine;
+using namespace tb::timbuktu;
 
 namespace {
 
@@ -70,7 +70,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     static const bool verbose = std::getenv("TB_FUZZ_VERBOSE") != nullptr;
     Counters counters;
     // Small, so that inputs of a few KiB reach the budget and the drop path.
-    HoldBudget budget(2048);
+    stream::HoldBudget budget(2048);
     std::optional<Session> session(std::in_place, facts, policy, counters, &budget);
     Totals totals;
     std::uint32_t next_seq[2] = {0x10000000u, 0xFFFFFF00u};

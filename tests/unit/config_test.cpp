@@ -5,7 +5,7 @@
 #include <fstream>
 
 #include "config/config.hpp"
-#include "config/policy.hpp"
+#include "timbuktu/policy.hpp"
 
 using namespace tb;
 
@@ -54,7 +54,7 @@ log_level = "debug"
     CHECK(c.max_expectations == 3);
     CHECK_FALSE(c.nat_rewrite);
     CHECK(c.log_level == LogLevel::debug);
-    auto p = engine::Policy::from_config(c);
+    auto p = timbuktu::Policy::from_config(c);
     CHECK(p.max_expectations == 3);
     CHECK(p.expectation_timeout == 30);
     CHECK_FALSE(p.nat_rewrite);

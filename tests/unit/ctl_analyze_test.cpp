@@ -9,8 +9,8 @@
 
 #include "config/config.hpp"
 #include "ctl/analyze.hpp"
-#include "protocol/services.hpp"
-#include "protocol/wire.hpp"
+#include "timbuktu/services.hpp"
+#include "timbuktu/wire.hpp"
 
 using namespace tb;
 using namespace tb::ctl;
@@ -96,8 +96,8 @@ Bytes cat(Bytes a, const Bytes& b) {
     return a;
 }
 
-proto::Hello hello(std::uint8_t service) {
-    proto::Hello h;
+timbuktu::Hello hello(std::uint8_t service) {
+    timbuktu::Hello h;
     h.version_major = 5;
     h.version_minor = 2;
     h.service = service;
@@ -106,8 +106,8 @@ proto::Hello hello(std::uint8_t service) {
     return h;
 }
 
-proto::HelloAck ack(std::uint8_t service) {
-    proto::HelloAck a;
+timbuktu::HelloAck ack(std::uint8_t service) {
+    timbuktu::HelloAck a;
     a.version_major = 5;
     a.version_minor = 2;
     a.service = service;
@@ -117,8 +117,8 @@ proto::HelloAck ack(std::uint8_t service) {
     return a;
 }
 
-proto::PortOffer offer(std::uint8_t service, Transport t, std::uint16_t port, std::uint32_t address = 0) {
-    proto::PortOffer o;
+timbuktu::PortOffer offer(std::uint8_t service, Transport t, std::uint16_t port, std::uint32_t address = 0) {
+    timbuktu::PortOffer o;
     o.service = service;
     o.transport = t;
     o.port = port;
@@ -209,9 +209,9 @@ TEST_CASE("ctl analyze: a TCP intercom session, offer split across segments, str
         return ethernet(from_guest ? ip_packet(Transport::tcp, G, 40000, H, 407, payload, seq, flags)
                                    : ip_packet(Transport::tcp, H, 407, G, 40000, payload, seq, flags));
     };
-    const Bytes h = proto::hello_frame(hello(proto::kServiceIntercom));
-    const Bytes reply = cat(proto::hello_ack_frame(ack(proto::kServiceIntercom)),
-                            proto::port_offer_frame(offer(proto::kServiceIntercom, Transport::udp, 40001)));
+    const Bytes h = timbuktu::hello_frame(hello(timbuktu::kServiceIntercom));
+    const Bytes reply = cat(timbuktu::hello_ack_frame(ack(timbuktu::kServiceIntercom)),
+                            timbuktu::port_offer_frame(offer(timbuktu::kServiceIntercom, Transport::udp, 40001)));
     feed(a, tcp(true, gs, kSyn, {}));                                   // 1
     feed(a, tcp(false, hs, kSyn | kAck, {}));                           // 2
     feed(a, tcp(true, gs + 1, kAck, {}));                               // 3
@@ -280,11 +280,11 @@ TEST_CASE("ctl analyze: a TCP intercom session, offer split across segments, str
 TEST_CASE("ctl analyze: the guest is who sent to the contact port when the SYN is missing", "[ctl][analyze]") {
     Config c;
     Analyzer a(c, kLinkRaw);
-    const Bytes reply = cat(proto::hello_ack_frame(ack(proto::kServiceChat)),
-                            proto::port_offer_frame(offer(proto::kServiceChat, Transport::tcp, 40002)));
+    const Bytes reply = cat(timbuktu::hello_ack_frame(ack(timbuktu::kServiceChat)),
+                            timbuktu::port_offer_frame(offer(timbuktu::kServiceChat, Transport::tcp, 40002)));
     // The capture starts with the host's answer; the guest's HELLO comes next.
     a.add_frame(ip_packet(Transport::tcp, H, 407, G, 40000, {}, 1, kAck), 40);
-    a.add_frame(ip_packet(Transport::tcp, G, 40000, H, 407, proto::hello_frame(hello(proto::kServiceChat)), 100), 0);
+    a.add_frame(ip_packet(Transport::tcp, G, 40000, H, 407, timbuktu::hello_frame(hello(timbuktu::kServiceChat)), 100), 0);
     a.add_frame(ip_packet(Transport::tcp, H, 407, G, 40000, reply, 1), 0);
     auto r = a.finish();
     REQUIRE(r.sessions.size() == 1);
@@ -300,16 +300,16 @@ TEST_CASE("ctl analyze: legacy UDP contact with refused and forged offers", "[ct
     Analyzer a(c, kLinkLinuxSll);
     const IpAddress g6 = ip("2001:db8:1::2"), h6 = ip("2001:db8:2::2");
     // IPv4 legacy contact on UDP 1419: two offers, one below 1024 (refused).
-    a.add_frame(sll(ip_packet(Transport::udp, G, 50000, H, 1419, proto::hello_frame(hello(proto::kServiceControl)))), 0);
-    Bytes answer = cat(cat(proto::hello_ack_frame(ack(proto::kServiceControl)),
-                           proto::port_offer_frame(offer(proto::kServiceControl, Transport::tcp, 1417))),
-                       proto::port_offer_frame(offer(proto::kServiceControl, Transport::tcp, 80)));
+    a.add_frame(sll(ip_packet(Transport::udp, G, 50000, H, 1419, timbuktu::hello_frame(hello(timbuktu::kServiceControl)))), 0);
+    Bytes answer = cat(cat(timbuktu::hello_ack_frame(ack(timbuktu::kServiceControl)),
+                           timbuktu::port_offer_frame(offer(timbuktu::kServiceControl, Transport::tcp, 1417))),
+                       timbuktu::port_offer_frame(offer(timbuktu::kServiceControl, Transport::tcp, 80)));
     a.add_frame(sll(ip_packet(Transport::udp, H, 1419, G, 50000, answer)), 0);
     // IPv6 TCP contact where the guest sends a PORT-OFFER: forged.
     a.add_frame(sll(ip_packet(Transport::tcp, g6, 40000, h6, 407, {}, 1, kSyn)), 0);
     a.add_frame(sll(ip_packet(Transport::tcp, g6, 40000, h6, 407,
-                              cat(proto::hello_frame(hello(proto::kServiceChat)),
-                                  proto::port_offer_frame(offer(proto::kServiceChat, Transport::tcp, 5000))),
+                              cat(timbuktu::hello_frame(hello(timbuktu::kServiceChat)),
+                                  timbuktu::port_offer_frame(offer(timbuktu::kServiceChat, Transport::tcp, 5000))),
                               2)),
                 0);
     // A flow on the contact port that is not Timbuktu.
@@ -341,11 +341,11 @@ TEST_CASE("ctl analyze: configured contact ports and malformed frames", "[ctl][a
     c.udp_contact_ports = {};
     Analyzer a(c, kLinkRaw);
     // On 407 nothing is analyzed now; on 1843 it is.
-    a.add_frame(ip_packet(Transport::tcp, G, 40000, H, 407, proto::hello_frame(hello(1))), 0);
+    a.add_frame(ip_packet(Transport::tcp, G, 40000, H, 407, timbuktu::hello_frame(hello(1))), 0);
     a.add_frame(ip_packet(Transport::tcp, G, 40001, H, 1843, {}, 10, kSyn), 0);
-    a.add_frame(ip_packet(Transport::tcp, G, 40001, H, 1843, proto::hello_frame(hello(proto::kServiceChat)), 11), 0);
+    a.add_frame(ip_packet(Transport::tcp, G, 40001, H, 1843, timbuktu::hello_frame(hello(timbuktu::kServiceChat)), 11), 0);
     // The host answers with a frame of guest class: a reflection, the flow is hostile (B10).
-    auto bogus = proto::hello_ack_frame(ack(proto::kServiceChat));
+    auto bogus = timbuktu::hello_ack_frame(ack(timbuktu::kServiceChat));
     bogus[0] = 0x00;
     bogus[1] = 0x01;
     a.add_frame(ip_packet(Transport::tcp, H, 1843, G, 40001, bogus, 500), 0);

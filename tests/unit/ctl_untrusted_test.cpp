@@ -15,8 +15,8 @@
 #include "ctl/expectations.hpp"
 #include "ctl/format.hpp"
 #include "ctl/status.hpp"
-#include "protocol/services.hpp"
-#include "protocol/wire.hpp"
+#include "timbuktu/services.hpp"
+#include "timbuktu/wire.hpp"
 
 using namespace tb;
 using namespace tb::ctl;
@@ -53,15 +53,15 @@ DecodedPacket tcp(bool from_guest, std::uint32_t seq, std::span<const std::uint8
 AnalysisReport hostile_names_report() {
     Config c;
     Analyzer a(c, kLinkRaw);
-    proto::Hello h;
+    timbuktu::Hello h;
     h.version_major = 5;
-    h.service = proto::kServiceIntercom;
+    h.service = timbuktu::kServiceIntercom;
     h.guest_name = kHostileName;
-    proto::HelloAck k;
+    timbuktu::HelloAck k;
     k.version_major = 5;
-    k.service = proto::kServiceIntercom;
+    k.service = timbuktu::kServiceIntercom;
     k.host_name = kHostName;
-    const Bytes hello = proto::hello_frame(h), ack = proto::hello_ack_frame(k);
+    const Bytes hello = timbuktu::hello_frame(h), ack = timbuktu::hello_ack_frame(k);
     a.add_packet(tcp(true, 99, {}, true));
     a.add_packet(tcp(true, 100, hello));
     a.add_packet(tcp(false, 500, ack));
@@ -180,16 +180,16 @@ TEST_CASE("ctl check: findings quoting kernel or ruleset names are escaped", "[c
 TEST_CASE("ctl analyze: a repeated offer replaces the unused one, not a used one", "[ctl][analyze]") {
     Config c;
     Analyzer a(c, kLinkRaw);
-    proto::Hello h;
-    h.service = proto::kServiceIntercom;
-    proto::HelloAck k;
-    k.service = proto::kServiceIntercom;
+    timbuktu::Hello h;
+    h.service = timbuktu::kServiceIntercom;
+    timbuktu::HelloAck k;
+    k.service = timbuktu::kServiceIntercom;
     k.host_name = "h";
-    proto::PortOffer o;
-    o.service = proto::kServiceIntercom;
+    timbuktu::PortOffer o;
+    o.service = timbuktu::kServiceIntercom;
     o.transport = Transport::udp;
     o.port = 40001;
-    const Bytes hello = proto::hello_frame(h), ack = proto::hello_ack_frame(k), offer = proto::port_offer_frame(o);
+    const Bytes hello = timbuktu::hello_frame(h), ack = timbuktu::hello_ack_frame(k), offer = timbuktu::port_offer_frame(o);
     std::uint32_t hs = 500;
     a.add_packet(tcp(true, 99, {}, true));  // 1
     a.add_packet(tcp(true, 100, hello));    // 2

@@ -1,4 +1,4 @@
-// tbhelperd's pure kernel-layer pieces (lib/kernel_pure): the header walk that
+// tbhelperd's pure kernel-layer pieces (lib/net/packet, lib/netfilter/ct_attrs): the header walk that
 // finds the L4 payload, the same-length rewrite with its incremental checksum
 // fix, and the conntrack nest that carries the helper's private data.
 #include <catch2/catch.hpp>
@@ -10,11 +10,11 @@
 #include <cstring>
 #include <random>
 
-#include "kernel_pure/ct_attrs.hpp"
-#include "kernel_pure/packet.hpp"
+#include "netfilter/ct_attrs.hpp"
+#include "net/packet.hpp"
 
 using namespace tb;
-using namespace tb::kpure;
+using namespace tb::net;
 using Bytes = std::vector<std::uint8_t>;
 
 namespace {
@@ -177,7 +177,7 @@ TEST_CASE("rewrite_payload4 refuses wrong bytes and out-of-range offsets, keeps 
 
 TEST_CASE("the NFQA_CT nest carries CTA_HELP name and 32 bytes of info, and parses back", "[daemon]") {
     Bytes info = random_bytes(32, 42);
-    Bytes nest = build_nfqa_ct_help("timbuktu", info);
+    Bytes nest = netfilter::build_nfqa_ct_help("timbuktu", info);
     REQUIRE(nest.size() % 4 == 0);
     std::uint16_t len, type;
     std::memcpy(&len, nest.data(), 2);
@@ -185,27 +185,27 @@ TEST_CASE("the NFQA_CT nest carries CTA_HELP name and 32 bytes of info, and pars
     CHECK(len == nest.size());
     CHECK((type & NLA_TYPE_MASK) == NFQA_CT);
     CHECK((type & NLA_F_NESTED) != 0);
-    auto help = parse_ct_help(std::span(nest).subspan(NLA_HDRLEN));
+    auto help = netfilter::parse_ct_help(std::span(nest).subspan(NLA_HDRLEN));
     REQUIRE(help);
     CHECK(help->name == "timbuktu");
     CHECK(help->has_info);
     CHECK(help->info == info);
 
-    Bytes detach = build_nfqa_ct_help("", {});
-    auto d = parse_ct_help(std::span(detach).subspan(NLA_HDRLEN));
+    Bytes detach = netfilter::build_nfqa_ct_help("", {});
+    auto d = netfilter::parse_ct_help(std::span(detach).subspan(NLA_HDRLEN));
     REQUIRE(d);
     CHECK(d->name.empty());
     CHECK_FALSE(d->has_info);
 }
 
-TEST_CASE("parse_ct_help survives garbage", "[daemon]") {
+TEST_CASE("netfilter::parse_ct_help survives garbage", "[daemon]") {
     for (unsigned seed = 0; seed < 3000; ++seed) {
         Bytes r = random_bytes(seed % 96, seed);
         if (r.size() >= 4 && seed % 3 == 0) {  // make the first attribute look like CTA_HELP
             std::uint16_t t = CTA_HELP | NLA_F_NESTED;
             std::memcpy(r.data() + 2, &t, 2);
         }
-        (void)parse_ct_help(r);  // must not crash or read out of bounds (ASan in fuzz builds)
+        (void)netfilter::parse_ct_help(r);  // must not crash or read out of bounds (ASan in fuzz builds)
     }
     SUCCEED();
 }

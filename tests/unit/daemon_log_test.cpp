@@ -7,7 +7,7 @@
 #include <cerrno>
 #include <string>
 
-#include "../../nfhelper/expect_outcome.hpp"
+#include "netfilter/expect_outcome.hpp"
 #include "../../nfhelper/log.hpp"
 #include "../../nfhelper/log_limiter.hpp"
 
@@ -75,12 +75,12 @@ TEST_CASE("a NATed master's refused expectation is never retried without NAT", "
     // Whatever the kernel answered, a NATed master's failure is the NAT kind:
     // the daemon counts it apart and tries nothing else.
     for (int err : {EINVAL, ENOENT, EBUSY, ENOMEM})
-        CHECK(classify_expect_failure(true, err).kind == ExpectFailureKind::nat_follow_unavailable);
-    auto f = classify_expect_failure(true, EINVAL);
-    CHECK(f.kind == ExpectFailureKind::nat_follow_unavailable);
+        CHECK(netfilter::classify_expect_failure(true, err).kind == netfilter::ExpectFailureKind::nat_follow_unavailable);
+    auto f = netfilter::classify_expect_failure(true, EINVAL);
+    CHECK(f.kind == netfilter::ExpectFailureKind::nat_follow_unavailable);
     CHECK(f.why.find("nat-follow-master") != std::string::npos);
     CHECK(f.why.find("firewall itself") != std::string::npos);
-    CHECK(classify_expect_failure(true, ENOENT).kind == ExpectFailureKind::nat_follow_unavailable);
-    auto plain = classify_expect_failure(false, ENOENT);
-    CHECK(plain.kind == ExpectFailureKind::kernel_error);
+    CHECK(netfilter::classify_expect_failure(true, ENOENT).kind == netfilter::ExpectFailureKind::nat_follow_unavailable);
+    auto plain = netfilter::classify_expect_failure(false, ENOENT);
+    CHECK(plain.kind == netfilter::ExpectFailureKind::kernel_error);
 }

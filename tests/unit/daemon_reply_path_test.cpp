@@ -1,11 +1,11 @@
-// The reply-interface check (lib/kernel_pure/reply_path.cpp,
+// The reply-interface check (lib/helper/reply_path.cpp,
 // docs/daemon.md#reply-interface) with fake interface facts, as the queue
 // reports them at conntrack's confirm points.
 #include <catch2/catch.hpp>
 
-#include "kernel_pure/reply_path.hpp"
+#include "helper/reply_path.hpp"
 
-using namespace tb::kpure;
+using namespace tb::helper;
 
 namespace {
 // guest side eth1 = 2, host side eth2 = 3, a bridge br0 = 10 with ports 11 (guest) and 12 (host)

@@ -4,11 +4,11 @@
 
 #include <vector>
 
-#include "engine/session.hpp"
+#include "timbuktu/session.hpp"
 #include "helpers.hpp"
 
 using namespace tbtest;
-namespace proto = tb::proto;
+namespace timbuktu = tb::timbuktu;
 
 TEST_CASE("memory: a session at rest after a normal contact owns at most 1 KiB", "[memory]") {
     Counters c;
@@ -17,7 +17,7 @@ TEST_CASE("memory: a session at rest after a normal contact owns at most 1 KiB",
     peer.guest(hello(7));
     peer.host(cat({hello_ack(7), offer(7, Transport::udp, 40000), offer(7, Transport::tcp, 40001)}));
     // A long frame that spanned segments and ended leaves nothing behind.
-    auto big = frame(proto::kClassHost, Bytes(5000, 0x60));
+    auto big = frame(timbuktu::kClassHost, Bytes(5000, 0x60));
     peer.host(Bytes(big.begin(), big.begin() + 1000));
     peer.host(Bytes(big.begin() + 1000, big.end()));
     INFO("memory_bytes " << s.memory_bytes());
@@ -25,7 +25,7 @@ TEST_CASE("memory: a session at rest after a normal contact owns at most 1 KiB",
 }
 
 TEST_CASE("memory: 1000 sessions each holding an unfinished 64 KiB frame stay under 4 KiB each", "[memory]") {
-    HoldBudget budget(1024 * 1024);
+    stream::HoldBudget budget(1024 * 1024);
     Counters c;
     std::vector<Session> sessions;
     sessions.reserve(1000);

@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "common/escape.hpp"
+#include "text/escape.hpp"
 
 using tb::escape_untrusted;
 using tb::is_plain_text;

@@ -6,16 +6,16 @@
 #include <string>
 #include <vector>
 
-#include "common/net.hpp"
-#include "engine/decisions.hpp"
-#include "engine/session.hpp"
-#include "protocol/wire.hpp"
+#include "net/address.hpp"
+#include "timbuktu/decisions.hpp"
+#include "timbuktu/session.hpp"
+#include "timbuktu/wire.hpp"
 
 namespace tbtest {
 
 using Bytes = std::vector<std::uint8_t>;
 using namespace tb;
-using namespace tb::engine;
+using namespace tb::timbuktu;
 
 inline IpAddress ip(const char* text) { return *IpAddress::parse(text); }
 
@@ -63,44 +63,44 @@ inline Bytes cat(std::initializer_list<Bytes> parts) {
 }
 
 inline Bytes hello(std::uint8_t service, std::uint32_t guest_address = 0, const char* name = "guest-mac") {
-    proto::Hello h;
+    timbuktu::Hello h;
     h.version_major = 5;
     h.version_minor = 2;
     h.service = service;
     h.flags = 1;
     h.guest_address = guest_address;
     if (name) h.guest_name = name;
-    return proto::hello_frame(h);
+    return timbuktu::hello_frame(h);
 }
 inline Bytes hello_ack(std::uint8_t service, std::uint32_t host_address = 0, const char* name = "host-mac") {
-    proto::HelloAck a;
+    timbuktu::HelloAck a;
     a.version_major = 5;
     a.version_minor = 2;
     a.service = service;
     a.flags = 1;
     a.host_address = host_address;
     a.host_name = name;
-    return proto::hello_ack_frame(a);
+    return timbuktu::hello_ack_frame(a);
 }
 inline Bytes offer(std::uint8_t service, Transport t, std::uint16_t port, std::uint32_t address = 0,
                    std::uint16_t lifetime = 0) {
-    proto::PortOffer o;
+    timbuktu::PortOffer o;
     o.service = service;
     o.transport = t;
     o.port = port;
     o.address = address;
     o.lifetime = lifetime;
-    return proto::port_offer_frame(o);
+    return timbuktu::port_offer_frame(o);
 }
 // The same offer bytes but with the guest class (a forgery attempt).
 inline Bytes guest_offer(std::uint16_t frame_class, std::uint16_t port) {
-    proto::PortOffer o;
+    timbuktu::PortOffer o;
     o.service = 7;
     o.transport = Transport::udp;
     o.port = port;
-    return proto::encode_frame(frame_class, 0, proto::encode_port_offer_body(o));
+    return timbuktu::encode_frame(frame_class, 0, timbuktu::encode_port_offer_body(o));
 }
-inline Bytes frame(std::uint16_t frame_class, Bytes body) { return proto::encode_frame(frame_class, 0, body); }
+inline Bytes frame(std::uint16_t frame_class, Bytes body) { return timbuktu::encode_frame(frame_class, 0, body); }
 
 template <class T>
 std::vector<T> only(const Decisions& ds) {

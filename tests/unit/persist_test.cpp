@@ -3,11 +3,11 @@
 
 #include <random>
 
-#include "engine/session.hpp"
+#include "timbuktu/session.hpp"
 #include "helpers.hpp"
 
 using namespace tbtest;
-namespace proto = tb::proto;
+namespace timbuktu = tb::timbuktu;
 
 namespace {
 constexpr std::uint32_t kGuestIsn = 0xFFFFFFF0u;

@@ -5,13 +5,13 @@
 
 #include <cstring>
 
-#include "engine/session.hpp"
+#include "timbuktu/session.hpp"
 #include "helpers.hpp"
-#include "protocol/services.hpp"
-#include "protocol/wire.hpp"
+#include "timbuktu/services.hpp"
+#include "timbuktu/wire.hpp"
 
 using namespace tbtest;
-namespace proto = tb::proto;
+namespace timbuktu = tb::timbuktu;
 
 namespace {
 
@@ -112,16 +112,16 @@ TEST_CASE("A6: the exploit header and a host answer with the name at body offset
 
 TEST_CASE("A11: the exploit's full first frame is a valid HELLO for send files", "[public][A11][B3]") {
     const auto f = a11_frame();
-    auto header = proto::decode_header(f);
-    REQUIRE(proto::parsed_value(header));
-    CHECK(proto::parsed_value(header)->flags == 0x6B);
-    CHECK(proto::parsed_value(header)->length == 176);
-    auto hello = proto::parse_hello(std::span<const std::uint8_t>(f).subspan(6));
-    const auto* h = proto::parsed_value(hello);
+    auto header = timbuktu::decode_header(f);
+    REQUIRE(timbuktu::parsed_value(header));
+    CHECK(timbuktu::parsed_value(header)->flags == 0x6B);
+    CHECK(timbuktu::parsed_value(header)->length == 176);
+    auto hello = timbuktu::parse_hello(std::span<const std::uint8_t>(f).subspan(6));
+    const auto* h = timbuktu::parsed_value(hello);
     REQUIRE(h);
     CHECK(h->version_major == 7);
     CHECK(h->version_minor == 0x22);
-    CHECK(h->service == proto::kServiceSendFiles);
+    CHECK(h->service == timbuktu::kServiceSendFiles);
     CHECK(h->flags == 7);
     // The same frame through a session: a session for send files whose second address is 127.0.0.1.
     Counters c;
@@ -129,7 +129,7 @@ TEST_CASE("A11: the exploit's full first frame is a valid HELLO for send files",
     TcpPeer peer{s};
     auto d = peer.guest(f);
     CHECK(s.phase() == Phase::await_ack);
-    CHECK(s.service() == proto::kServiceSendFiles);
+    CHECK(s.service() == timbuktu::kServiceSendFiles);
     CHECK(c.sessions == 1);
     CHECK(has_note(d, "second address 127.0.0.1"));
     CHECK(only<Rewrite>(d).empty());  // no NAT: nothing rewritten
@@ -212,7 +212,7 @@ TEST_CASE("B3: the second address exists only in bodies of 164 bytes or more", "
         else std::copy(kLoopback.begin(), kLoopback.end(), body.begin() + 159);  // G, but not at 160-163
         Counters c;
         Session s(loopback_snat_facts(Transport::udp), Policy{}, c);
-        auto d = udp(s, PacketDirection::original, frame(proto::kClassGuest, body));
+        auto d = udp(s, PacketDirection::original, frame(timbuktu::kClassGuest, body));
         INFO("body " << length);
         CHECK(s.phase() == Phase::await_ack);
         CHECK(only<Rewrite>(d).size() == (length >= 164 ? 1u : 0u));

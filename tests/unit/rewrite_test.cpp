@@ -3,11 +3,11 @@
 
 #include <cstring>
 
-#include "engine/session.hpp"
+#include "timbuktu/session.hpp"
 #include "helpers.hpp"
 
 using namespace tbtest;
-namespace proto = tb::proto;
+namespace timbuktu = tb::timbuktu;
 
 namespace {
 constexpr std::uint32_t kG = 0xC0A8010A;         // 192.168.1.10 (snat_facts guest)

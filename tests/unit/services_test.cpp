@@ -1,9 +1,9 @@
 // Spec B2: service codes and names.
 #include <catch2/catch.hpp>
 
-#include "protocol/services.hpp"
+#include "timbuktu/services.hpp"
 
-using namespace tb::proto;
+using namespace tb::timbuktu;
 
 TEST_CASE("B2: service names round-trip", "[services][B2]") {
     CHECK(service_name(0) == "none");

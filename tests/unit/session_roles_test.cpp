@@ -2,12 +2,12 @@
 // events: docs/protocol-model.md#b10-roles, #malformed-cap, #event-bounds.
 #include <catch2/catch.hpp>
 
-#include "engine/session.hpp"
+#include "timbuktu/session.hpp"
 #include "helpers.hpp"
-#include "protocol/services.hpp"
+#include "timbuktu/services.hpp"
 
 using namespace tbtest;
-namespace proto = tb::proto;
+namespace timbuktu = tb::timbuktu;
 
 namespace {
 
@@ -22,10 +22,10 @@ std::size_t events(const Decisions& ds) {
     for (const auto& note : only<Note>(ds)) n += note.level != Note::Level::debug;
     return n;
 }
-Bytes reflected_hello() { return hello(proto::kServiceIntercom, 0, "guest"); }
+Bytes reflected_hello() { return hello(timbuktu::kServiceIntercom, 0, "guest"); }
 // What a guest sends to be echoed back as the host's answer.
 Bytes forged_answer() {
-    return cat({hello_ack(proto::kServiceIntercom), offer(proto::kServiceIntercom, Transport::udp, 40000)});
+    return cat({hello_ack(timbuktu::kServiceIntercom), offer(timbuktu::kServiceIntercom, Transport::udp, 40000)});
 }
 
 }  // namespace
@@ -99,7 +99,7 @@ TEST_CASE("B10: offers pending in the packet that shows the flow hostile are not
     // A real-looking answer, then a reflected guest frame in the same datagram.
     auto d = udp(s, PacketDirection::reply,
                  cat({hello_ack(7), offer(7, Transport::udp, 40000), offer(7, Transport::tcp, 40001),
-                      frame(proto::kClassGuest, Bytes{0x00, 0x40})}));
+                      frame(timbuktu::kClassGuest, Bytes{0x00, 0x40})}));
     CHECK(s.phase() == Phase::hostile);
     CHECK(only<Expect>(d).empty());
     CHECK(has_note(d, "and 1 more offers not acted on: the flow is hostile"));
@@ -153,7 +153,7 @@ TEST_CASE("B10: a flow with an expectation turns hostile without StopWatching", 
     peer.guest(hello(7));
     peer.host(hello_ack(7));
     REQUIRE(only<Expect>(peer.host(offer(7, Transport::udp, 40000))).size() == 1);
-    auto d = peer.host(frame(proto::kClassGuest, Bytes{0x00, 0x23}));
+    auto d = peer.host(frame(timbuktu::kClassGuest, Bytes{0x00, 0x23}));
     CHECK(s.phase() == Phase::hostile);
     CHECK(only<StopWatching>(d).empty());
     CHECK(only<Expect>(peer.host(offer(7, Transport::udp, 40001))).empty());
@@ -174,7 +174,7 @@ TEST_CASE("malformed cap: a 65000-byte datagram of malformed frames gives one ma
     // 8125 frames of 8 bytes: PORT-OFFERs with a 2-byte body.
     Bytes flood;
     for (int i = 0; i < 8125; ++i) {
-        auto f = frame(proto::kClassHost, Bytes{0x00, 0x31});
+        auto f = frame(timbuktu::kClassHost, Bytes{0x00, 0x31});
         flood.insert(flood.end(), f.begin(), f.end());
     }
     REQUIRE(flood.size() == 65000);
@@ -266,7 +266,7 @@ TEST_CASE("event bounds: per packet and per connection", "[roles][events]") {
         udp(s, PacketDirection::reply, hello_ack(7));
         Bytes chatter;
         for (int i = 0; i < 5000; ++i) {
-            auto f = frame(proto::kClassHost, Bytes{0x00, 0x60, 1, 2});
+            auto f = frame(timbuktu::kClassHost, Bytes{0x00, 0x60, 1, 2});
             chatter.insert(chatter.end(), f.begin(), f.end());
         }
         auto d = udp(s, PacketDirection::reply, chatter);

@@ -6,12 +6,12 @@
 #include <random>
 #include <sstream>
 
-#include "engine/session.hpp"
+#include "timbuktu/session.hpp"
 #include "helpers.hpp"
-#include "protocol/services.hpp"
+#include "timbuktu/services.hpp"
 
 using namespace tbtest;
-namespace proto = tb::proto;
+namespace timbuktu = tb::timbuktu;
 
 namespace {
 
@@ -68,12 +68,12 @@ struct Conversation {
 Conversation intercom_conversation() {
     constexpr std::uint32_t kH = 0xCB007102;
     return Conversation{
-        cat({hello(proto::kServiceIntercom, 0xC6336402), frame(proto::kClassGuest, Bytes{0x00, 0x40, 1, 2, 3}),
-             guest_offer(proto::kClassGuest, 41000)}),
-        cat({hello_ack(proto::kServiceIntercom, kH), offer(7, Transport::udp, 40001, 0, 30),
-             frame(proto::kClassHost, Bytes{0x00, 0x41}), offer(9, Transport::tcp, 5000, kH),
+        cat({hello(timbuktu::kServiceIntercom, 0xC6336402), frame(timbuktu::kClassGuest, Bytes{0x00, 0x40, 1, 2, 3}),
+             guest_offer(timbuktu::kClassGuest, 41000)}),
+        cat({hello_ack(timbuktu::kServiceIntercom, kH), offer(7, Transport::udp, 40001, 0, 30),
+             frame(timbuktu::kClassHost, Bytes{0x00, 0x41}), offer(9, Transport::tcp, 5000, kH),
              offer(7, Transport::udp, 40002, 0x08080808), offer(7, Transport::tcp, 80),
-             offer(7, Transport::udp, 40001, 0, 10), frame(proto::kClassHost, Bytes(200, 0x00))}),
+             offer(7, Transport::udp, 40001, 0, 10), frame(timbuktu::kClassHost, Bytes(200, 0x00))}),
     };
 }
 
@@ -228,9 +228,9 @@ TEST_CASE("other opcodes in well-formed frames are counted by opcode", "[session
     TcpPeer peer{s};
     peer.guest(hello(7));
     peer.host(hello_ack(7));
-    peer.host(frame(proto::kClassHost, Bytes{0x12, 0x34}));
-    peer.host(frame(proto::kClassHost, Bytes{0x12, 0x34, 0}));
-    peer.guest(frame(proto::kClassGuest, Bytes{0x00, 0x50}));
+    peer.host(frame(timbuktu::kClassHost, Bytes{0x12, 0x34}));
+    peer.host(frame(timbuktu::kClassHost, Bytes{0x12, 0x34, 0}));
+    peer.guest(frame(timbuktu::kClassGuest, Bytes{0x00, 0x50}));
     CHECK(c.other_opcodes.at(0x1234) == 2);
     CHECK(c.other_opcodes.at(0x0050) == 1);
     CHECK(c.malformed == 0);
@@ -279,7 +279,7 @@ TEST_CASE("bounded memory: a huge number of opcodes and offers", "[session][coun
     CHECK(c.expectations_created == tb::kMaxExpectationsLimit);
     CHECK(c.expectations_refused == 200 - tb::kMaxExpectationsLimit);
     for (std::uint32_t op = 0x100; op < 0x300; ++op)
-        udp(s, PacketDirection::reply, frame(proto::kClassHost, Bytes{std::uint8_t(op >> 8), std::uint8_t(op)}));
+        udp(s, PacketDirection::reply, frame(timbuktu::kClassHost, Bytes{std::uint8_t(op >> 8), std::uint8_t(op)}));
     CHECK(c.other_opcodes.size() == Counters::kMaxOpcodeBuckets);
     CHECK(c.opcodes_unbucketed == 0x200 - Counters::kMaxOpcodeBuckets);
 }

@@ -1,13 +1,13 @@
 // Spec B7/B8: the session state machine, offers and policy.
 #include <catch2/catch.hpp>
 
-#include "engine/counters.hpp"
-#include "engine/session.hpp"
+#include "timbuktu/counters.hpp"
+#include "timbuktu/session.hpp"
 #include "helpers.hpp"
-#include "protocol/services.hpp"
+#include "timbuktu/services.hpp"
 
 using namespace tbtest;
-namespace proto = tb::proto;
+namespace timbuktu = tb::timbuktu;
 
 namespace {
 constexpr std::uint32_t kH = 0xCB007102;  // 203.0.113.2 (D == H without NAT)
@@ -19,22 +19,22 @@ TEST_CASE("TCP contact for intercom: offer after HELLO-ACK gives an Expect to D"
     Policy p;
     Session s(plain_facts(), p, c);
     TcpPeer peer{s};
-    auto d1 = peer.guest(hello(proto::kServiceIntercom));
+    auto d1 = peer.guest(hello(timbuktu::kServiceIntercom));
     CHECK(s.phase() == Phase::await_ack);
-    CHECK(s.service() == proto::kServiceIntercom);
+    CHECK(s.service() == timbuktu::kServiceIntercom);
     CHECK(c.sessions == 1);
     CHECK(has_note(d1, "Timbuktu HELLO"));
-    auto d2 = peer.host(hello_ack(proto::kServiceIntercom));
+    auto d2 = peer.host(hello_ack(timbuktu::kServiceIntercom));
     CHECK(s.phase() == Phase::framed);
     CHECK(only<Expect>(d2).empty());
-    auto d3 = peer.host(offer(proto::kServiceIntercom, Transport::udp, 40001, 0, 30));
+    auto d3 = peer.host(offer(timbuktu::kServiceIntercom, Transport::udp, 40001, 0, 30));
     auto ex = only<Expect>(d3);
     REQUIRE(ex.size() == 1);
     CHECK(ex[0].transport == Transport::udp);
     CHECK(ex[0].guest == ip("198.51.100.2"));
     CHECK(ex[0].address == ip("203.0.113.2"));
     CHECK(ex[0].port == 40001);
-    CHECK(ex[0].service == proto::kServiceIntercom);
+    CHECK(ex[0].service == timbuktu::kServiceIntercom);
     CHECK(ex[0].timeout_seconds == 30);
     CHECK_FALSE(ex[0].follow_nat);
     CHECK(c.offers == 1);
@@ -42,8 +42,8 @@ TEST_CASE("TCP contact for intercom: offer after HELLO-ACK gives an Expect to D"
     CHECK(c.packets == 3);
     CHECK(s.accepted_offers() == 1);
     // Offers may come at any time, several (B7).
-    auto d4 = peer.host(cat({offer(proto::kServiceDragAndDrop, Transport::tcp, 5000, kH),
-                             offer(proto::kServiceChat, Transport::tcp, 5001)}));
+    auto d4 = peer.host(cat({offer(timbuktu::kServiceDragAndDrop, Transport::tcp, 5000, kH),
+                             offer(timbuktu::kServiceChat, Transport::tcp, 5001)}));
     REQUIRE(only<Expect>(d4).size() == 2);
     CHECK(only<Expect>(d4)[1].port == 5001);
     CHECK(c.expectations_created == 3);
@@ -100,7 +100,7 @@ TEST_CASE("first guest frame not a valid HELLO: not Timbuktu", "[session][B7]") 
         Counters c;
         Session s(plain_facts(), Policy{}, c);
         TcpPeer peer{s};
-        auto d = peer.guest(frame(proto::kClassGuest, Bytes(16, 0x11)));
+        auto d = peer.guest(frame(timbuktu::kClassGuest, Bytes(16, 0x11)));
         CHECK(s.phase() == Phase::not_timbuktu);
         CHECK(has_note(d, "opcode 0x1111"));
     }
@@ -108,7 +108,7 @@ TEST_CASE("first guest frame not a valid HELLO: not Timbuktu", "[session][B7]") 
         Counters c;
         Session s(plain_facts(Transport::udp), Policy{}, c);
         auto body = Bytes{0x00, 0x23, 0, 0, 0};
-        auto d = udp(s, PacketDirection::original, frame(proto::kClassGuest, body));
+        auto d = udp(s, PacketDirection::original, frame(timbuktu::kClassGuest, body));
         CHECK(s.phase() == Phase::not_timbuktu);
         CHECK(has_note(d, "HELLO body is 5 bytes"));
     }
@@ -127,7 +127,7 @@ TEST_CASE("public probe (A7) and exploit-like first frame (A6) start sessions", 
         Counters c;
         Session s(plain_facts(), Policy{}, c);
         TcpPeer peer{s};
-        peer.guest(proto::public_probe_frame());
+        peer.guest(timbuktu::public_probe_frame());
         CHECK(s.phase() == Phase::await_ack);
         CHECK(s.service() == 0);
         CHECK(c.sessions == 1);
@@ -139,21 +139,21 @@ TEST_CASE("public probe (A7) and exploit-like first frame (A6) start sessions", 
         Counters c;
         Session s(plain_facts(), Policy{}, c);
         TcpPeer peer{s};
-        auto f = frame(proto::kClassGuest, body);
+        auto f = frame(timbuktu::kClassGuest, body);
         REQUIRE(Bytes(f.begin(), f.begin() + 6) == Bytes{0x00, 0x01, 0x00, 0x00, 0x00, 0xB0});
         peer.guest(f);
         CHECK(s.phase() == Phase::await_ack);
-        CHECK(s.service() == proto::kServiceSendFiles);
+        CHECK(s.service() == timbuktu::kServiceSendFiles);
     }
 }
 
 TEST_CASE("legacy UDP contact: HELLO-ACK plus offers in one datagram, more later", "[session][B7]") {
     Counters c;
     Session s(plain_facts(Transport::udp), Policy{}, c);
-    udp(s, PacketDirection::original, hello(proto::kServiceControl));
+    udp(s, PacketDirection::original, hello(timbuktu::kServiceControl));
     CHECK(s.phase() == Phase::await_ack);
     auto d = udp(s, PacketDirection::reply,
-                 cat({hello_ack(proto::kServiceControl), offer(proto::kServiceControl, Transport::tcp, 1417)}));
+                 cat({hello_ack(timbuktu::kServiceControl), offer(timbuktu::kServiceControl, Transport::tcp, 1417)}));
     CHECK(s.phase() == Phase::framed);  // UDP stays framed even for services 1-4
     auto ex = only<Expect>(d);
     REQUIRE(ex.size() == 1);
@@ -162,11 +162,11 @@ TEST_CASE("legacy UDP contact: HELLO-ACK plus offers in one datagram, more later
     CHECK(ex[0].timeout_seconds == 120);
     CHECK(only<StopWatching>(d).empty());
     // Zero offers is fine too; later datagrams may carry more.
-    auto d2 = udp(s, PacketDirection::reply, offer(proto::kServiceAskPermission, Transport::tcp, 30000, 0, 500));
+    auto d2 = udp(s, PacketDirection::reply, offer(timbuktu::kServiceAskPermission, Transport::tcp, 30000, 0, 500));
     REQUIRE(only<Expect>(d2).size() == 1);
     CHECK(only<Expect>(d2)[0].timeout_seconds == 120);  // hint longer than the site's timeout
     // A retransmitted guest HELLO is fine.
-    auto d3 = udp(s, PacketDirection::original, hello(proto::kServiceControl));
+    auto d3 = udp(s, PacketDirection::original, hello(timbuktu::kServiceControl));
     CHECK(c.malformed == 0);
     CHECK(c.sessions == 1);
     CHECK(only<Expect>(d3).empty());
@@ -192,7 +192,7 @@ TEST_CASE("lifetime hint rules", "[session][B8]") {
 }
 
 TEST_CASE("forged guest offers are refused and never expected", "[session][B5]") {
-    for (std::uint16_t cls : {proto::kClassGuest, proto::kClassHost}) {
+    for (std::uint16_t cls : {timbuktu::kClassGuest, timbuktu::kClassHost}) {
         Counters c;
         Session s(plain_facts(), Policy{}, c);
         TcpPeer peer{s};
@@ -208,13 +208,13 @@ TEST_CASE("forged guest offers are refused and never expected", "[session][B5]")
         CHECK(c.expectations_refused == 1);
         CHECK(c.offers == 0);
         // B10: a guest frame of host class also makes the flow hostile (behaviour change of issue 8).
-        CHECK(s.phase() == (cls == proto::kClassHost ? Phase::hostile : Phase::framed));
-        CHECK(c.reflected == (cls == proto::kClassHost ? 1u : 0u));
+        CHECK(s.phase() == (cls == timbuktu::kClassHost ? Phase::hostile : Phase::framed));
+        CHECK(c.reflected == (cls == timbuktu::kClassHost ? 1u : 0u));
     }
     // As the first guest frame: forged and not Timbuktu.
     Counters c;
     Session s(plain_facts(Transport::udp), Policy{}, c);
-    auto d = udp(s, PacketDirection::original, guest_offer(proto::kClassGuest, 40000));
+    auto d = udp(s, PacketDirection::original, guest_offer(timbuktu::kClassGuest, 40000));
     CHECK(c.forged == 1);
     CHECK(s.phase() == Phase::not_timbuktu);
     CHECK(only<Expect>(d).empty());
@@ -299,12 +299,12 @@ TEST_CASE("one packet repeating an offer of the same stream gives at most 4 Expe
     Counters c;
     Policy p;
     Session s(plain_facts(Transport::udp), p, c);
-    udp(s, PacketDirection::original, hello(proto::kServiceControl));
-    Bytes datagram = hello_ack(proto::kServiceControl);
+    udp(s, PacketDirection::original, hello(timbuktu::kServiceControl));
+    Bytes datagram = hello_ack(timbuktu::kServiceControl);
     // 2000 copies of one offer, and a second stream in the middle.
     for (int i = 0; i < 2000; ++i) {
-        datagram = cat({datagram, offer(proto::kServiceControl, Transport::tcp, 1417, 0, 10)});
-        if (i == 1000) datagram = cat({datagram, offer(proto::kServiceControl, Transport::tcp, 1418, 0, 10)});
+        datagram = cat({datagram, offer(timbuktu::kServiceControl, Transport::tcp, 1417, 0, 10)});
+        if (i == 1000) datagram = cat({datagram, offer(timbuktu::kServiceControl, Transport::tcp, 1418, 0, 10)});
     }
     REQUIRE(datagram.size() < 65000);
     auto d = udp(s, PacketDirection::reply, datagram);

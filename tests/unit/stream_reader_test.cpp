@@ -4,13 +4,13 @@
 #include <algorithm>
 #include <random>
 
-#include "engine/stream_reader.hpp"
+#include "stream/stream_reader.hpp"
 #include "helpers.hpp"
 
 using namespace tbtest;
-namespace proto = tb::proto;
-using tb::engine::StreamReader;
-using tb::engine::seq_distance;
+namespace timbuktu = tb::timbuktu;
+using stream::StreamReader;
+using stream::seq_distance;
 
 namespace {
 
@@ -21,21 +21,21 @@ struct Seen {
     friend bool operator==(const Seen&, const Seen&) = default;
 };
 
-struct Recorder final : StreamReader::Sink {
+struct Recorder final : stream::StreamReader::Sink {
     std::vector<Seen> complete;
     std::size_t prefixes = 0;
     std::size_t stop_after = SIZE_MAX;  // return false after this many complete frames
-    bool on_frame(const StreamReader::Frame& f) override {
+    bool on_frame(const stream::StreamReader::Frame& f) override {
         REQUIRE(!f.body.empty());
         REQUIRE(f.body.size() <= f.header.length);
-        REQUIRE(f.body.size() <= StreamReader::kMaxRetainedBody);
+        REQUIRE(f.body.size() <= stream::StreamReader::kMaxRetainedBody);
         if (!f.complete) {
             REQUIRE(f.body.size() < f.header.length);
             ++prefixes;
             return true;
         }
         // A complete frame carries exactly the retained prefix of its body.
-        REQUIRE(f.body.size() == proto::retained_body_bytes(f.header, tb::load_be16(f.body.data())));
+        REQUIRE(f.body.size() == timbuktu::retained_body_bytes(f.header, tb::load_be16(f.body.data())));
         complete.push_back(Seen{f.frame_seq, f.header.frame_class, Bytes(f.body.begin(), f.body.end())});
         return complete.size() < stop_after;
     }
@@ -48,15 +48,15 @@ struct Stream {
 };
 Stream make_stream(std::uint32_t start_seq) {
     Stream s;
-    std::vector<Bytes> bodies = {proto::encode_hello_ack_body(proto::HelloAck{}), Bytes{0x12, 0x34},
-                                 Bytes(300, 0x55), proto::encode_port_offer_body(proto::PortOffer{0, tb::Transport::udp, 9, 0, 0}),
+    std::vector<Bytes> bodies = {timbuktu::encode_hello_ack_body(timbuktu::HelloAck{}), Bytes{0x12, 0x34},
+                                 Bytes(300, 0x55), timbuktu::encode_port_offer_body(timbuktu::PortOffer{0, tb::Transport::udp, 9, 0, 0}),
                                  Bytes{0x00, 0x99, 1, 2, 3}};
     bodies[2][0] = 0x00, bodies[2][1] = 0x77;
     for (const auto& b : bodies) {
-        auto f = proto::encode_frame(proto::kClassHost, 0, b);
-        proto::FrameHeader h{proto::kClassHost, 0, static_cast<std::uint32_t>(b.size())};
-        const auto keep = proto::retained_body_bytes(h, tb::load_be16(b.data()));
-        s.frames.push_back(Seen{start_seq + static_cast<std::uint32_t>(s.bytes.size()), proto::kClassHost,
+        auto f = timbuktu::encode_frame(timbuktu::kClassHost, 0, b);
+        timbuktu::FrameHeader h{timbuktu::kClassHost, 0, static_cast<std::uint32_t>(b.size())};
+        const auto keep = timbuktu::retained_body_bytes(h, tb::load_be16(b.data()));
+        s.frames.push_back(Seen{start_seq + static_cast<std::uint32_t>(s.bytes.size()), timbuktu::kClassHost,
                                 Bytes(b.begin(), b.begin() + static_cast<std::ptrdiff_t>(keep))});
         s.bytes.insert(s.bytes.end(), f.begin(), f.end());
     }
@@ -82,12 +82,12 @@ std::vector<Segment> cut(const Bytes& stream, std::uint32_t start_seq, const std
     return out;
 }
 std::vector<Seen> run(const std::vector<Segment>& segments, std::uint32_t start_seq) {
-    StreamReader r;
+    stream::StreamReader r;
     r.start_at(start_seq);
     Recorder rec;
     for (const auto& s : segments) {
         auto res = r.feed(s.seq, s.bytes, rec);
-        REQUIRE(res.stopped_now == StreamReader::StopReason::none);
+        REQUIRE(res.stopped_now == stream::StreamReader::StopReason::none);
     }
     CHECK_FALSE(r.mid_frame());
     CHECK(r.held_segments() == 0);
@@ -96,10 +96,10 @@ std::vector<Seen> run(const std::vector<Segment>& segments, std::uint32_t start_
 
 }  // namespace
 
-TEST_CASE("seq_distance handles wraparound", "[stream]") {
-    CHECK(seq_distance(0xFFFFFFF0u, 0x10u) == 0x20);
-    CHECK(seq_distance(0x10u, 0xFFFFFFF0u) == -0x20);
-    CHECK(seq_distance(5, 5) == 0);
+TEST_CASE("stream::seq_distance handles wraparound", "[stream]") {
+    CHECK(stream::seq_distance(0xFFFFFFF0u, 0x10u) == 0x20);
+    CHECK(stream::seq_distance(0x10u, 0xFFFFFFF0u) == -0x20);
+    CHECK(stream::seq_distance(5, 5) == 0);
 }
 
 TEST_CASE("stream: every split point, 1-byte segments, three-way splits", "[stream][B1]") {
@@ -161,7 +161,7 @@ TEST_CASE("stream: out-of-order segments within the bound are used when the gap 
 
 TEST_CASE("stream: feed results report old, new and held bytes", "[stream][B1]") {
     auto s = make_stream(1000);
-    StreamReader r;
+    stream::StreamReader r;
     Recorder rec;
     auto a = r.feed(1000, Bytes(s.bytes.begin(), s.bytes.begin() + 10), rec);
     CHECK(a.new_bytes == 10);
@@ -192,7 +192,7 @@ TEST_CASE("stream: past the holding bound a new segment is refused and the strea
         return Bytes(s.bytes.begin() + static_cast<std::ptrdiff_t>(from), s.bytes.begin() + static_cast<std::ptrdiff_t>(to));
     };
     SECTION("more segments than the bound: the new one is refused, its retransmission is used") {
-        StreamReader r;
+        stream::StreamReader r;
         Recorder rec;
         r.start_at(0);
         // Five pieces after a gap at [0, 40), the furthest arriving first.
@@ -226,22 +226,22 @@ TEST_CASE("stream: past the holding bound a new segment is refused and the strea
         CHECK(r.heap_bytes() == 0);
     }
     SECTION("more bytes than the bound") {
-        StreamReader r;
+        stream::StreamReader r;
         Recorder rec;
         r.start_at(0);
-        CHECK(r.feed(10, Bytes(StreamReader::kMaxHeldBytes, 0), rec).held);
-        auto res = r.feed(10 + StreamReader::kMaxHeldBytes, Bytes(1, 0), rec);
+        CHECK(r.feed(10, Bytes(stream::StreamReader::kMaxHeldBytes, 0), rec).held);
+        auto res = r.feed(10 + stream::StreamReader::kMaxHeldBytes, Bytes(1, 0), rec);
         CHECK_FALSE(res.held);
         CHECK(res.refused);
         auto nearer = r.feed(5, Bytes(2, 0), rec);  // held bytes are never given up: refused too
         CHECK_FALSE(nearer.held);
         CHECK(nearer.refused);
-        CHECK(r.held_bytes() == StreamReader::kMaxHeldBytes);
+        CHECK(r.held_bytes() == stream::StreamReader::kMaxHeldBytes);
         CHECK_FALSE(r.stopped());
     }
     SECTION("the shared budget bounds what all readers hold together") {
-        tb::engine::HoldBudget budget(1000);
-        StreamReader a(&budget), b(&budget);
+        stream::HoldBudget budget(1000);
+        stream::StreamReader a(&budget), b(&budget);
         Recorder rec;
         a.start_at(0);
         b.start_at(0);
@@ -254,7 +254,7 @@ TEST_CASE("stream: past the holding bound a new segment is refused and the strea
         CHECK(budget.used() == 1000);
         CHECK(budget.refusals() == 1);
         {
-            StreamReader moved(std::move(a));  // the bytes change owner, the budget stays taken
+            stream::StreamReader moved(std::move(a));  // the bytes change owner, the budget stays taken
             CHECK(budget.used() == 1000);
         }
         CHECK(budget.used() == 400);  // given back when the reader holding them goes
@@ -269,33 +269,33 @@ TEST_CASE("stream: malformed header stops the reader at the frame position", "[s
     const std::size_t second = 6 + s.frames[0].body.size();
     bytes[second] = 0x07;  // class 0x0701
     for (std::size_t split : {std::size_t{0}, second - 3, second + 1, second + 5, second + 6}) {
-        StreamReader r;
+        stream::StreamReader r;
         Recorder rec;
-        StreamReader::FeedResult last;
+        stream::StreamReader::FeedResult last;
         for (const auto& seg : cut(bytes, 500, {split})) {
             auto res = r.feed(seg.seq, seg.bytes, rec);
-            if (res.stopped_now != StreamReader::StopReason::none) last = res;
+            if (res.stopped_now != stream::StreamReader::StopReason::none) last = res;
         }
-        CHECK(last.stopped_now == StreamReader::StopReason::malformed_header);
+        CHECK(last.stopped_now == stream::StreamReader::StopReason::malformed_header);
         CHECK(last.stop_seq == 500 + second);
         CHECK(last.why.find("0x0701") != std::string::npos);
         REQUIRE(rec.complete.size() == 1);
     }
-    StreamReader r;
+    stream::StreamReader r;
     Recorder rec;
-    auto big = proto::encode_frame(proto::kClassGuest, 0, Bytes{0, 1});
+    auto big = timbuktu::encode_frame(timbuktu::kClassGuest, 0, Bytes{0, 1});
     tb::store_be24(big.data() + 3, 70000);
-    CHECK(r.feed(0, big, rec).stopped_now == StreamReader::StopReason::malformed_header);
+    CHECK(r.feed(0, big, rec).stopped_now == stream::StreamReader::StopReason::malformed_header);
 }
 
 // docs/protocol-model.md#streaming: a frame is read as a stream; of its body
 // only the prefix the engine needs is kept, the rest is counted off.
 TEST_CASE("stream: a 64 KiB frame is counted off, not buffered", "[stream][B1]") {
-    for (std::uint16_t opcode : {std::uint16_t{0x0060}, proto::kOpHello, proto::kOpPortOffer}) {
-        Bytes body(proto::kMaxBodyLength, 0xAB);
+    for (std::uint16_t opcode : {std::uint16_t{0x0060}, timbuktu::kOpHello, timbuktu::kOpPortOffer}) {
+        Bytes body(timbuktu::kMaxBodyLength, 0xAB);
         tb::store_be16(body.data(), opcode);
-        auto f = proto::encode_frame(proto::kClassHost, 0, body);
-        StreamReader r;
+        auto f = timbuktu::encode_frame(timbuktu::kClassHost, 0, body);
+        stream::StreamReader r;
         Recorder rec;
         std::size_t most = 0;
         for (std::size_t at = 0; at < f.size(); at += 1460) {
@@ -304,14 +304,14 @@ TEST_CASE("stream: a 64 KiB frame is counted off, not buffered", "[stream][B1]")
                                                          f.begin() + static_cast<std::ptrdiff_t>(to)),
                    rec);
             most = std::max(most, r.heap_bytes());
-            CHECK(r.partial_bytes() <= StreamReader::kMaxRetainedBody);
+            CHECK(r.partial_bytes() <= stream::StreamReader::kMaxRetainedBody);
         }
         INFO("opcode " << opcode);
         // The structural bound: the retained prefix buffer, nothing that grows with the frame.
-        CHECK(most <= StreamReader::kMaxRetainedBody);
+        CHECK(most <= stream::StreamReader::kMaxRetainedBody);
         REQUIRE(rec.complete.size() == 1);
-        CHECK(rec.complete[0].body.size() == (opcode == proto::kOpHello ? proto::kHelloAckRetainedBody
-                                              : opcode == proto::kOpPortOffer ? proto::kPortOfferBody
+        CHECK(rec.complete[0].body.size() == (opcode == timbuktu::kOpHello ? timbuktu::kHelloAckRetainedBody
+                                              : opcode == timbuktu::kOpPortOffer ? timbuktu::kPortOfferBody
                                                                               : 2u));
         CHECK(r.partial_bytes() == 0);
         CHECK(r.heap_bytes() == 0);  // nothing left allocated at rest
@@ -323,7 +323,7 @@ TEST_CASE("stream: 60 KB of an unfinished frame retain at most a few hundred byt
     Bytes header{0x00, 0x01, 0x00, 0x00, 0xFF, 0xFF};  // a guest HELLO declaring 65535 body bytes
     Bytes body(60000, 0x41);
     body[0] = 0x00, body[1] = 0x23;
-    StreamReader r;
+    stream::StreamReader r;
     Recorder rec;
     r.feed(0, header, rec);
     for (std::size_t at = 0; at < body.size(); at += 1000)
@@ -333,35 +333,35 @@ TEST_CASE("stream: 60 KB of an unfinished frame retain at most a few hundred byt
     CHECK(r.mid_frame());
     CHECK(rec.complete.empty());
     CHECK(rec.prefixes >= 1);
-    CHECK(r.partial_bytes() == proto::kHelloRetainedBody);
+    CHECK(r.partial_bytes() == timbuktu::kHelloRetainedBody);
     CHECK(r.heap_bytes() <= 512);
-    CHECK(sizeof(StreamReader) <= 128);
+    CHECK(sizeof(stream::StreamReader) <= 128);
 }
 
 TEST_CASE("stream: the sink can stop the reader (unframed data follows)", "[stream][B7]") {
     auto s = make_stream(0);
-    StreamReader r;
+    stream::StreamReader r;
     Recorder rec;
     rec.stop_after = 2;
     auto res = r.feed(0, s.bytes, rec);
-    CHECK(res.stopped_now == StreamReader::StopReason::by_request);
+    CHECK(res.stopped_now == stream::StreamReader::StopReason::by_request);
     CHECK(rec.complete.size() == 2);
     CHECK(r.stopped());
 }
 
 TEST_CASE("stream: restored mid-frame, the next new byte stops the reader", "[stream][B1]") {
-    StreamReader r;
+    stream::StreamReader r;
     Recorder rec;
     r.restore(100, true);
     CHECK(r.mid_frame());
     CHECK(r.feed(90, Bytes(10, 0), rec).old_bytes == 10);  // old data is still just old
     CHECK_FALSE(r.stopped());
     auto res = r.feed(100, Bytes(10, 0), rec);
-    CHECK(res.stopped_now == StreamReader::StopReason::lost_frame_start);
+    CHECK(res.stopped_now == stream::StreamReader::StopReason::lost_frame_start);
     CHECK(res.why.find("restarted") != std::string::npos);
-    StreamReader clean;
+    stream::StreamReader clean;
     clean.restore(100, false);
     auto f = offer(7, tb::Transport::udp, 4000);
-    CHECK(clean.feed(100, f, rec).stopped_now == StreamReader::StopReason::none);
+    CHECK(clean.feed(100, f, rec).stopped_now == stream::StreamReader::StopReason::none);
     CHECK(rec.complete.size() == 1);
 }

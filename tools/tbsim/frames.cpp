@@ -4,13 +4,13 @@
 
 namespace tbsim {
 
-namespace proto = tb::proto;
+namespace timbuktu = tb::timbuktu;
 
 bool FrameReader::frame_buffered() const {
-    if (buf_.size() < proto::kHeaderSize) return false;
-    auto h = proto::decode_header(buf_);
-    if (proto::parsed_error(h)) return true;  // next() reports it at once
-    return buf_.size() >= proto::kHeaderSize + std::get<proto::FrameHeader>(h).length;
+    if (buf_.size() < timbuktu::kHeaderSize) return false;
+    auto h = timbuktu::decode_header(buf_);
+    if (timbuktu::parsed_error(h)) return true;  // next() reports it at once
+    return buf_.size() >= timbuktu::kHeaderSize + std::get<timbuktu::FrameHeader>(h).length;
 }
 
 std::vector<std::uint8_t> FrameReader::take_rest() {
@@ -22,19 +22,19 @@ std::vector<std::uint8_t> FrameReader::take_rest() {
 FrameReader::Result FrameReader::next(int fd, const Deadline& deadline, int stop_fd) {
     Result r;
     for (;;) {
-        if (buf_.size() >= proto::kHeaderSize) {
-            auto h = proto::decode_header(buf_);
-            if (auto* err = proto::parsed_error(h)) {
+        if (buf_.size() >= timbuktu::kHeaderSize) {
+            auto h = timbuktu::decode_header(buf_);
+            if (auto* err = timbuktu::parsed_error(h)) {
                 r.status = Status::malformed;
                 r.reason = err->reason;
                 return r;
             }
-            const auto& hdr = std::get<proto::FrameHeader>(h);
-            const std::size_t total = proto::kHeaderSize + hdr.length;
+            const auto& hdr = std::get<timbuktu::FrameHeader>(h);
+            const std::size_t total = timbuktu::kHeaderSize + hdr.length;
             if (buf_.size() >= total) {
                 r.status = Status::frame;
                 r.header = hdr;
-                r.body.assign(buf_.begin() + proto::kHeaderSize, buf_.begin() + static_cast<std::ptrdiff_t>(total));
+                r.body.assign(buf_.begin() + timbuktu::kHeaderSize, buf_.begin() + static_cast<std::ptrdiff_t>(total));
                 buf_.erase(buf_.begin(), buf_.begin() + static_cast<std::ptrdiff_t>(total));
                 return r;
             }
@@ -54,10 +54,10 @@ FrameReader::Result FrameReader::next(int fd, const Deadline& deadline, int stop
                     r.status = Status::closed;
                 } else {
                     r.status = Status::malformed;
-                    std::size_t want = proto::kHeaderSize;
-                    if (buf_.size() >= proto::kHeaderSize) {
-                        auto h = proto::decode_header(buf_);
-                        if (auto* hv = proto::parsed_value(h)) want += hv->length;
+                    std::size_t want = timbuktu::kHeaderSize;
+                    if (buf_.size() >= timbuktu::kHeaderSize) {
+                        auto h = timbuktu::decode_header(buf_);
+                        if (auto* hv = timbuktu::parsed_value(h)) want += hv->length;
                     }
                     r.reason = fmt::format("connection closed inside a frame ({} of {} bytes received)", buf_.size(),
                                            want);

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "protocol/wire.hpp"
+#include "timbuktu/wire.hpp"
 #include "sock.hpp"
 
 namespace tbsim {
@@ -23,7 +23,7 @@ public:
     enum class Status { frame, timeout, closed, error, malformed, stopped };
     struct Result {
         Status status = Status::timeout;
-        tb::proto::FrameHeader header;
+        tb::timbuktu::FrameHeader header;
         std::vector<std::uint8_t> body;
         std::string reason;  // for malformed / error / closed-inside-a-frame
     };

@@ -12,14 +12,14 @@
 
 #include "frames.hpp"
 #include "log.hpp"
-#include "protocol/services.hpp"
-#include "protocol/wire.hpp"
+#include "timbuktu/services.hpp"
+#include "timbuktu/wire.hpp"
 #include "servicedata.hpp"
 #include "sock.hpp"
 
 namespace tbsim {
 
-namespace proto = tb::proto;
+namespace timbuktu = tb::timbuktu;
 using json = nlohmann::json;
 using tb::Transport;
 
@@ -43,23 +43,23 @@ struct StreamResult {
 std::vector<std::uint8_t> malformed_frame(const std::string& kind, const std::vector<std::uint8_t>& hello_body) {
     std::vector<std::uint8_t> out;
     auto header = [&](std::uint16_t cls, std::uint32_t len) {
-        std::uint8_t h[proto::kHeaderSize];
+        std::uint8_t h[timbuktu::kHeaderSize];
         tb::store_be16(h, cls);
         h[2] = 0;
         tb::store_be24(h + 3, len);
-        out.insert(out.end(), h, h + proto::kHeaderSize);
+        out.insert(out.end(), h, h + timbuktu::kHeaderSize);
     };
     if (kind == "bad-class") {
         header(0x0202, static_cast<std::uint32_t>(hello_body.size()));
         out.insert(out.end(), hello_body.begin(), hello_body.end());
     } else if (kind == "huge-length") {
-        header(proto::kClassGuest, 0x100000);  // above the 65535 maximum of spec B1
+        header(timbuktu::kClassGuest, 0x100000);  // above the 65535 maximum of spec B1
         out.insert(out.end(), hello_body.begin(), hello_body.end());
     } else if (kind == "short-hello") {
-        header(proto::kClassGuest, 10);  // a HELLO needs at least 16 body bytes
+        header(timbuktu::kClassGuest, 10);  // a HELLO needs at least 16 body bytes
         out.insert(out.end(), hello_body.begin(), hello_body.begin() + 10);
     } else if (kind == "truncated-datagram") {
-        header(proto::kClassGuest, 64);  // declares 64 body bytes, carries 16
+        header(timbuktu::kClassGuest, 64);  // declares 64 body bytes, carries 16
         out.insert(out.end(), hello_body.begin(), hello_body.begin() + 16);
     } else {  // garbage
         out = random_bytes(48);
@@ -89,13 +89,13 @@ private:
     void malformed_after();
     bool receive_ack_tcp();
     bool receive_ack_udp();
-    bool handle_host_frame(const proto::FrameHeader& h, std::span<const std::uint8_t> body,
-                           std::vector<proto::PortOffer>& batch);
+    bool handle_host_frame(const timbuktu::FrameHeader& h, std::span<const std::uint8_t> body,
+                           std::vector<timbuktu::PortOffer>& batch);
     void offers_tcp();
     void offers_udp();
     void service_data_tcp();
-    void test_batch(std::vector<proto::PortOffer>& batch);
-    StreamResult test_stream(const proto::PortOffer& of, bool forged);
+    void test_batch(std::vector<timbuktu::PortOffer>& batch);
+    StreamResult test_stream(const timbuktu::PortOffer& of, bool forged);
     void problem(const std::string& what) {
         problems_.push_back(what);
         log_.event("problem", fmt::format("guest: {}", what));
@@ -112,8 +112,8 @@ private:
     std::uint32_t embedded_ = 0;
     bool v6_ = false;
 
-    std::optional<proto::HelloAck> ack_;
-    std::vector<proto::PortOffer> offers_;
+    std::optional<timbuktu::HelloAck> ack_;
+    std::vector<timbuktu::PortOffer> offers_;
     std::vector<StreamResult> streams_;
     std::vector<std::string> problems_;
     json service_data_;       // unframed services
@@ -122,14 +122,14 @@ private:
 };
 
 std::vector<std::uint8_t> Guest::hello_body() {
-    proto::Hello h;
+    timbuktu::Hello h;
     h.version_major = 5;
     h.version_minor = o_.legacy_udp ? 0 : 2;
     h.service = o_.service;
     h.flags = 0x01 | (o_.attended ? 0x02 : 0x00);
     h.guest_address = embedded_;
     h.guest_name = o_.name;
-    auto body = proto::encode_hello_body(h);
+    auto body = timbuktu::encode_hello_body(h);
     if (o_.long_hello) {
         // The exploit's first frame (A11): 176 body bytes, the guest's address
         // again at 160-163 (B3). main() keeps the name short enough to end
@@ -142,7 +142,7 @@ std::vector<std::uint8_t> Guest::hello_body() {
 }
 
 std::vector<std::uint8_t> Guest::hello_frame_bytes() {
-    return proto::encode_frame(proto::kClassGuest, 0, hello_body());
+    return timbuktu::encode_frame(timbuktu::kClassGuest, 0, hello_body());
 }
 
 bool Guest::contact() {
@@ -164,7 +164,7 @@ bool Guest::contact() {
         embedded_ = tb::IpAddress::parse(o_.address_in_hello)->v4_value();
     }
     log_.event("contact", fmt::format("guest: contact {} {} from {} service {}", o_.legacy_udp ? "udp" : "tcp",
-                                      contact_.to_string(), local_.to_string(), proto::service_name(o_.service)));
+                                      contact_.to_string(), local_.to_string(), timbuktu::service_name(o_.service)));
     return true;
 }
 
@@ -189,11 +189,11 @@ int Guest::run() {
     auto hello = hello_frame_bytes();
     std::vector<std::uint8_t> forged;
     if (o_.forge_offer) {
-        proto::PortOffer po;
+        timbuktu::PortOffer po;
         po.service = o_.service;
         po.transport = Transport::tcp;
         po.port = *o_.forge_offer;
-        forged = proto::port_offer_frame(po);
+        forged = timbuktu::port_offer_frame(po);
     }
     if (o_.legacy_udp) {
         if (::send(fd_.get(), hello.data(), hello.size(), 0) < 0) {
@@ -208,7 +208,7 @@ int Guest::run() {
         }
     }
     log_.event("hello", fmt::format("guest: sent HELLO service {} embedded-guest-address {}{}",
-                                    proto::service_name(o_.service), v4text(embedded_),
+                                    timbuktu::service_name(o_.service), v4text(embedded_),
                                     o_.long_hello ? fmt::format(" second-guest-address {} ({}-byte body)",
                                                                 v4text(embedded_), kLongHelloBody)
                                                   : std::string()));
@@ -225,7 +225,7 @@ int Guest::run() {
         malformed_after();
         return finish();
     }
-    if (!o_.legacy_udp && proto::service_stream_unframed(o_.service)) {
+    if (!o_.legacy_udp && timbuktu::service_stream_unframed(o_.service)) {
         service_data_tcp();
     } else if (o_.legacy_udp) {
         offers_udp();
@@ -233,7 +233,7 @@ int Guest::run() {
         offers_tcp();
     }
     if (o_.forge_offer) {
-        proto::PortOffer po;
+        timbuktu::PortOffer po;
         po.service = o_.service;
         po.port = *o_.forge_offer;
         auto r = test_stream(po, true);
@@ -247,24 +247,24 @@ int Guest::run() {
 
 // ---- HELLO-ACK ----------------------------------------------------------------
 
-bool Guest::handle_host_frame(const proto::FrameHeader& h, std::span<const std::uint8_t> body,
-                              std::vector<proto::PortOffer>& batch) {
+bool Guest::handle_host_frame(const timbuktu::FrameHeader& h, std::span<const std::uint8_t> body,
+                              std::vector<timbuktu::PortOffer>& batch) {
     const std::uint16_t op = tb::load_be16(body.data());
-    if (h.frame_class == proto::kClassHost && op == proto::kOpPortOffer) {
-        auto po = proto::parse_port_offer(body, v6_);
-        if (auto* e = proto::parsed_error(po)) {
+    if (h.frame_class == timbuktu::kClassHost && op == timbuktu::kOpPortOffer) {
+        auto po = timbuktu::parse_port_offer(body, v6_);
+        if (auto* e = timbuktu::parsed_error(po)) {
             problem(fmt::format("malformed PORT-OFFER from the host: {}", e->reason));
             return false;
         }
-        const auto& v = std::get<proto::PortOffer>(po);
+        const auto& v = std::get<timbuktu::PortOffer>(po);
         log_.event("offer", fmt::format("guest: PORT-OFFER {} service {} address {} lifetime {}",
-                                        tp(v.transport, v.port), proto::service_name(v.service), v4text(v.address),
+                                        tp(v.transport, v.port), timbuktu::service_name(v.service), v4text(v.address),
                                         v.lifetime));
         offers_.push_back(v);
         batch.push_back(v);
         return true;
     }
-    if (h.frame_class == proto::kClassHost && op == proto::kOpHello) {
+    if (h.frame_class == timbuktu::kClassHost && op == timbuktu::kOpHello) {
         log_.event("frame", "guest: another HELLO-ACK from the host ignored");
         return true;
     }
@@ -274,19 +274,19 @@ bool Guest::handle_host_frame(const proto::FrameHeader& h, std::span<const std::
 }
 
 namespace {
-std::optional<proto::HelloAck> parse_ack(const proto::FrameHeader& h, std::span<const std::uint8_t> body,
+std::optional<timbuktu::HelloAck> parse_ack(const timbuktu::FrameHeader& h, std::span<const std::uint8_t> body,
                                          std::string& why) {
-    if (h.frame_class != proto::kClassHost || tb::load_be16(body.data()) != proto::kOpHello) {
+    if (h.frame_class != timbuktu::kClassHost || tb::load_be16(body.data()) != timbuktu::kOpHello) {
         why = fmt::format("first frame from the host is not a HELLO-ACK (class 0x{:04x} opcode 0x{:04x})",
                           h.frame_class, tb::load_be16(body.data()));
         return std::nullopt;
     }
-    auto p = proto::parse_hello_ack(body);
-    if (auto* e = proto::parsed_error(p)) {
+    auto p = timbuktu::parse_hello_ack(body);
+    if (auto* e = timbuktu::parsed_error(p)) {
         why = "malformed HELLO-ACK: " + e->reason;
         return std::nullopt;
     }
-    return std::get<proto::HelloAck>(p);
+    return std::get<timbuktu::HelloAck>(p);
 }
 }  // namespace
 
@@ -306,7 +306,7 @@ bool Guest::receive_ack_tcp() {
         return false;
     }
     log_.event("hello-ack", fmt::format("guest: HELLO-ACK from host \"{}\" embedded-host-address {} service {}",
-                                        ack_->host_name, v4text(ack_->host_address), proto::service_name(ack_->service)));
+                                        ack_->host_name, v4text(ack_->host_address), timbuktu::service_name(ack_->service)));
     return true;
 }
 
@@ -332,12 +332,12 @@ bool Guest::receive_ack_udp() {
                                 errno == ECONNREFUSED ? "connection refused (port unreachable)" : errno_text(errno)));
             return false;
         }
-        auto split = proto::split_datagram(std::span<const std::uint8_t>(buf.data(), static_cast<std::size_t>(n)));
-        if (auto* e = proto::parsed_error(split)) {
+        auto split = timbuktu::split_datagram(std::span<const std::uint8_t>(buf.data(), static_cast<std::size_t>(n)));
+        if (auto* e = timbuktu::parsed_error(split)) {
             problem("malformed datagram from the host: " + e->reason);
             return false;
         }
-        const auto& frames = std::get<std::vector<proto::FrameView>>(split);
+        const auto& frames = std::get<std::vector<timbuktu::FrameView>>(split);
         std::string why;
         ack_ = parse_ack(frames[0].header, frames[0].body, why);
         if (!ack_) {
@@ -346,8 +346,8 @@ bool Guest::receive_ack_udp() {
         }
         log_.event("hello-ack", fmt::format("guest: HELLO-ACK from host \"{}\" embedded-host-address {} service {}",
                                             ack_->host_name, v4text(ack_->host_address),
-                                            proto::service_name(ack_->service)));
-        std::vector<proto::PortOffer> batch;
+                                            timbuktu::service_name(ack_->service)));
+        std::vector<timbuktu::PortOffer> batch;
         for (std::size_t i = 1; i < frames.size(); ++i) handle_host_frame(frames[i].header, frames[i].body, batch);
         if (!o_.malformed.empty()) return true;
         test_batch(batch);
@@ -358,7 +358,7 @@ bool Guest::receive_ack_udp() {
 // ---- offers -------------------------------------------------------------------
 
 void Guest::offers_tcp() {
-    std::vector<proto::PortOffer> batch;
+    std::vector<timbuktu::PortOffer> batch;
     Deadline quiet = Deadline::after(o_.linger);
     for (;;) {
         if (!batch.empty() && !rd_.frame_buffered()) {
@@ -410,19 +410,19 @@ void Guest::offers_udp() {
             problem(fmt::format("contact udp: {}", errno_text(errno)));
             break;
         }
-        auto split = proto::split_datagram(std::span<const std::uint8_t>(buf.data(), static_cast<std::size_t>(n)));
-        if (auto* e = proto::parsed_error(split)) {
+        auto split = timbuktu::split_datagram(std::span<const std::uint8_t>(buf.data(), static_cast<std::size_t>(n)));
+        if (auto* e = timbuktu::parsed_error(split)) {
             problem("malformed datagram from the host: " + e->reason);
             break;
         }
-        std::vector<proto::PortOffer> batch;
-        for (const auto& f : std::get<std::vector<proto::FrameView>>(split)) handle_host_frame(f.header, f.body, batch);
+        std::vector<timbuktu::PortOffer> batch;
+        for (const auto& f : std::get<std::vector<timbuktu::FrameView>>(split)) handle_host_frame(f.header, f.body, batch);
         test_batch(batch);
         quiet = Deadline::after(o_.linger);
     }
 }
 
-void Guest::test_batch(std::vector<proto::PortOffer>& batch) {
+void Guest::test_batch(std::vector<timbuktu::PortOffer>& batch) {
     // Streams of one batch are tested in parallel (at most 32 at a time), so
     // that many blocked streams do not add up their timeouts.
     for (std::size_t start = 0; start < batch.size(); start += 32) {
@@ -437,14 +437,14 @@ void Guest::test_batch(std::vector<proto::PortOffer>& batch) {
                                        : fmt::format("FAILED: {}", r.error);
             if (o_.expect_blocked) outcome += r.ok ? " (NOT blocked)" : " (blocked, as expected)";
             log_.event("stream", fmt::format("guest: offer {} service {} -> {}", tp(r.transport, r.port),
-                                             proto::service_name(r.service), outcome));
+                                             timbuktu::service_name(r.service), outcome));
             streams_.push_back(std::move(r));
         }
     }
     batch.clear();
 }
 
-StreamResult Guest::test_stream(const proto::PortOffer& of, bool forged) {
+StreamResult Guest::test_stream(const timbuktu::PortOffer& of, bool forged) {
     StreamResult r;
     r.transport = of.transport;
     r.service = of.service;
@@ -560,7 +560,7 @@ void Guest::service_data_tcp() {
         problem(error);
     } else {
         log_.event("service-data",
-                   fmt::format("guest: service stream {} -> ok ({} bytes echoed)", proto::service_name(o_.service),
+                   fmt::format("guest: service stream {} -> ok ({} bytes echoed)", timbuktu::service_name(o_.service),
                                payload.size()));
     }
     service_data_ = {{"ok", error.empty()},
@@ -636,7 +636,7 @@ void Guest::malformed_after() {
             return;
         }
         if (o_.malformed == "truncated-datagram") ::shutdown(fd_.get(), SHUT_WR);
-        if (proto::service_stream_unframed(o_.service)) {
+        if (timbuktu::service_stream_unframed(o_.service)) {
             outcome = "sent on an unframed service stream (service data, not a frame)";
         } else {
             // The host must close this contact; offers it sent before are skipped.
@@ -756,12 +756,12 @@ int Guest::finish() {
                         {"host", contact_.ip().to_string()},
                         {"port", o_.port},
                         {"local", local_.len ? local_.to_string() : ""}};
-        j["service"] = proto::service_name(o_.service);
+        j["service"] = timbuktu::service_name(o_.service);
         j["embedded_guest_address"] = v4text(embedded_);
         if (ack_)
             j["hello_ack"] = {{"host_name", ack_->host_name},
                               {"embedded_host_address", v4text(ack_->host_address)},
-                              {"service", proto::service_name(ack_->service)},
+                              {"service", timbuktu::service_name(ack_->service)},
                               {"flags", ack_->flags}};
         else
             j["hello_ack"] = nullptr;
@@ -770,14 +770,14 @@ int Guest::finish() {
             j["offers"].push_back({{"transport", tb::transport_name(of.transport)},
                                    {"port", of.port},
                                    {"address", v4text(of.address)},
-                                   {"service", proto::service_name(of.service)},
+                                   {"service", timbuktu::service_name(of.service)},
                                    {"lifetime", of.lifetime}});
         j["streams"] = json::array();
         for (const auto& s : streams_) {
             json sj = {{"transport", tb::transport_name(s.transport)},
                        {"address", s.address},
                        {"port", s.port},
-                       {"service", proto::service_name(s.service)},
+                       {"service", timbuktu::service_name(s.service)},
                        {"ok", s.ok},
                        {"bytes", s.bytes},
                        {"error", s.ok ? json(nullptr) : json(s.error)}};

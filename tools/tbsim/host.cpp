@@ -21,14 +21,14 @@
 
 #include "frames.hpp"
 #include "log.hpp"
-#include "protocol/services.hpp"
-#include "protocol/wire.hpp"
+#include "timbuktu/services.hpp"
+#include "timbuktu/wire.hpp"
 #include "servicedata.hpp"
 #include "sock.hpp"
 
 namespace tbsim {
 
-namespace proto = tb::proto;
+namespace timbuktu = tb::timbuktu;
 using json = nlohmann::json;
 using tb::Transport;
 
@@ -60,7 +60,7 @@ struct OfferPlan {
 };
 
 struct Offered {
-    proto::PortOffer offer;
+    timbuktu::PortOffer offer;
     bool listening = false;
 };
 
@@ -129,7 +129,7 @@ private:
 
     // ---- offers ----
     std::vector<OfferPlan> plan_tcp(std::uint8_t service) const;
-    std::vector<OfferPlan> plan_udp(const proto::Hello& hello) const;
+    std::vector<OfferPlan> plan_udp(const timbuktu::Hello& hello) const;
     std::vector<Offered> realise(const std::vector<OfferPlan>& plans, bool allow_forced,
                                  const tb::IpAddress& local, bool v6_contact);
     // Allocates a dynamic port and listens on it; nullopt when none is free.
@@ -137,10 +137,10 @@ private:
     bool ensure_listening(Transport t, std::uint16_t port, std::uint8_t service);
     bool start_listener(Transport t, std::uint16_t port, Fd fd, const std::string& role, Deadline until);
     std::uint32_t offer_address_for(const tb::IpAddress& local, bool v6_contact) const;
-    proto::HelloAck make_ack(std::uint8_t service, std::uint32_t host_address, bool tcp_contact) const;
-    std::string log_hello(const proto::Hello& hello, const std::string& who, const std::string& where);
+    timbuktu::HelloAck make_ack(std::uint8_t service, std::uint32_t host_address, bool tcp_contact) const;
+    std::string log_hello(const timbuktu::Hello& hello, const std::string& who, const std::string& where);
     void log_offer(const Offered& of, const SockAddr& peer, const std::string& round);
-    void log_guest_frame(const proto::FrameView& f, const SockAddr& peer, const std::string& where);
+    void log_guest_frame(const timbuktu::FrameView& f, const SockAddr& peer, const std::string& where);
 
     // ---- sessions ----
     void session_done() {
@@ -258,20 +258,20 @@ int Host::run() {
         spawn([this, f = std::move(fd), port]() mutable { contact_udp(std::move(f), port); });
     }
     if (ok && o_.legacy_ports) {
-        for (std::uint8_t s = proto::kServiceControl; s <= proto::kServiceExchangeFiles; ++s) {
-            const auto port = proto::service_legacy_port(s);
+        for (std::uint8_t s = timbuktu::kServiceControl; s <= timbuktu::kServiceExchangeFiles; ++s) {
+            const auto port = timbuktu::service_legacy_port(s);
             Fd fd = tcp_listen(listen_ip_, port, &err);
             if (!fd) {
-                log_.event("error", fmt::format("host: cannot listen on the legacy {} port: {}", proto::service_name(s), err));
+                log_.event("error", fmt::format("host: cannot listen on the legacy {} port: {}", timbuktu::service_name(s), err));
                 ok = false;
                 break;
             }
             log_.event("listening",
                        fmt::format("host: listening tcp/{} on {} (legacy {} port)", port, listen_ip_.to_string(),
-                                   proto::service_name(s)),
-                       {{"transport", "tcp"}, {"port", port}, {"role", "legacy " + proto::service_name(s)}});
+                                   timbuktu::service_name(s)),
+                       {{"transport", "tcp"}, {"port", port}, {"role", "legacy " + timbuktu::service_name(s)}});
             std::lock_guard lock(ports_mu_);
-            start_listener(Transport::tcp, port, std::move(fd), "legacy " + proto::service_name(s), Deadline::never());
+            start_listener(Transport::tcp, port, std::move(fd), "legacy " + timbuktu::service_name(s), Deadline::never());
         }
     }
     if (!ok) {
@@ -359,27 +359,27 @@ int Host::run() {
 std::vector<OfferPlan> Host::plan_tcp(std::uint8_t service) const {
     std::vector<OfferPlan> plans;
     switch (service) {
-        case proto::kServiceChat:
-        case proto::kServiceNotify:
-        case proto::kServiceClipboard:
-        case proto::kServiceDragAndDrop:
-        case proto::kServiceAskPermission: plans.push_back({service, Transport::tcp, 0, true}); break;
-        case proto::kServiceIntercom: plans.push_back({service, Transport::udp, 0, true}); break;
+        case timbuktu::kServiceChat:
+        case timbuktu::kServiceNotify:
+        case timbuktu::kServiceClipboard:
+        case timbuktu::kServiceDragAndDrop:
+        case timbuktu::kServiceAskPermission: plans.push_back({service, Transport::tcp, 0, true}); break;
+        case timbuktu::kServiceIntercom: plans.push_back({service, Transport::udp, 0, true}); break;
         default: break;  // probe, invite, unknown codes: HELLO-ACK only
     }
     for (unsigned i = 0; i < o_.extra_offers; ++i) plans.push_back({service, Transport::tcp, 0, false});
     return plans;
 }
 
-std::vector<OfferPlan> Host::plan_udp(const proto::Hello& hello) const {
+std::vector<OfferPlan> Host::plan_udp(const timbuktu::Hello& hello) const {
     std::vector<OfferPlan> plans;
     const auto s = hello.service;
     const bool attended = (hello.flags & 0x02) != 0;
-    if (s == proto::kServiceNone) {
+    if (s == timbuktu::kServiceNone) {
         // a probe: HELLO-ACK only
-    } else if (proto::service_legacy_port(s) != 0) {
-        plans.push_back({s, Transport::tcp, attended ? std::uint16_t{0} : proto::service_legacy_port(s), true});
-    } else if (s == proto::kServiceIntercom) {
+    } else if (timbuktu::service_legacy_port(s) != 0) {
+        plans.push_back({s, Transport::tcp, attended ? std::uint16_t{0} : timbuktu::service_legacy_port(s), true});
+    } else if (s == timbuktu::kServiceIntercom) {
         plans.push_back({s, Transport::udp, 0, true});
         plans.push_back({s, Transport::tcp, 0, true});
     } else {
@@ -430,7 +430,7 @@ std::optional<std::pair<std::uint16_t, bool>> Host::open_dynamic(Transport t, st
         std::string err;
         Fd fd = t == Transport::tcp ? tcp_listen(listen_ip_, port, &err) : udp_bind(listen_ip_, port, &err);
         if (!fd) continue;  // in use: try the next one
-        bool started = start_listener(t, port, std::move(fd), "dynamic " + proto::service_name(service),
+        bool started = start_listener(t, port, std::move(fd), "dynamic " + timbuktu::service_name(service),
                                       Deadline::after(o_.stream_linger));
         return std::pair{port, started};
     }
@@ -447,7 +447,7 @@ bool Host::ensure_listening(Transport t, std::uint16_t port, std::uint8_t servic
                                           tp(t, port), err));
         return false;
     }
-    return start_listener(t, port, std::move(fd), "forced " + proto::service_name(service),
+    return start_listener(t, port, std::move(fd), "forced " + timbuktu::service_name(service),
                           Deadline::after(o_.stream_linger));
 }
 
@@ -482,8 +482,8 @@ std::vector<Offered> Host::realise(const std::vector<OfferPlan>& plans, bool all
     return out;
 }
 
-proto::HelloAck Host::make_ack(std::uint8_t service, std::uint32_t host_address, bool tcp_contact) const {
-    proto::HelloAck a;
+timbuktu::HelloAck Host::make_ack(std::uint8_t service, std::uint32_t host_address, bool tcp_contact) const {
+    timbuktu::HelloAck a;
     a.version_major = 5;
     a.version_minor = 2;
     a.service = service;
@@ -498,9 +498,9 @@ proto::HelloAck Host::make_ack(std::uint8_t service, std::uint32_t host_address,
 
 // One line per accepted HELLO, the same for TCP and legacy UDP contact: the
 // NAT scenarios read the embedded guest address from it. Returns the service's name.
-std::string Host::log_hello(const proto::Hello& hello, const std::string& who, const std::string& where) {
+std::string Host::log_hello(const timbuktu::Hello& hello, const std::string& who, const std::string& where) {
     ++c_hellos_;
-    const auto service = proto::service_name(hello.service);
+    const auto service = timbuktu::service_name(hello.service);
     // B3: a body of 164 bytes or more carries a second copy of the guest's
     // address at 160-163; it sits in the opaque bytes after the name.
     std::optional<std::uint32_t> second;
@@ -539,11 +539,11 @@ void Host::log_offer(const Offered& of, const SockAddr& peer, const std::string&
     const auto& po = of.offer;
     log_.event("offer",
                fmt::format("host: offer {} service {} address {} lifetime {} to {}{} ({})", tp(po.transport, po.port),
-                           proto::service_name(po.service), v4text(po.address), po.lifetime, peer.to_string(),
+                           timbuktu::service_name(po.service), v4text(po.address), po.lifetime, peer.to_string(),
                            round.empty() ? "" : " " + round, of.listening ? "listening" : "not listening"),
                {{"transport", tb::transport_name(po.transport)},
                 {"port", po.port},
-                {"service", proto::service_name(po.service)},
+                {"service", timbuktu::service_name(po.service)},
                 {"address", v4text(po.address)},
                 {"lifetime", po.lifetime},
                 {"guest", peer.to_string()},
@@ -551,12 +551,12 @@ void Host::log_offer(const Offered& of, const SockAddr& peer, const std::string&
                 {"listening", of.listening}});
 }
 
-void Host::log_guest_frame(const proto::FrameView& f, const SockAddr& peer, const std::string& where) {
-    if (f.header.frame_class == proto::kClassHost && f.opcode() == proto::kOpPortOffer) {
+void Host::log_guest_frame(const timbuktu::FrameView& f, const SockAddr& peer, const std::string& where) {
+    if (f.header.frame_class == timbuktu::kClassHost && f.opcode() == timbuktu::kOpPortOffer) {
         ++c_forged_;
-        auto po = proto::parse_port_offer(f.body);
+        auto po = timbuktu::parse_port_offer(f.body);
         std::string what = "malformed";
-        if (auto* v = proto::parsed_value(po)) what = tp(v->transport, v->port);
+        if (auto* v = timbuktu::parsed_value(po)) what = tp(v->transport, v->port);
         log_.event("forged",
                    fmt::format("host: PORT-OFFER frame ({}) sent by the guest {} on {} ignored: only the host offers ports",
                                what, peer.to_string(), where),
@@ -623,9 +623,9 @@ void Host::contact_tcp(Fd fd, SockAddr peer, SockAddr local, std::uint16_t port)
                        {{"guest", who}, {"contact", where}, {"reason", first.reason}});
             return;
     }
-    proto::FrameView fv{first.header, first.body};
-    if (first.header.frame_class != proto::kClassGuest || fv.opcode() != proto::kOpHello) {
-        if (first.header.frame_class == proto::kClassHost && fv.opcode() == proto::kOpPortOffer) {
+    timbuktu::FrameView fv{first.header, first.body};
+    if (first.header.frame_class != timbuktu::kClassGuest || fv.opcode() != timbuktu::kOpHello) {
+        if (first.header.frame_class == timbuktu::kClassHost && fv.opcode() == timbuktu::kOpPortOffer) {
             log_guest_frame(fv, peer, where);
         } else {
             ++c_not_hello_;
@@ -636,21 +636,21 @@ void Host::contact_tcp(Fd fd, SockAddr peer, SockAddr local, std::uint16_t port)
         closing("not Timbuktu contact");
         return;
     }
-    auto parsed = proto::parse_hello(first.body);
-    if (auto* err = proto::parsed_error(parsed)) {
+    auto parsed = timbuktu::parse_hello(first.body);
+    if (auto* err = timbuktu::parsed_error(parsed)) {
         ++c_malformed_;
         log_.event("malformed",
                    fmt::format("host: malformed HELLO from {} on {}: {}; closing contact", who, where, err->reason),
                    {{"guest", who}, {"contact", where}, {"reason", err->reason}});
         return;
     }
-    const auto& hello = std::get<proto::Hello>(parsed);
+    const auto& hello = std::get<timbuktu::Hello>(parsed);
     const auto service = log_hello(hello, who, where);
 
     const bool v6 = peer.is_real_v6();
     const auto local_ip = local.ip();
     const auto ack = make_ack(hello.service, v6 ? 0 : local_ip.v4_value(), true);
-    auto ack_frame = proto::hello_ack_frame(ack);
+    auto ack_frame = timbuktu::hello_ack_frame(ack);
     auto log_ack = [&] {
         log_.event("hello-ack",
                    fmt::format("host: HELLO-ACK to {} service {} embedded-host-address {} name \"{}\"", who, service,
@@ -661,7 +661,7 @@ void Host::contact_tcp(Fd fd, SockAddr peer, SockAddr local, std::uint16_t port)
                     {"host_name", ack.host_name}});
     };
 
-    if (proto::service_stream_unframed(hello.service)) {
+    if (timbuktu::service_stream_unframed(hello.service)) {
         auto data = make_service_data(hello.service);
         auto out = ack_frame;
         append(out, data);
@@ -702,7 +702,7 @@ void Host::contact_tcp(Fd fd, SockAddr peer, SockAddr local, std::uint16_t port)
     const auto plans = plan_tcp(hello.service);
     auto offered = realise(plans, true, local_ip, v6);
     auto out = ack_frame;
-    for (const auto& of : offered) append(out, proto::port_offer_frame(of.offer));
+    for (const auto& of : offered) append(out, timbuktu::port_offer_frame(of.offer));
     auto w = write_all(fd.get(), out, Deadline::after(10));
     if (w.status != IoStatus::ok) {
         closing(fmt::format("cannot send the HELLO-ACK: {}", io_text(w)));
@@ -721,14 +721,14 @@ void Host::contact_tcp(Fd fd, SockAddr peer, SockAddr local, std::uint16_t port)
         if (r.status == FrameReader::Status::frame) {
             touch();
             idle = Deadline::after(o_.contact_idle);
-            log_guest_frame(proto::FrameView{r.header, r.body}, peer, where);
+            log_guest_frame(timbuktu::FrameView{r.header, r.body}, peer, where);
             continue;
         }
         if (r.status == FrameReader::Status::timeout) {
             if (second && second->expired()) {
                 auto more = realise(plans, false, local_ip, v6);
                 std::vector<std::uint8_t> frames;
-                for (const auto& of : more) append(frames, proto::port_offer_frame(of.offer));
+                for (const auto& of : more) append(frames, timbuktu::port_offer_frame(of.offer));
                 if (write_all(fd.get(), frames, Deadline::after(10)).status != IoStatus::ok) {
                     end = "cannot send the second round of offers";
                     break;
@@ -785,17 +785,17 @@ void Host::handle_datagram(int fd, std::uint16_t port, const Datagram& d) {
     const tb::IpAddress local = d.to.value_or(tb::IpAddress::v4(0));
     log_.event("contact", fmt::format("host: contact {} from {} to {} ({} bytes)", where, who, local.to_string(), d.data.size()),
                {{"transport", "udp"}, {"port", port}, {"guest", who}, {"local", local.to_string()}, {"bytes", d.data.size()}});
-    auto split = proto::split_datagram(d.data);
-    if (auto* err = proto::parsed_error(split)) {
+    auto split = timbuktu::split_datagram(d.data);
+    if (auto* err = timbuktu::parsed_error(split)) {
         ++c_malformed_;
         log_.event("malformed", fmt::format("host: malformed datagram from {} on {}: {}; ignored", who, where, err->reason),
                    {{"guest", who}, {"contact", where}, {"reason", err->reason}});
         return;
     }
-    const auto& frames = std::get<std::vector<proto::FrameView>>(split);
+    const auto& frames = std::get<std::vector<timbuktu::FrameView>>(split);
     const auto& first = frames.front();
-    if (first.header.frame_class != proto::kClassGuest || first.opcode() != proto::kOpHello) {
-        if (first.header.frame_class == proto::kClassHost && first.opcode() == proto::kOpPortOffer) {
+    if (first.header.frame_class != timbuktu::kClassGuest || first.opcode() != timbuktu::kOpHello) {
+        if (first.header.frame_class == timbuktu::kClassHost && first.opcode() == timbuktu::kOpPortOffer) {
             for (const auto& f : frames) log_guest_frame(f, d.from, where);
         } else {
             ++c_not_hello_;
@@ -805,14 +805,14 @@ void Host::handle_datagram(int fd, std::uint16_t port, const Datagram& d) {
         }
         return;
     }
-    auto parsed = proto::parse_hello(first.body);
-    if (auto* err = proto::parsed_error(parsed)) {
+    auto parsed = timbuktu::parse_hello(first.body);
+    if (auto* err = timbuktu::parsed_error(parsed)) {
         ++c_malformed_;
         log_.event("malformed", fmt::format("host: malformed HELLO from {} on {}: {}; ignored", who, where, err->reason),
                    {{"guest", who}, {"contact", where}, {"reason", err->reason}});
         return;
     }
-    const auto& hello = std::get<proto::Hello>(parsed);
+    const auto& hello = std::get<timbuktu::Hello>(parsed);
     for (std::size_t i = 1; i < frames.size(); ++i) log_guest_frame(frames[i], d.from, where);
 
     const std::string key = who + " " + where;
@@ -831,8 +831,8 @@ void Host::handle_datagram(int fd, std::uint16_t port, const Datagram& d) {
     const bool v6 = d.from.is_real_v6();
     const auto ack = make_ack(hello.service, v6 ? 0 : local.v4_value(), false);
     auto offered = realise(plan_udp(hello), true, local, v6);
-    auto reply = proto::hello_ack_frame(ack);
-    for (const auto& of : offered) append(reply, proto::port_offer_frame(of.offer));
+    auto reply = timbuktu::hello_ack_frame(ack);
+    for (const auto& of : offered) append(reply, timbuktu::port_offer_frame(of.offer));
     int e = 0;
     if (!udp_send(fd, reply, d.from, d.to, &e)) {
         log_.event("error", fmt::format("host: cannot answer {} on {}: {}", who, where, errno_text(e)));

@@ -7,10 +7,10 @@
 
 #include <fmt/format.h>
 
-#include "common/net.hpp"
+#include "net/address.hpp"
 #include "guest.hpp"
 #include "host.hpp"
-#include "protocol/services.hpp"
+#include "timbuktu/services.hpp"
 
 #ifndef TBHELPER_VERSION
 #define TBHELPER_VERSION "0.0.0"
@@ -19,7 +19,7 @@
 namespace {
 
 std::string check_service(const std::string& s) {
-    return tb::proto::service_from_name(s) ? std::string()
+    return tb::timbuktu::service_from_name(s) ? std::string()
                                            : fmt::format("unknown service {:?}: use none, control, observe, send-files, "
                                                          "exchange-files, chat, notify, intercom, clipboard-exchange, "
                                                          "drag-and-drop, ask-for-permission, invite, service-N or a "
@@ -178,7 +178,7 @@ int main(int argc, char** argv) {
         if (offer_port) h.offer_port = static_cast<std::uint16_t>(offer_port);
         return tbsim::run_host(h);
     }
-    g.service = *tb::proto::service_from_name(service);
+    g.service = *tb::timbuktu::service_from_name(service);
     if (forge) g.forge_offer = static_cast<std::uint16_t>(forge);
     if (g.malformed_after_hello && g.malformed.empty()) {
         fmt::print(stderr, "guest: --malformed-after-hello needs --malformed KIND\n");

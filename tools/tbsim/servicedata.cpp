@@ -2,8 +2,8 @@
 
 #include <fmt/format.h>
 
-#include "common/net.hpp"
-#include "protocol/services.hpp"
+#include "net/address.hpp"
+#include "timbuktu/services.hpp"
 
 namespace tbsim {
 
@@ -19,7 +19,7 @@ const char* const kFileText = "Sent by the tbsim host over a Timbuktu send-files
 
 std::vector<std::uint8_t> make_service_data(std::uint8_t service) {
     std::vector<std::uint8_t> out;
-    if (service == tb::proto::kServiceSendFiles) {
+    if (service == tb::timbuktu::kServiceSendFiles) {
         out.push_back(kOpStart);
         out.push_back(kOpFileHeader);
         for (char c : std::string("TEXTttxt")) out.push_back(static_cast<std::uint8_t>(c));
@@ -39,7 +39,7 @@ std::vector<std::uint8_t> make_service_data(std::uint8_t service) {
         out.push_back(kOpEnd);
         return out;
     }
-    std::string block = fmt::format("TBSIM {} SERVICE DATA ", tb::proto::service_name(service));
+    std::string block = fmt::format("TBSIM {} SERVICE DATA ", tb::timbuktu::service_name(service));
     block.resize(kPlainServiceDataSize, '.');
     out.assign(block.begin(), block.end());
     return out;
@@ -48,7 +48,7 @@ std::vector<std::uint8_t> make_service_data(std::uint8_t service) {
 ServiceDataCheck check_service_data(std::uint8_t service, std::span<const std::uint8_t> b) {
     ServiceDataCheck r;
     using S = ServiceDataCheck::State;
-    if (service != tb::proto::kServiceSendFiles) {
+    if (service != tb::timbuktu::kServiceSendFiles) {
         if (b.size() < kPlainServiceDataSize) return r;
         const std::string prefix = "TBSIM ";
         if (!std::equal(prefix.begin(), prefix.end(), b.begin())) {
@@ -58,7 +58,7 @@ ServiceDataCheck check_service_data(std::uint8_t service, std::span<const std::u
         }
         r.state = S::complete;
         r.consumed = kPlainServiceDataSize;
-        r.description = fmt::format("{} bytes of {} data", kPlainServiceDataSize, tb::proto::service_name(service));
+        r.description = fmt::format("{} bytes of {} data", kPlainServiceDataSize, tb::timbuktu::service_name(service));
         return r;
     }
     // Send files: walk the A8 opcodes until 0xFE.

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "common/net.hpp"
+#include "net/address.hpp"
 
 namespace tbsim {
 

@@ -1,0 +1,65 @@
+// Pure packet code for tbhelperd: the IPv4/IPv6 + TCP/UDP header walk that
+// finds the L4 payload of a queued packet, and the same-length payload rewrite
+// with an incremental checksum fix (RFC 1624). No sockets, no libraries, so the
+// unit tests and the fuzzers can reach it.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+
+#include "net/address.hpp"
+
+namespace tb::net {
+
+struct ParsedPacket {
+    IpAddress src;
+    IpAddress dst;
+    std::uint8_t l4proto = 0;      // IPPROTO_TCP / IPPROTO_UDP
+    std::size_t l4_offset = 0;     // start of the TCP/UDP header in the packet
+    std::size_t payload_offset = 0;
+    std::size_t payload_length = 0;
+    std::uint16_t sport = 0;
+    std::uint16_t dport = 0;
+    std::uint32_t tcp_seq = 0;
+    std::uint8_t tcp_flags = 0;    // FIN 0x01 SYN 0x02 RST 0x04 ...
+    std::size_t checksum_offset = 0;  // of the L4 checksum field
+};
+
+constexpr std::uint8_t kTcpFin = 0x01, kTcpSyn = 0x02, kTcpRst = 0x04;
+
+enum class ParseError {
+    none,
+    truncated,      // shorter than its own headers or length fields say
+    bad_version,    // not IPv4 / IPv6
+    fragment,       // a fragment (conntrack reassembles before helpers; never expected here)
+    not_tcp_udp,    // other transport, or an IPv6 extension chain we do not walk
+};
+std::string parse_error_name(ParseError e);
+
+// Walks the headers of `packet` (starting at the IP header). On success fills
+// `out` and returns ParseError::none. Every offset it returns lies inside the
+// packet; payload_offset + payload_length <= packet.size().
+ParseError parse_packet(std::span<const std::uint8_t> packet, ParsedPacket& out);
+
+// RFC 1071 one's-complement sum of `data`, folded to 16 bits, as if `data`
+// started at an even (odd_start == false) or odd offset of the summed region.
+std::uint16_t ones_sum(std::span<const std::uint8_t> data, bool odd_start = false);
+
+// The full L4 checksum of a parsed packet (pseudo-header included), as the
+// wire would carry it; for tests and for verifying a rewrite.
+std::uint16_t l4_checksum(std::span<const std::uint8_t> packet, const ParsedPacket& p);
+
+enum class RewriteResult { done, out_of_range, mismatch };
+
+// Replaces 4 bytes at `payload_pos` of the L4 payload, if they still hold
+// `old_bytes`, and fixes the L4 checksum incrementally so that a checksum that
+// was wrong stays wrong (we must not launder corrupt packets). An IPv4 UDP
+// checksum of 0 ("none") stays 0. The IP header does not change: same length.
+RewriteResult rewrite_payload4(std::span<std::uint8_t> packet, const ParsedPacket& p, std::size_t payload_pos,
+                               const std::array<std::uint8_t, 4>& old_bytes,
+                               const std::array<std::uint8_t, 4>& new_bytes);
+
+}  // namespace tb::net

@@ -1,0 +1,38 @@
+// Pure netlink attribute code for the conntrack nest (NFQA_CT) of a queued
+// packet and of its verdict: just the CTA_HELP part, which carries the helper's
+// 32 bytes of private data (nfnetlink_cthelper's NFCTH_PRIV_DATA_LEN).
+//
+// Why by hand and not nfct_nlmsg_build: libnetfilter_conntrack 1.0.9 stores
+// ATTR_HELPER_INFO but emits CTA_HELP_INFO with length 0 (verified), and it
+// refuses to build a conntrack without an original tuple, so its nest would
+// also carry a meaningless all-zero tuple. The kernel's glue parser reads only
+// CTA_HELP (and a few others we do not send) from a verdict's NFQA_CT.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace tb::netfilter {
+
+// The complete NFQA_CT attribute (header included, padded to 4 bytes):
+//   NFQA_CT { CTA_HELP { CTA_HELP_NAME "<name>\0", [CTA_HELP_INFO <info>] } }
+// An empty name detaches the helper from the connection (ctnetlink_change_helper),
+// in which case `info` must be empty. Returns an empty vector when the input does
+// not fit a netlink attribute.
+std::vector<std::uint8_t> build_nfqa_ct_help(std::string_view helper_name, std::span<const std::uint8_t> info);
+
+struct CtHelp {
+    std::string name;
+    std::vector<std::uint8_t> info;  // CTA_HELP_INFO, empty when absent
+    bool has_info = false;
+};
+
+// Finds CTA_HELP in the payload of an NFQA_CT attribute (the conntrack
+// attributes, CTA_*). Bounds-checked; nullopt when there is none or it is malformed.
+std::optional<CtHelp> parse_ct_help(std::span<const std::uint8_t> nfqa_ct_payload);
+
+}  // namespace tb::netfilter

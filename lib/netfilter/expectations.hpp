@@ -1,0 +1,57 @@
+// Carries out timbuktu::Expect: a conntrack expectation created through
+// ctnetlink (libnetfilter_conntrack's nfexp_* over a libmnl socket, with an ACK
+// so that every failure is seen, counted and logged).
+//
+// Why this path and not an NFQA_EXP nest in the verdict: offers always come
+// from the host, i.e. in the reply direction, so the master conntrack is
+// confirmed by then and ctnetlink can find it; the ACK gives a real error for
+// every failure (the verdict path drops errors silently); a second message can
+// shorten the timeout (the kernel's create path always uses the helper
+// policy's timeout); and the expectation exists before the packet carrying the
+// offer is released, so the guest cannot race it.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <string>
+
+#include "conntrack_facts.hpp"
+#include "timbuktu/decisions.hpp"
+#include "netlink_socket.hpp"
+
+namespace tb::netfilter {
+
+struct CreatedExpectation {
+    Transport transport = Transport::tcp;
+    IpAddress src;
+    IpAddress dst;
+    std::uint16_t dport = 0;
+    std::uint8_t service = 0;
+    std::uint32_t timeout = 0;
+    std::int64_t created = 0;  // unix time
+};
+
+class ExpectationMaker {
+public:
+    ExpectationMaker();
+
+    // Creates (or refreshes) the expectation; `policy_timeout` is what the
+    // helper was registered with. Returns 0 or the kernel's positive errno; the
+    // caller logs and counts (expect_outcome.hpp says what a failure means).
+    // `note` receives a warning worth logging even on success.
+    int create(const ConntrackFacts& master, const timbuktu::Expect& e, std::uint32_t policy_timeout,
+               std::string& note);
+
+    // The most recent expectations created (newest last), for the control socket.
+    const std::deque<CreatedExpectation>& recent() const { return recent_; }
+    static constexpr std::size_t kRecentLimit = 256;
+
+private:
+    int send(const ConntrackFacts& master, const timbuktu::Expect& e, bool create, bool with_fn,
+             std::uint32_t timeout);
+
+    NetlinkSocket nl_;
+    std::deque<CreatedExpectation> recent_;
+};
+
+}  // namespace tb::netfilter

@@ -1,0 +1,993 @@
+// Spec B7/B8: the per-connection state machine. See docs/protocol-model.md for
+// every choice made where the spec leaves room.
+#include "timbuktu/session.hpp"
+
+#include <algorithm>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "stream/stream_reader.hpp"
+#include "timbuktu/services.hpp"
+#include "timbuktu/wire.hpp"
+
+namespace tb::timbuktu {
+
+std::string phase_name(Phase p) {
+    switch (p) {
+        case Phase::await_hello: return "await-hello";
+        case Phase::await_ack: return "await-ack";
+        case Phase::framed: return "framed";
+        case Phase::service_data: return "service-data";
+        case Phase::not_timbuktu: return "not-timbuktu";
+        case Phase::lost: return "lost";
+        case Phase::hostile: return "hostile";
+        case Phase::unmodelled: return "unmodelled";
+    }
+    return "unknown";
+}
+
+namespace {
+
+// Hard bound on the per-connection table of accepted offers, whatever the
+// policy says (the configuration allows at most this many).
+constexpr std::size_t kMaxOfferTable = kMaxExpectationsLimit;
+// Rewrites remembered per direction, so that a retransmitted segment carrying a
+// rewritten field is rewritten the same way again.
+constexpr std::size_t kRememberedRewrites = 4;
+// docs/protocol-model.md#malformed-cap: the 8th malformed frame or datagram of
+// a connection makes it hostile; it is no longer parsed.
+constexpr std::uint8_t kMaxMalformedPerSession = 8;
+// docs/protocol-model.md#event-bounds: events are the Notes of level info and
+// warning and the Refuse decisions, i.e. what becomes a log line.
+constexpr std::size_t kMaxEventsPerPacket = 16;
+constexpr std::uint32_t kMaxEventsPerSession = 256;
+constexpr std::size_t kMaxDebugNotesPerPacket = 4;
+
+// Persisted form (kPersistedStateSize = 32 bytes), version 2
+// (docs/protocol-model.md#persistence):
+//   [0] magic 'T'  [1] version  [2] phase  [3] service
+//   [4] flags. TCP: bits 0-2 guest direction synced/mid-frame/stopped, bits 3-5 host
+//       direction. UDP: bit 6, the first reply datagram is still to be examined (A10).
+//   [5..8] guest direction next seq  [9..12] host direction next seq   (big-endian)
+//   [13] distinct accepted offers  [14] number of offer keys that follow
+//   [15..29] up to 5 offer keys, most recent first: transport (6/17), port (be16)
+//   [30] malformed frames so far (version 1: reserved, 0)   [31] CRC-8 of bytes 0..30
+// Version 1 (tbhelper 0.1) is the same without bit 6, byte 30 and the phases
+// hostile and unmodelled; restore() still reads it.
+constexpr std::uint8_t kPersistMagic = 0x54;
+constexpr std::uint8_t kPersistVersion = 2;
+constexpr std::uint8_t kPersistVersion1 = 1;
+constexpr std::size_t kPersistKeysOffset = 15;
+constexpr std::size_t kPersistMaxKeys = 5;
+constexpr std::uint8_t kFlagSynced = 1, kFlagMidFrame = 2, kFlagStopped = 4;
+constexpr int kHostFlagShift = 3;
+constexpr std::uint8_t kFlagAwaitReplyVerdict = 0x40;
+
+std::uint8_t crc8(std::span<const std::uint8_t> bytes) {
+    std::uint8_t crc = 0;
+    for (auto b : bytes) {
+        crc ^= b;
+        for (int i = 0; i < 8; ++i)
+            crc = static_cast<std::uint8_t>((crc & 0x80) ? (crc << 1) ^ 0x07 : crc << 1);
+    }
+    return crc;
+}
+
+const char* side_name(PacketDirection d) { return d == PacketDirection::original ? "guest" : "host"; }
+
+std::string offer_text(const timbuktu::PortOffer& o) {
+    return fmt::format("PORT-OFFER {} {}/{} address {} lifetime {}s", timbuktu::service_name(o.service),
+                       transport_name(o.transport), o.port, IpAddress::v4(o.address).to_string(), o.lifetime);
+}
+
+// docs/protocol-model.md#b9-unmodelled: u16 0x0023 or 0x0025 where a frame
+// header should be.
+bool unmodelled_signature(std::span<const std::uint8_t> payload) {
+    if (payload.size() < 2) return false;
+    const std::uint16_t first = load_be16(payload.data());
+    return first == 0x0023 || first == 0x0025;
+}
+bool starts_with_frame_header(std::span<const std::uint8_t> payload) {
+    return payload.size() >= timbuktu::kHeaderSize && timbuktu::parsed_value(timbuktu::decode_header(payload)) != nullptr;
+}
+std::string leading_bytes(std::span<const std::uint8_t> payload) {
+    std::string out;
+    for (std::size_t i = 0; i < std::min<std::size_t>(payload.size(), 4); ++i)
+        out += fmt::format("{}{:02x}", i ? " " : "", payload[i]);
+    return out;
+}
+
+struct OfferKey {
+    Transport transport = Transport::tcp;
+    std::uint16_t port = 0;
+    friend bool operator==(const OfferKey&, const OfferKey&) = default;
+};
+
+struct RememberedRewrite {
+    std::uint32_t seq = 0;
+    std::array<std::uint8_t, 4> old_bytes{};
+    std::array<std::uint8_t, 4> new_bytes{};
+    const char* what = "";
+};
+
+struct DirectionState {
+    stream::StreamReader reader;
+    // Stream position of the frame whose start (class and opcode) was judged,
+    // and of the frame whose embedded addresses are being examined, so that a
+    // frame seen first as a prefix and then complete is judged once and each
+    // of its address fields is examined once (bit i of examined_fields).
+    std::optional<std::uint32_t> judged_frame;
+    std::optional<std::uint32_t> examined_frame;
+    std::uint8_t examined_fields = 0;
+    std::array<RememberedRewrite, kRememberedRewrites> rewrites{};
+    std::uint8_t rewrite_count = 0;
+    std::uint8_t rewrite_next = 0;
+
+    void remember(const RememberedRewrite& r) {
+        rewrites[rewrite_next] = r;
+        rewrite_next = static_cast<std::uint8_t>((rewrite_next + 1) % rewrites.size());
+        rewrite_count = static_cast<std::uint8_t>(std::min<std::size_t>(rewrite_count + 1u, rewrites.size()));
+    }
+    void new_datagram() {
+        // Datagram offsets repeat from one datagram to the next: judge and examine every frame afresh.
+        judged_frame.reset();
+        examined_frame.reset();
+        examined_fields = 0;
+    }
+};
+
+struct Candidate {
+    timbuktu::PortOffer offer;
+    std::size_t slot;  // index of the decision reserved for it; kNoSlot once given up
+};
+constexpr std::size_t kNoSlot = SIZE_MAX;
+constexpr std::size_t kMaxRepeatsPerPacket = 4;
+// Guest bytes kept until the host's first frame to check retransmits against
+// (docs/protocol-model.md#guest-consistency): a HELLO with the longest name is
+// 6 + 272 bytes.
+constexpr std::size_t kGuestPrefixBytes = 512;
+
+// Everything one packet produces while it is being parsed.
+struct PacketContext {
+    PacketDirection direction;
+    std::uint32_t payload_seq;  // TCP: seq of payload[0]. UDP: 0 (positions are datagram offsets)
+    std::span<const std::uint8_t> payload;
+    Decisions& out;
+    bool malformed = false;      // this packet never produces an Expect
+    std::size_t malformed_frames = 0;
+    bool malformed_said = false;            // the packet's one malformed Note was pushed or suppressed
+    std::size_t malformed_note = SIZE_MAX;  // its index when pushed
+    std::size_t events = 0;      // info/warning Notes and Refuses pushed
+    std::size_t suppressed = 0;  // events left out by the bounds
+    std::size_t debug_notes = 0;
+    // Offers that passed address and port policy, each with the slot reserved
+    // for its decision, so that decisions stay in stream order.
+    std::vector<Candidate> candidates;
+    std::vector<std::size_t> dead_slots;  // reserved slots that end up empty
+};
+
+}  // namespace
+
+struct Session::Impl {
+    ConnectionFacts facts;
+    Policy policy;
+    Counters* counters;
+    Phase phase = Phase::await_hello;
+    std::uint8_t service = 0;
+    std::uint8_t malformed_frames = 0;     // of this connection; kMaxMalformedPerSession makes it hostile
+    bool await_reply_verdict = false;      // A10: the first reply datagram is still to be examined
+    bool events_capped = false;            // kMaxEventsPerSession reached and said so
+    std::uint32_t events_reported = 0;
+    std::array<DirectionState, 2> directions;
+    std::vector<OfferKey> known_offers;  // most recent last; at most kMaxOfferTable
+    std::uint32_t accepted = 0;          // distinct accepted offers; at most kMaxOfferTable
+    // TCP, until the host's first frame: the first bytes of the guest's stream
+    // as the engine saw them, to catch a guest that sends other bytes for the
+    // same positions (docs/protocol-model.md#guest-consistency). Freed after.
+    struct GuestPrefix {
+        std::uint32_t seq = 0;
+        std::vector<std::uint8_t> bytes;
+    };
+    std::unique_ptr<GuestPrefix> guest_prefix;
+
+    Impl(ConnectionFacts f, const Policy& p, Counters& c, stream::HoldBudget* budget)
+        : facts(std::move(f)), policy(p), counters(&c) {
+        for (auto& d : directions) d.reader = stream::StreamReader(budget);
+    }
+
+    bool is_tcp() const { return facts.transport == Transport::tcp; }
+    bool is_v4() const { return facts.guest.is_v4() && facts.contact_address.is_v4() && facts.host.is_v4(); }
+    bool ipv6_contact() const { return facts.contact_address.is_v6(); }
+    bool dnat() const { return facts.host.family != IpAddress::Family::none && facts.host != facts.contact_address; }
+    bool snat() const { return facts.guest_translated.family != IpAddress::Family::none &&
+                               facts.guest_translated != facts.guest; }
+    bool natted() const { return dnat() || snat(); }
+    bool terminal() const {
+        return phase == Phase::service_data || phase == Phase::not_timbuktu || phase == Phase::lost ||
+               phase == Phase::hostile || phase == Phase::unmodelled;
+    }
+    DirectionState& side(PacketDirection d) { return directions[d == PacketDirection::original ? 0 : 1]; }
+
+    Decisions on_packet(const Packet& packet);
+    void on_tcp(const Packet& packet, PacketContext& ctx);
+    void on_udp(const Packet& packet, PacketContext& ctx);
+    void on_first_reply_verdict(PacketContext& ctx);
+    bool on_frame(PacketContext& ctx, const stream::StreamReader::Frame& frame);
+    bool judge(PacketContext& ctx, const stream::StreamReader::Frame& frame);
+    bool on_guest_frame(PacketContext& ctx, const stream::StreamReader::Frame& frame);
+    bool on_host_frame(PacketContext& ctx, const stream::StreamReader::Frame& frame);
+    void forged(PacketContext& ctx, const stream::StreamReader::Frame& frame);
+    void examine_addresses(PacketContext& ctx, const stream::StreamReader::Frame& frame);
+    void examine_field(PacketContext& ctx, const stream::StreamReader::Frame& frame, std::size_t offset,
+                       const IpAddress& from, const IpAddress& to, const char* what);
+    void replay_rewrites(PacketContext& ctx);
+    void on_offer(PacketContext& ctx, const timbuktu::PortOffer& offer);
+    void commit_offers(PacketContext& ctx);
+    void finish_packet(PacketContext& ctx);
+    bool event(PacketContext& ctx, Decision d, bool force = false);
+    void debug(PacketContext& ctx, std::string text);
+    void refuse(PacketContext& ctx, RefuseReason reason, std::string detail);
+    void malformed(PacketContext& ctx, std::string text);
+    void not_timbuktu(PacketContext& ctx, const std::string& why, bool stop_watching = true);
+    void hostile(PacketContext& ctx, const std::string& why, bool reflected);
+    bool guest_bytes_consistent(PacketContext& ctx, std::uint32_t seq, std::span<const std::uint8_t> payload);
+    void unmodelled(PacketContext& ctx, const std::string& why);
+    void enter_terminal(PacketContext& ctx, Phase p, const std::string& why, bool stop_watching = true);
+    void on_reader_stop(PacketContext& ctx, const stream::StreamReader::FeedResult& r);
+    PersistedState persisted() const;
+
+    // Hands the frames of one TCP segment to on_frame.
+    struct FrameSink final : stream::StreamReader::Sink {
+        Impl* impl;
+        PacketContext* ctx;
+        FrameSink(Impl* i, PacketContext* c) : impl(i), ctx(c) {}
+        bool on_frame(const stream::StreamReader::Frame& frame) override { return impl->on_frame(*ctx, frame); }
+    };
+};
+
+// ---- packets ----
+
+Decisions Session::Impl::on_packet(const Packet& packet) {
+    saturating_inc(counters->packets);
+    Decisions out;
+    PacketContext ctx{packet.direction, is_tcp() ? packet.tcp_seq : 0, packet.payload, out, {}, {}, {}, {}, {}, {},
+                      {}, {}, {}};
+    if (is_tcp()) on_tcp(packet, ctx);
+    else on_udp(packet, ctx);
+    finish_packet(ctx);
+    return out;
+}
+
+void Session::Impl::on_tcp(const Packet& packet, PacketContext& ctx) {
+    DirectionState& dir = side(packet.direction);
+    std::uint32_t data_seq = packet.tcp_seq;
+    if (packet.tcp_syn) {
+        data_seq = packet.tcp_seq + 1;  // the SYN occupies one sequence number
+        dir.reader.start_at(data_seq);
+        ctx.payload_seq = data_seq;
+    }
+    if (packet.payload.empty()) return;
+    replay_rewrites(ctx);  // also after the session stopped: retransmits must match what was sent
+    if (terminal()) return;
+    if (phase == Phase::await_hello && packet.direction == PacketDirection::reply) {
+        not_timbuktu(ctx, "the host side sent data before any guest frame (a Timbuktu guest speaks first)");
+        return;
+    }
+    // Also when the guest direction is no longer parsed (a malformed header,
+    // services 1-4): what the guest says again must still be what it said.
+    if (packet.direction == PacketDirection::original && !guest_bytes_consistent(ctx, data_seq, packet.payload))
+        return;
+    if (dir.reader.stopped()) return;
+    FrameSink sink(this, &ctx);
+    auto result = dir.reader.feed(data_seq, packet.payload, sink);
+    if (guest_prefix && phase != Phase::await_hello && phase != Phase::await_ack) guest_prefix.reset();
+    if (result.refused) ctx.out.push_back(DropForRetransmit{});
+    if (result.dropped > 0) {
+        for (std::size_t i = 0; i < result.dropped; ++i) saturating_inc(counters->held_dropped);
+        debug(ctx, fmt::format("{} direction: {} out-of-order segment(s) dropped to stay within the holding "
+                               "bounds ({} segments, {} bytes, and the shared budget); the peer retransmits them",
+                               side_name(ctx.direction), result.dropped, stream::StreamReader::kMaxHeldSegments,
+                               stream::StreamReader::kMaxHeldBytes));
+    }
+    if (result.stopped_now != stream::StreamReader::StopReason::none) on_reader_stop(ctx, result);
+}
+
+void Session::Impl::on_udp(const Packet& packet, PacketContext& ctx) {
+    if (packet.payload.empty()) return;
+    if (await_reply_verdict && packet.direction == PacketDirection::reply) {
+        on_first_reply_verdict(ctx);
+        return;
+    }
+    if (terminal()) return;
+    if (phase == Phase::await_hello && packet.direction == PacketDirection::reply) {
+        not_timbuktu(ctx, "the host side sent a datagram before any guest datagram");
+        return;
+    }
+    // docs/protocol-model.md#b9-unmodelled: Timbuktu, but not in a format the model knows.
+    if (!starts_with_frame_header(packet.payload) && unmodelled_signature(packet.payload)) {
+        unmodelled(ctx, fmt::format("the {} datagram of {} bytes begins {}, not a frame header",
+                                    side_name(packet.direction), packet.payload.size(),
+                                    leading_bytes(packet.payload)));
+        return;
+    }
+    auto split = timbuktu::split_datagram(packet.payload);
+    if (const auto* err = timbuktu::parsed_error(split)) {
+        if (phase == Phase::await_hello) {
+            // A10: a foreign first datagram may still be answered by Timbuktu
+            // outside the model; keep watching until the first reply is seen.
+            const bool not_a_frame = !starts_with_frame_header(packet.payload);
+            not_timbuktu(ctx, "first guest datagram: " + err->reason, !not_a_frame);
+            await_reply_verdict = not_a_frame;
+        } else {
+            malformed(ctx, fmt::format("{} datagram of {} bytes: {}", side_name(packet.direction),
+                                       packet.payload.size(), err->reason));
+        }
+        return;
+    }
+    side(packet.direction).new_datagram();
+    for (const auto& view : std::get<std::vector<timbuktu::FrameView>>(split)) {
+        const auto body_offset = static_cast<std::size_t>(view.body.data() - packet.payload.data());
+        const auto keep = timbuktu::retained_body_bytes(view.header, view.opcode());
+        stream::StreamReader::Frame frame{view.header, static_cast<std::uint32_t>(body_offset - timbuktu::kHeaderSize),
+                                  view.body.first(keep), true};
+        if (!on_frame(ctx, frame)) break;
+    }
+}
+
+// A10 (docs/protocol-model.md#b9-unmodelled): the flow was judged not Timbuktu
+// by its foreign first guest datagram; its first reply decides whether it is
+// Timbuktu outside the model after all. Then nothing more is examined.
+void Session::Impl::on_first_reply_verdict(PacketContext& ctx) {
+    await_reply_verdict = false;
+    if (!starts_with_frame_header(ctx.payload) && unmodelled_signature(ctx.payload)) {
+        phase = Phase::await_hello;  // leaves not_timbuktu for unmodelled
+        unmodelled(ctx, fmt::format("the guest's first datagram was foreign, but the host's reply of {} bytes "
+                                    "begins {}",
+                                    ctx.payload.size(), leading_bytes(ctx.payload)));
+        return;
+    }
+    if (accepted == 0) ctx.out.push_back(StopWatching{"not Timbuktu: the host's first reply is not Timbuktu either"});
+}
+
+// Returns false when this direction is no longer to be parsed.
+bool Session::Impl::on_frame(PacketContext& ctx, const stream::StreamReader::Frame& frame) {
+    if (terminal()) return false;
+    DirectionState& dir = side(ctx.direction);
+    if (frame.body.size() >= 2 && dir.judged_frame != frame.frame_seq) {
+        dir.judged_frame = frame.frame_seq;
+        if (!judge(ctx, frame) || terminal()) return false;
+    }
+    examine_addresses(ctx, frame);
+    if (!frame.complete) return true;
+    const bool go_on = ctx.direction == PacketDirection::original ? on_guest_frame(ctx, frame)
+                                                                   : on_host_frame(ctx, frame);
+    return go_on && !terminal();
+}
+
+// A frame's class and opcode, judged as soon as they have arrived
+// (docs/protocol-model.md#b10-roles): a first guest frame that is not a HELLO
+// ends the flow without waiting for the rest of it; a frame of the wrong class
+// for its side makes the flow hostile.
+bool Session::Impl::judge(PacketContext& ctx, const stream::StreamReader::Frame& frame) {
+    const std::uint16_t opcode = load_be16(frame.body.data());
+    const std::uint16_t cls = frame.header.frame_class;
+    if (ctx.direction == PacketDirection::original) {
+        if (phase == Phase::await_hello) {
+            if (opcode == timbuktu::kOpPortOffer) {
+                forged(ctx, frame);
+                not_timbuktu(ctx, "the first guest frame is a PORT-OFFER, not a HELLO");
+                return false;
+            }
+            if (cls != timbuktu::kClassGuest) {
+                not_timbuktu(ctx, fmt::format("the first guest frame has class 0x{:04x}, not 0x0001", cls));
+                return false;
+            }
+            if (opcode != timbuktu::kOpHello) {
+                not_timbuktu(ctx, fmt::format("the first guest frame has opcode 0x{:04x}, not a HELLO (0x0023)",
+                                              opcode));
+                return false;
+            }
+            return true;
+        }
+        if (opcode == timbuktu::kOpPortOffer) forged(ctx, frame);  // B5, whatever the class
+        if (cls != timbuktu::kClassGuest) {
+            hostile(ctx, fmt::format("the guest sent a frame of host class 0x{:04x} (opcode 0x{:04x}): someone "
+                                     "is reflecting or forging the host's frames",
+                                     cls, opcode),
+                    true);
+            return false;
+        }
+        return true;
+    }
+    if (cls != timbuktu::kClassHost) {
+        hostile(ctx, fmt::format("the host side sent a frame of guest class 0x{:04x} (opcode 0x{:04x}): someone is "
+                                 "reflecting the guest's frames (an echo on the contact port)",
+                                 cls, opcode),
+                true);
+        return false;
+    }
+    if (phase == Phase::await_ack && opcode != timbuktu::kOpHello) {
+        hostile(ctx, fmt::format("the host's first frame has opcode 0x{:04x}; it must be a HELLO-ACK", opcode), true);
+        return false;
+    }
+    return true;
+}
+
+void Session::Impl::forged(PacketContext& ctx, const stream::StreamReader::Frame& frame) {
+    // B5: the same bytes from the guest are a forgery, whatever their class or shape.
+    saturating_inc(counters->forged);
+    const timbuktu::PortOffer* offer = nullptr;
+    std::optional<timbuktu::Parsed<timbuktu::PortOffer>> parsed;
+    if (frame.complete && frame.header.length == timbuktu::kPortOfferBody) {
+        parsed = timbuktu::parse_port_offer(frame.body, ipv6_contact());
+        offer = timbuktu::parsed_value(*parsed);
+    }
+    refuse(ctx, RefuseReason::forged_guest_offer,
+           fmt::format("the guest sent a {}; only the host may offer ports",
+                       offer ? offer_text(*offer) : fmt::format("PORT-OFFER of {} bytes", frame.header.length)));
+}
+
+bool Session::Impl::on_guest_frame(PacketContext& ctx, const stream::StreamReader::Frame& frame) {
+    const std::uint16_t opcode = load_be16(frame.body.data());
+    if (opcode == timbuktu::kOpPortOffer) return true;  // judged (forged) when its opcode arrived
+    if (opcode != timbuktu::kOpHello) {  // only after the HELLO: judge() ended the flow otherwise
+        counters->count_opcode(opcode);
+        debug(ctx, fmt::format("guest opcode 0x{:04x} ignored (B6)", opcode));
+        return true;
+    }
+    // The retained prefix (docs/protocol-model.md#streaming) gives the verdict of the whole body.
+    auto parsed = timbuktu::parse_hello(frame.body);
+    const auto* hello = timbuktu::parsed_value(parsed);
+    if (phase != Phase::await_hello) {
+        if (!hello) malformed(ctx, "guest HELLO: " + timbuktu::parsed_error(parsed)->reason);
+        else debug(ctx, "guest repeated its HELLO");
+        return true;
+    }
+    if (!hello) {
+        not_timbuktu(ctx, "the first guest frame is not a valid HELLO: " + timbuktu::parsed_error(parsed)->reason);
+        return false;
+    }
+    saturating_inc(counters->sessions);
+    service = hello->service;
+    phase = Phase::await_ack;
+    std::string second;
+    if (frame.header.length >= timbuktu::kHelloSecondAddressMinBody)
+        second = ", second address " +
+                 IpAddress::v4(load_be32(frame.body.data() + timbuktu::kHelloSecondAddressOffset)).to_string();
+    event(ctx, Note{Note::Level::info,
+                    fmt::format("Timbuktu HELLO over {}: service {}, version {}.{}, flags 0x{:02x}, "
+                                "guest address {}{}{}",
+                                transport_name(facts.transport), timbuktu::service_name(service), hello->version_major,
+                                hello->version_minor, hello->flags, IpAddress::v4(hello->guest_address).to_string(),
+                                second, hello->guest_name ? ", name '" + *hello->guest_name + "'" : "")});
+    if (is_tcp() && timbuktu::service_stream_unframed(service)) {
+        // B7: for services 1-4 the guest has nothing more to say in frames; what it
+        // sends after its HELLO is service data, not an error (docs/protocol-model.md).
+        debug(ctx, fmt::format("service {}: guest data after the HELLO is service data; the guest direction is no "
+                               "longer parsed",
+                               timbuktu::service_name(service)));
+        return false;
+    }
+    return true;
+}
+
+bool Session::Impl::on_host_frame(PacketContext& ctx, const stream::StreamReader::Frame& frame) {
+    const std::uint16_t opcode = load_be16(frame.body.data());
+    if (opcode == timbuktu::kOpHello) {
+        auto parsed = timbuktu::parse_hello_ack(frame.body);
+        const auto* ack = timbuktu::parsed_value(parsed);
+        if (!ack) {
+            malformed(ctx, "host HELLO-ACK: " + timbuktu::parsed_error(parsed)->reason);
+            return true;
+        }
+        if (phase != Phase::await_ack) {
+            debug(ctx, "host repeated its HELLO-ACK");
+            return true;
+        }
+        event(ctx, Note{Note::Level::info,
+                        fmt::format("Timbuktu HELLO-ACK: service {} granted, version {}.{}, flags 0x{:02x}, "
+                                    "host address {}, name '{}'",
+                                    timbuktu::service_name(ack->service), ack->version_major, ack->version_minor,
+                                    ack->flags, IpAddress::v4(ack->host_address).to_string(),
+                                    ack->host_name)});
+        if (is_tcp() && timbuktu::service_stream_unframed(service)) {
+            enter_terminal(ctx, Phase::service_data,
+                           fmt::format("service {}: the rest of the contact stream is unframed service data (B7)",
+                                       timbuktu::service_name(service)));
+            return false;
+        }
+        phase = Phase::framed;
+        return true;
+    }
+    if (opcode == timbuktu::kOpPortOffer) {
+        if (frame.header.length != timbuktu::kPortOfferBody) {
+            malformed(ctx, fmt::format("host PORT-OFFER: PORT-OFFER body is {} bytes, exactly {} required",
+                                       frame.header.length, timbuktu::kPortOfferBody));
+            return true;
+        }
+        auto parsed = timbuktu::parse_port_offer(frame.body, ipv6_contact());
+        const auto* offer = timbuktu::parsed_value(parsed);
+        if (!offer) malformed(ctx, "host PORT-OFFER: " + timbuktu::parsed_error(parsed)->reason);
+        else on_offer(ctx, *offer);  // judge() made sure the HELLO-ACK came first
+        return true;
+    }
+    counters->count_opcode(opcode);
+    debug(ctx, fmt::format("host opcode 0x{:04x} ignored (B6)", opcode));
+    return true;
+}
+
+// ---- B8 rewrites ----
+
+void Session::Impl::examine_addresses(PacketContext& ctx, const stream::StreamReader::Frame& frame) {
+    if (!policy.nat_rewrite || !is_v4() || frame.body.size() < 2) return;
+    DirectionState& dir = side(ctx.direction);
+    if (dir.examined_frame != frame.frame_seq) {
+        dir.examined_frame = frame.frame_seq;
+        dir.examined_fields = 0;
+    }
+    const std::uint16_t opcode = load_be16(frame.body.data());
+    if (ctx.direction == PacketDirection::original) {
+        if (frame.header.frame_class != timbuktu::kClassGuest || opcode != timbuktu::kOpHello || !snat()) return;
+        examine_field(ctx, frame, timbuktu::kEmbeddedAddressOffset, facts.guest, facts.guest_translated,
+                      "HELLO guest address");
+        // docs/protocol-model.md#b3-second-address
+        if (frame.header.length >= timbuktu::kHelloSecondAddressMinBody)
+            examine_field(ctx, frame, timbuktu::kHelloSecondAddressOffset, facts.guest, facts.guest_translated,
+                          "HELLO guest address (second copy)");
+        return;
+    }
+    if (frame.header.frame_class != timbuktu::kClassHost || !dnat()) return;
+    if (opcode == timbuktu::kOpHello)
+        examine_field(ctx, frame, timbuktu::kEmbeddedAddressOffset, facts.host, facts.contact_address,
+                      "HELLO-ACK host address");
+    else if (opcode == timbuktu::kOpPortOffer)
+        examine_field(ctx, frame, timbuktu::kEmbeddedAddressOffset, facts.host, facts.contact_address,
+                      "PORT-OFFER address");
+}
+
+// Examines one 4-byte field once, as soon as its bytes have arrived.
+void Session::Impl::examine_field(PacketContext& ctx, const stream::StreamReader::Frame& frame, std::size_t offset,
+                                  const IpAddress& from, const IpAddress& to, const char* what) {
+    DirectionState& dir = side(ctx.direction);
+    const auto bit = static_cast<std::uint8_t>(offset == timbuktu::kEmbeddedAddressOffset ? 1 : 2);
+    if ((dir.examined_fields & bit) || frame.body.size() < offset + 4) return;
+    dir.examined_fields = static_cast<std::uint8_t>(dir.examined_fields | bit);
+
+    const std::uint8_t* field = frame.body.data() + offset;
+    if (!std::equal(field, field + 4, from.bytes.begin())) return;  // other values are left alone (B8)
+
+    const std::uint32_t field_seq = frame.body_seq() + static_cast<std::uint32_t>(offset);
+    const std::int64_t at = stream::seq_distance(ctx.payload_seq, field_seq);
+    if (at < 0 || at + 4 > static_cast<std::int64_t>(ctx.payload.size())) {
+        saturating_inc(counters->rewrites_skipped);
+        event(ctx, Note{Note::Level::warning,
+                        fmt::format("{} {} must become {} but its 4 bytes (stream position {}) are not "
+                                    "all inside this packet (payload offset {}, {} bytes): left unrewritten",
+                                    what, from.to_string(), to.to_string(), field_seq, at, ctx.payload.size())});
+        return;
+    }
+    Rewrite rw;
+    rw.payload_offset = static_cast<std::size_t>(at);
+    std::copy_n(field, 4, rw.old_bytes.begin());
+    std::copy_n(to.bytes.begin(), 4, rw.new_bytes.begin());
+    rw.what = what;
+    if (is_tcp()) dir.remember(RememberedRewrite{field_seq, rw.old_bytes, rw.new_bytes, what});
+    saturating_inc(counters->rewrites);
+    ctx.out.push_back(std::move(rw));
+}
+
+void Session::Impl::replay_rewrites(PacketContext& ctx) {
+    DirectionState& dir = side(ctx.direction);
+    for (std::size_t i = 0; i < dir.rewrite_count; ++i) {
+        const auto& r = dir.rewrites[i];
+        const std::int64_t offset = stream::seq_distance(ctx.payload_seq, r.seq);
+        if (offset < 0 || offset + 4 > static_cast<std::int64_t>(ctx.payload.size())) continue;
+        const auto* at = ctx.payload.data() + offset;
+        if (!std::equal(r.old_bytes.begin(), r.old_bytes.end(), at)) continue;
+        Rewrite rw{static_cast<std::size_t>(offset), r.old_bytes, r.new_bytes, std::string(r.what) + " (retransmit)"};
+        saturating_inc(counters->rewrites);
+        ctx.out.push_back(std::move(rw));
+    }
+}
+
+// ---- B8 offers ----
+
+void Session::Impl::on_offer(PacketContext& ctx, const timbuktu::PortOffer& offer) {
+    saturating_inc(counters->offers);
+    if (is_v4() && offer.address != 0 && offer.address != facts.host.v4_value()) {
+        refuse(ctx, RefuseReason::third_party_address,
+               fmt::format("{}: the address is neither 0.0.0.0 nor the host {}", offer_text(offer),
+                           facts.host.to_string()));
+        return;
+    }
+    if (!policy.port_allowed(offer.port)) {
+        refuse(ctx, RefuseReason::port_not_allowed,
+               fmt::format("{}: port {} is outside allowed_ports", offer_text(offer), offer.port));
+        return;
+    }
+    ctx.candidates.push_back(Candidate{offer, ctx.out.size()});
+    ctx.out.push_back(Note{Note::Level::debug, "offer pending"});  // replaced by commit_offers
+}
+
+// Offers become Expects only once the whole packet has been parsed, because a
+// malformed packet never produces an Expect, and neither does a packet that
+// showed the flow hostile (docs/protocol-model.md#b10-roles).
+void Session::Impl::commit_offers(PacketContext& ctx) {
+    if (ctx.candidates.empty()) return;
+    if (ctx.malformed || phase == Phase::hostile) {
+        const char* why = phase == Phase::hostile ? "the flow is hostile" : "the packet carrying it is malformed";
+        const std::size_t first = ctx.candidates.front().slot;
+        const auto text =
+            ctx.candidates.size() == 1
+                ? fmt::format("{} not acted on: {}", offer_text(ctx.candidates.front().offer), why)
+                : fmt::format("{} and {} more offers not acted on: {}", offer_text(ctx.candidates.front().offer),
+                              ctx.candidates.size() - 1, why);
+        ctx.out[first] = Note{Note::Level::warning, text};
+        ++ctx.events;
+        ++events_reported;
+        for (std::size_t i = 1; i < ctx.candidates.size(); ++i) ctx.dead_slots.push_back(ctx.candidates[i].slot);
+        ctx.candidates.clear();
+        return;
+    }
+    // One packet repeating an offer of the same stream (3600 copies fit in a
+    // datagram) yields at most kMaxRepeatsPerPacket Expects for it: each costs
+    // the daemon a kernel call and a log line (docs/protocol-model.md#offers-per-packet).
+    if (ctx.candidates.size() > kMaxRepeatsPerPacket) {
+        std::unordered_map<std::uint32_t, std::size_t> copies;
+        for (auto& c : ctx.candidates) {
+            const std::uint32_t k = (std::uint32_t{static_cast<std::uint8_t>(c.offer.transport)} << 16) | c.offer.port;
+            if (++copies[k] > kMaxRepeatsPerPacket) {
+                ctx.dead_slots.push_back(c.slot);
+                c.slot = kNoSlot;
+            }
+        }
+    }
+    const std::size_t limit = std::min<std::size_t>(policy.max_expectations, kMaxOfferTable);
+    for (const auto& [offer, slot] : ctx.candidates) {
+        if (slot == kNoSlot) continue;  // one copy too many of this stream in this packet
+        Decision& decision = ctx.out[slot];
+        const OfferKey key{offer.transport, offer.port};
+        auto known = std::find(known_offers.begin(), known_offers.end(), key);
+        if (known != known_offers.end()) {
+            known_offers.erase(known);  // a repeated offer replaces the earlier expectation (B8)
+        } else {
+            if (accepted >= limit) {
+                saturating_inc(counters->expectations_refused);
+                if (ctx.events < kMaxEventsPerPacket && events_reported < kMaxEventsPerSession) {
+                    ++ctx.events;
+                    ++events_reported;
+                    decision = Refuse{RefuseReason::too_many_expectations,
+                                      fmt::format("{}: this contact connection already has {} offered streams "
+                                                  "(max_expectations {})",
+                                                  offer_text(offer), accepted, policy.max_expectations)};
+                } else {
+                    ++ctx.suppressed;
+                    ctx.dead_slots.push_back(slot);
+                }
+                continue;
+            }
+            ++accepted;
+            if (known_offers.size() >= kMaxOfferTable) known_offers.erase(known_offers.begin());
+        }
+        known_offers.push_back(key);
+        Expect e;
+        e.transport = offer.transport;
+        e.guest = facts.guest;
+        e.address = facts.contact_address;
+        e.port = offer.port;
+        e.service = offer.service;
+        e.timeout_seconds = (offer.lifetime != 0 && offer.lifetime < policy.expectation_timeout)
+                                ? offer.lifetime
+                                : policy.expectation_timeout;
+        e.follow_nat = natted();
+        saturating_inc(counters->expectations_created);
+        decision = std::move(e);
+    }
+    ctx.candidates.clear();
+}
+
+// docs/protocol-model.md#event-bounds: one summary for what a packet did not report.
+void Session::Impl::finish_packet(PacketContext& ctx) {
+    commit_offers(ctx);
+    if (ctx.malformed_frames > 1 && ctx.malformed_note != SIZE_MAX)
+        if (auto* n = std::get_if<Note>(&ctx.out[ctx.malformed_note]))
+            n->text += fmt::format(" (and {} more malformed frames in this packet)", ctx.malformed_frames - 1);
+    if (ctx.suppressed > 0) {
+        if (events_reported < kMaxEventsPerSession) {
+            ctx.out.push_back(Note{Note::Level::warning,
+                                   fmt::format("{} more events of this packet not reported (at most {} per packet); "
+                                               "the counters have them",
+                                               ctx.suppressed, kMaxEventsPerPacket)});
+            ++events_reported;
+        } else if (!events_capped) {
+            events_capped = true;
+            ctx.out.push_back(Note{Note::Level::warning,
+                                   fmt::format("this connection reached its limit of {} reported events; further "
+                                               "events are counted, not reported",
+                                               kMaxEventsPerSession)});
+        }
+    }
+    if (!ctx.dead_slots.empty()) {
+        std::sort(ctx.dead_slots.begin(), ctx.dead_slots.end());
+        std::size_t write = 0, dead = 0;
+        for (std::size_t read = 0; read < ctx.out.size(); ++read) {
+            if (dead < ctx.dead_slots.size() && ctx.dead_slots[dead] == read) {
+                ++dead;
+                continue;
+            }
+            if (write != read) ctx.out[write] = std::move(ctx.out[read]);
+            ++write;
+        }
+        ctx.out.resize(write);
+    }
+}
+
+bool Session::Impl::event(PacketContext& ctx, Decision d, bool force) {
+    if (!force && (ctx.events >= kMaxEventsPerPacket || events_reported >= kMaxEventsPerSession)) {
+        ++ctx.suppressed;
+        return false;
+    }
+    ++ctx.events;
+    if (events_reported < UINT32_MAX) ++events_reported;
+    ctx.out.push_back(std::move(d));
+    return true;
+}
+
+void Session::Impl::debug(PacketContext& ctx, std::string text) {
+    if (ctx.debug_notes >= kMaxDebugNotesPerPacket) return;  // debug only: the counters have the rest
+    ++ctx.debug_notes;
+    ctx.out.push_back(Note{Note::Level::debug, std::move(text)});
+}
+
+void Session::Impl::refuse(PacketContext& ctx, RefuseReason reason, std::string detail) {
+    saturating_inc(counters->expectations_refused);
+    event(ctx, Refuse{reason, std::move(detail)});
+}
+
+// ---- errors and terminal phases ----
+
+// docs/protocol-model.md#malformed-cap: one Note per packet, hostile at the cap.
+void Session::Impl::malformed(PacketContext& ctx, std::string text) {
+    saturating_inc(counters->malformed);
+    ctx.malformed = true;
+    ++ctx.malformed_frames;
+    if (malformed_frames < UINT8_MAX) ++malformed_frames;
+    if (!ctx.malformed_said) {
+        ctx.malformed_said = true;
+        if (event(ctx, Note{Note::Level::warning, "malformed: " + std::move(text)}))
+            ctx.malformed_note = ctx.out.size() - 1;
+    }
+    if (malformed_frames >= kMaxMalformedPerSession && !terminal())
+        hostile(ctx, fmt::format("{} malformed frames; this connection is no longer parsed", malformed_frames),
+                false);
+}
+
+void Session::Impl::not_timbuktu(PacketContext& ctx, const std::string& why, bool stop_watching) {
+    saturating_inc(counters->not_timbuktu);
+    event(ctx, Note{Note::Level::info, "not Timbuktu, leaving the connection alone: " + why}, true);
+    enter_terminal(ctx, Phase::not_timbuktu, "not Timbuktu: " + why, stop_watching);
+}
+
+// docs/protocol-model.md#b10-roles
+// docs/protocol-model.md#guest-consistency: a passive helper and the host can
+// be shown two different guest streams (a segment that dies after the firewall,
+// then other bytes at the same positions, which the helper would take for a
+// retransmit). The roles of B10 are fixed by what the guest said first, so
+// until the host's first frame every guest byte seen again must be the same.
+bool Session::Impl::guest_bytes_consistent(PacketContext& ctx, std::uint32_t seq,
+                                           std::span<const std::uint8_t> payload) {
+    if (phase != Phase::await_hello && phase != Phase::await_ack) return true;
+    if (!guest_prefix) {
+        guest_prefix = std::make_unique<GuestPrefix>();
+        guest_prefix->seq = seq;
+    }
+    auto& kept = guest_prefix->bytes;
+    const std::int64_t off = stream::seq_distance(guest_prefix->seq, seq);  // where payload[0] lies in `kept`
+    for (std::size_t i = 0; i < payload.size(); ++i) {
+        const std::int64_t at = off + static_cast<std::int64_t>(i);
+        if (at < 0) continue;
+        if (at >= static_cast<std::int64_t>(kept.size())) break;
+        if (kept[static_cast<std::size_t>(at)] != payload[i]) {
+            hostile(ctx,
+                    fmt::format("the guest sent other bytes for stream positions it had sent before (position {}: "
+                                "0x{:02x}, earlier 0x{:02x}): the firewall and the host may see different streams",
+                                seq + static_cast<std::uint32_t>(i), payload[i], kept[static_cast<std::size_t>(at)]),
+                    false);
+            return false;
+        }
+    }
+    // Extend the copy with what continues it, up to kGuestPrefixBytes.
+    const std::int64_t end = off + static_cast<std::int64_t>(payload.size());
+    if (off <= static_cast<std::int64_t>(kept.size()) && end > static_cast<std::int64_t>(kept.size())) {
+        const auto from = static_cast<std::size_t>(static_cast<std::int64_t>(kept.size()) - off);
+        const std::size_t room = kGuestPrefixBytes - std::min(kGuestPrefixBytes, kept.size());
+        const std::size_t n = std::min(room, payload.size() - from);
+        kept.insert(kept.end(), payload.begin() + static_cast<std::ptrdiff_t>(from),
+                    payload.begin() + static_cast<std::ptrdiff_t>(from + n));
+    }
+    return true;
+}
+
+void Session::Impl::hostile(PacketContext& ctx, const std::string& why, bool reflected) {
+    if (terminal()) return;
+    if (reflected) saturating_inc(counters->reflected);
+    event(ctx, Note{Note::Level::warning, "hostile connection, nothing on it is acted on any more: " + why}, true);
+    enter_terminal(ctx, Phase::hostile, "hostile: " + why);
+}
+
+// docs/protocol-model.md#b9-unmodelled
+void Session::Impl::unmodelled(PacketContext& ctx, const std::string& why) {
+    if (terminal()) return;
+    saturating_inc(counters->unmodelled);
+    event(ctx, Note{Note::Level::info, "Timbuktu outside the model, passed unchanged and never acted on: " + why},
+          true);
+    enter_terminal(ctx, Phase::unmodelled, "Timbuktu outside the model: " + why);
+}
+
+void Session::Impl::enter_terminal(PacketContext& ctx, Phase p, const std::string& why, bool stop_watching) {
+    if (terminal()) return;
+    phase = p;
+    for (auto& d : directions) d.reader.stop();
+    // StopWatching only while no expectation hangs off this connection (B7).
+    if (stop_watching && accepted == 0) ctx.out.push_back(StopWatching{why});
+}
+
+void Session::Impl::on_reader_stop(PacketContext& ctx, const stream::StreamReader::FeedResult& r) {
+    using SR = stream::StreamReader::StopReason;
+    const char* who = side_name(ctx.direction);
+    switch (r.stopped_now) {
+        case SR::none:
+        case SR::by_request:
+            return;  // the session itself decided; it already said why
+        case SR::malformed_header:
+            if (ctx.direction == PacketDirection::original && phase == Phase::await_hello) {
+                not_timbuktu(ctx, "the first guest bytes are not a frame header: " + r.why);
+                return;
+            }
+            malformed(ctx, fmt::format("{} frame header at stream position {}: {}; the framing of this direction "
+                                       "is lost, stopped parsing it",
+                                       who, r.stop_seq, r.why));
+            break;
+        case SR::lost_frame_start:
+            saturating_inc(counters->stream_lost);
+            event(ctx, Note{Note::Level::warning, fmt::format("{} stream lost, stopped parsing it: {}", who, r.why)});
+            break;
+    }
+    if (terminal()) return;
+    // Offers come from the host; without the host direction (or without the
+    // guest's HELLO) there is nothing more to learn.
+    const bool host_lost = ctx.direction == PacketDirection::reply;
+    const bool hello_lost = ctx.direction == PacketDirection::original && phase == Phase::await_hello;
+    if (host_lost || hello_lost) {
+        enter_terminal(ctx, Phase::lost, fmt::format("the {} direction can no longer be parsed", who));
+    } else {
+        event(ctx, Note{Note::Level::info, "the host direction is still parsed for offers"});
+    }
+}
+
+// ---- persistence (docs/protocol-model.md#persistence) ----
+
+PersistedState Session::Impl::persisted() const {
+    PersistedState s{};
+    s[0] = kPersistMagic;
+    s[1] = kPersistVersion;
+    s[2] = static_cast<std::uint8_t>(phase);
+    s[3] = service;
+    // Stream positions only matter while the session still parses; leaving them
+    // out afterwards keeps the state constant, so the kernel is not rewritten per packet.
+    if (is_tcp() && !terminal()) {
+        std::uint8_t flags = 0;
+        for (int i = 0; i < 2; ++i) {
+            const auto& reader = directions[static_cast<std::size_t>(i)].reader;
+            std::uint8_t f = 0;
+            if (reader.synced()) f |= kFlagSynced;
+            if (reader.mid_frame()) f |= kFlagMidFrame;
+            if (reader.stopped()) f |= kFlagStopped;
+            flags = static_cast<std::uint8_t>(flags | (f << (i * kHostFlagShift)));
+            if (reader.synced()) store_be32(s.data() + 5 + 4 * i, reader.next_seq());
+        }
+        s[4] = flags;
+    }
+    if (!is_tcp() && await_reply_verdict) s[4] = kFlagAwaitReplyVerdict;
+    s[13] = static_cast<std::uint8_t>(accepted);
+    const std::size_t keys = std::min(known_offers.size(), kPersistMaxKeys);
+    s[14] = static_cast<std::uint8_t>(keys);
+    for (std::size_t i = 0; i < keys; ++i) {
+        const auto& k = known_offers[known_offers.size() - 1 - i];
+        s[kPersistKeysOffset + 3 * i] = static_cast<std::uint8_t>(k.transport);
+        store_be16(s.data() + kPersistKeysOffset + 3 * i + 1, k.port);
+    }
+    s[30] = std::min(malformed_frames, kMaxMalformedPerSession);
+    s[31] = crc8(std::span<const std::uint8_t>(s.data(), 31));
+    return s;
+}
+
+// ---- Session ----
+
+Session::Session(ConnectionFacts facts, const Policy& policy, Counters& counters, stream::HoldBudget* hold_budget)
+    : impl_(std::make_unique<Impl>(std::move(facts), policy, counters, hold_budget)) {}
+Session::Session(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Session::~Session() = default;
+Session::Session(Session&&) noexcept = default;
+Session& Session::operator=(Session&&) noexcept = default;
+
+std::optional<Session> Session::restore(ConnectionFacts facts, const Policy& policy, Counters& counters,
+                                        std::span<const std::uint8_t> persisted, stream::HoldBudget* hold_budget) {
+    if (persisted.size() != kPersistedStateSize) return std::nullopt;
+    const auto* s = persisted.data();
+    if (s[0] != kPersistMagic || (s[1] != kPersistVersion && s[1] != kPersistVersion1)) return std::nullopt;
+    if (crc8(persisted.first(31)) != s[31]) return std::nullopt;
+    const bool v1 = s[1] == kPersistVersion1;
+    // Version 1 knew neither the last two phases nor byte 30 nor the UDP flag.
+    const auto last_phase = v1 ? Phase::lost : Phase::unmodelled;
+    if (s[2] > static_cast<std::uint8_t>(last_phase)) return std::nullopt;
+    if (v1 ? s[30] != 0 : s[30] > kMaxMalformedPerSession) return std::nullopt;
+    const auto phase = static_cast<Phase>(s[2]);
+    const std::uint8_t flags = s[4];
+    const bool tcp = facts.transport == Transport::tcp;
+    bool await_reply_verdict = false;
+    if (tcp) {
+        if (flags & 0xC0) return std::nullopt;
+    } else {
+        if (load_be32(s + 5) != 0 || load_be32(s + 9) != 0) return std::nullopt;
+        if (flags != 0) {
+            if (v1 || flags != kFlagAwaitReplyVerdict || phase != Phase::not_timbuktu) return std::nullopt;
+            await_reply_verdict = true;
+        }
+    }
+    const std::uint8_t accepted = s[13];
+    const std::uint8_t keys = s[14];
+    if (accepted > kMaxOfferTable || keys > kPersistMaxKeys || keys > accepted) return std::nullopt;
+    for (std::size_t i = kPersistKeysOffset + 3 * keys; i < 30; ++i)
+        if (s[i] != 0) return std::nullopt;
+
+    auto impl = std::make_unique<Impl>(std::move(facts), policy, counters, hold_budget);
+    impl->phase = phase;
+    impl->service = s[3];
+    impl->accepted = accepted;
+    impl->malformed_frames = s[30];
+    impl->await_reply_verdict = await_reply_verdict;
+    for (std::size_t i = keys; i-- > 0;) {  // stored most recent first; the table keeps most recent last
+        auto transport = transport_from_number(s[kPersistKeysOffset + 3 * i]);
+        const std::uint16_t port = load_be16(s + kPersistKeysOffset + 3 * i + 1);
+        if (!transport || port == 0) return std::nullopt;
+        impl->known_offers.push_back(OfferKey{*transport, port});
+    }
+    if (tcp) {
+        for (int i = 0; i < 2; ++i) {
+            const auto f = static_cast<std::uint8_t>((flags >> (i * kHostFlagShift)) & 7);
+            auto& reader = impl->directions[static_cast<std::size_t>(i)].reader;
+            if (!(f & kFlagSynced)) {
+                if (f != 0) return std::nullopt;
+                if (load_be32(s + 5 + 4 * i) != 0) return std::nullopt;
+                continue;
+            }
+            reader.restore(load_be32(s + 5 + 4 * i), (f & kFlagMidFrame) != 0);
+            if (f & kFlagStopped) reader.stop();
+        }
+    }
+    if (impl->terminal())
+        for (auto& d : impl->directions) d.reader.stop();
+    return Session(std::move(impl));
+}
+
+Decisions Session::on_packet(const Packet& packet) { return impl_->on_packet(packet); }
+Phase Session::phase() const { return impl_->phase; }
+std::uint8_t Session::service() const { return impl_->service; }
+PersistedState Session::persisted() const { return impl_->persisted(); }
+const ConnectionFacts& Session::facts() const { return impl_->facts; }
+void Session::set_policy(const Policy& policy) { impl_->policy = policy; }
+std::uint32_t Session::accepted_offers() const { return impl_->accepted; }
+std::size_t Session::memory_bytes() const {
+    std::size_t bytes = sizeof(Session) + sizeof(Impl);
+    bytes += impl_->policy.allowed_ports.capacity() * sizeof(PortRange);
+    bytes += impl_->known_offers.capacity() * sizeof(OfferKey);
+    if (impl_->guest_prefix) bytes += sizeof(Impl::GuestPrefix) + impl_->guest_prefix->bytes.capacity();
+    for (const auto& d : impl_->directions) bytes += d.reader.heap_bytes();
+    return bytes;
+}
+
+}  // namespace tb::timbuktu

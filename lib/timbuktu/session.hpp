@@ -1,0 +1,102 @@
+// Spec B7/B8: one contact connection as the firewall sees it. Feed it every
+// packet of the connection with payload, in arrival order; it returns the
+// decisions for that packet. Bounded memory: reassembly buffers are capped.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+
+#include "net/address.hpp"
+#include "timbuktu/policy.hpp"
+#include "timbuktu/counters.hpp"
+#include "timbuktu/decisions.hpp"
+#include "stream/hold_budget.hpp"
+
+namespace tb::timbuktu {
+
+// Facts about the contact connection, from conntrack: original tuple G:gport ->
+// D:dport and reply tuple H:hport -> G':g'port. Without NAT, H == D and G' == G.
+struct ConnectionFacts {
+    Transport transport = Transport::tcp;
+    IpAddress guest;           // G, original source
+    std::uint16_t guest_port = 0;
+    IpAddress contact_address; // D, original destination
+    std::uint16_t contact_port = 0;
+    IpAddress host;            // H, reply source
+    IpAddress guest_translated;// G', reply destination
+};
+
+enum class PacketDirection : std::uint8_t { original, reply };  // guest->host, host->guest
+
+struct Packet {
+    PacketDirection direction = PacketDirection::original;
+    std::uint32_t tcp_seq = 0;  // sequence number of payload[0]; ignored for UDP
+    std::span<const std::uint8_t> payload;  // L4 payload
+    // TCP SYN flag. When the kernel layer passes the SYN (with or without
+    // payload), the stream's first byte is tcp_seq + 1; otherwise the first
+    // segment with payload defines the start of that direction's stream.
+    bool tcp_syn = false;
+};
+
+// What survives a daemon restart: stored in the kernel's helper private data
+// (at most kPersistedStateSize bytes, see nfnetlink_cthelper).
+constexpr std::size_t kPersistedStateSize = 32;
+using PersistedState = std::array<std::uint8_t, kPersistedStateSize>;
+
+enum class Phase : std::uint8_t {
+    await_hello,    // nothing seen yet from the guest
+    await_ack,      // valid HELLO seen, waiting for the host's HELLO-ACK
+    framed,         // contact done, stream stays framed: offers may come (B7)
+    service_data,   // contact done for services 1-4 on TCP: unframed, stop (B7)
+    not_timbuktu,   // first guest frame was not a valid HELLO: leave alone
+    lost,           // a stream position was lost; stopped parsing, said so
+    hostile,        // reflected or cross-class frames, or too many malformed ones:
+                    // nothing on this flow is ever acted on (docs/protocol-model.md#b10-roles)
+    unmodelled,     // Timbuktu whose format the model does not know (B9): passed, never
+                    // acted on (docs/protocol-model.md#b9-unmodelled)
+};
+std::string phase_name(Phase p);
+
+class Session {
+public:
+    // `hold_budget`: the global budget for out-of-order bytes shared by all
+    // sessions (docs/protocol-model.md#hold-budget); nullptr: only the
+    // per-direction bounds apply. It must outlive the session.
+    Session(ConnectionFacts facts, const Policy& policy, Counters& counters, stream::HoldBudget* hold_budget = nullptr);
+    // Rebuilds a session from private data a previous daemon stored in the kernel.
+    // Returns nullopt (and the caller starts a fresh session) when the bytes are
+    // not a state this version wrote.
+    static std::optional<Session> restore(ConnectionFacts facts, const Policy& policy, Counters& counters,
+                                          std::span<const std::uint8_t> persisted,
+                                          stream::HoldBudget* hold_budget = nullptr);
+    ~Session();
+    Session(Session&&) noexcept;
+    Session& operator=(Session&&) noexcept;
+
+    Decisions on_packet(const Packet& packet);
+
+    Phase phase() const;
+    std::uint8_t service() const;
+    // Changes whenever the persisted form changes; the kernel layer writes it
+    // back into the conntrack only when it differs from what it last wrote.
+    PersistedState persisted() const;
+    const ConnectionFacts& facts() const;
+    void set_policy(const Policy& policy);  // SIGHUP reload
+    // Distinct offered streams accepted on this contact connection (each gave
+    // an Expect); StopWatching is only ever issued while this is 0.
+    std::uint32_t accepted_offers() const;
+    // Engine memory this session owns right now: sizeof(Session), its state and
+    // every heap block that state owns (allocator overhead not included). For
+    // the memory bounds of docs/protocol-model.md#memory and the benchmark.
+    std::size_t memory_bytes() const;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+    explicit Session(std::unique_ptr<Impl> impl);
+};
+
+}  // namespace tb::timbuktu
