@@ -27,7 +27,7 @@ pc_cflags = $(shell $(PKG_CONFIG) --cflags $(1) 2>/dev/null)
 pc_libs   = $(shell $(PKG_CONFIG) --libs $(1) 2>/dev/null)
 
 LIB_PKGS   := fmt tomlplusplus nlohmann_json
-DAEMON_PKGS:= libmnl libnetfilter_queue libnetfilter_conntrack libnetfilter_cthelper
+DAEMON_PKGS:= libmnl libnetfilter_queue libnetfilter_conntrack libnetfilter_cthelper libsystemd
 CTL_PKGS   := libmnl libnetfilter_conntrack libnetfilter_cthelper libnftables libpcap
 SIM_PKGS   :=
 
@@ -75,7 +75,7 @@ $(BUILD)/tbsim: $(call obj,$(SIM_SRCS)) $(LIB_A)
 	$(CXX) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(LIB_PKGS)) -lpthread
 
 $(BUILD)/unit-tests: $(call obj,$(UNIT_SRCS) $(DAEMON_PURE_SRCS)) $(LIB_A)
-	$(CXX) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(LIB_PKGS) libpcap)
+	$(CXX) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(LIB_PKGS) libpcap libsystemd)
 
 $(BUILD)/bench: $(call obj,$(BENCH_SRCS)) $(LIB_A)
 	$(CXX) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(LIB_PKGS))

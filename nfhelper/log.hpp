@@ -8,17 +8,33 @@
 // ("<0>" after a NUL) or a terminal escape (docs/daemon.md#untrusted-text).
 // Once the daemon runs, one rate limit covers the whole log
 // (docs/daemon.md#log-rate-limit); startup messages are never suppressed.
+//
+// Under systemd the lines go to journald's native socket (sd_journal_sendv)
+// rather than the stream, so that an event carries structured fields
+// (TBHELPER_EVENT=expect, TBHELPER_GUEST, ...: docs/daemon.md#journald-fields)
+// and `journalctl -u tbhelperd TBHELPER_EVENT=refuse` selects it. Should the
+// socket refuse a message, the line goes to stderr as before.
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <fmt/format.h>
 
 #include "config/config.hpp"
 
 namespace tb::daemon {
+
+// One structured journal field of an event: KEY (upper case, digits and
+// '_', starting with TBHELPER_) and its value; values are escaped like the
+// message (they may hold what a peer chose).
+struct LogField {
+    std::string_view key;
+    std::string value;
+};
 
 class Log {
 public:
@@ -27,6 +43,10 @@ public:
     static LogLevel level();
     static bool enabled(LogLevel level);
     static void write(LogLevel level, std::string_view text);
+    // An event's line with its journal fields (off the journal: the line alone).
+    static void write(LogLevel level, std::string_view text, std::span<const LogField> fields);
+    // True when lines go to journald's native socket (fields are kept).
+    static bool journal();
     // From now on lines go through the rate limit (called when startup is done).
     static void start_rate_limit();
     // Writes the "N messages suppressed" line if lines were suppressed and the
@@ -39,6 +59,11 @@ public:
 
 // The complete line as written: prefix, escaped text, newline. Pure (tests).
 std::string format_log_line(LogLevel level, bool journal, std::string_view text);
+// The journal entry's fields as sd_journal_sendv gets them ("MESSAGE=...",
+// "PRIORITY=6", "SYSLOG_IDENTIFIER=tbhelperd", then `fields`). Pure (tests).
+std::vector<std::string> journal_entry(LogLevel level, std::string_view text, std::span<const LogField> fields);
+// A field name journald accepts and that is ours: TBHELPER_[A-Z0-9_]+, at most 64 bytes.
+bool valid_field_name(std::string_view key);
 // The summary line's text for `n` suppressed lines.
 std::string suppressed_message(std::uint64_t n);
 

@@ -10,11 +10,14 @@ packages=(
   libmnl-dev libnetfilter-queue-dev libnetfilter-conntrack-dev
   libnetfilter-cthelper-dev libnftables-dev libpcap-dev
   libfmt-dev libtomlplusplus-dev nlohmann-json3-dev libcli11-dev
+  libsystemd-dev
   # tests
   catch2 clang libclang-rt-14-dev
   # simulator captures, kernel test bed, demonstration
   tshark qemu-system-x86 busybox-static kmod cpio iproute2 nftables conntrack
   socat iptables procps python3 jq
+  # tbhelperctl metrics is checked with a real parser of the format
+  python3-prometheus-client
   # packaging; debootstrap: the Debian 13 build root (make deb DIST=trixie)
   debhelper devscripts lintian fakeroot bash-completion debootstrap
   # Debian 13's and unstable's kernels ship .ko.xz (the test bed unpacks them)
