@@ -5,7 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include "ctl/metrics.hpp"
-#include "netfilter/queue_stats.hpp"
+#include "netfilter/queue_proc.hpp"
 
 using namespace tb;
 
@@ -53,7 +53,7 @@ TEST_CASE("queue stats: the kernel's nine columns, foreign lines skipped") {
         "1 2 3 4 5 6 7 8 9 10\n"
         "1 2 3 4 5 6 7 -8 9\n"
         "1 2 3 4 5 6 7 99999999999 9\n";
-    auto all = netfilter::parse_queue_stats(text);
+    auto all = netfilter::parse_queue_proc(text);
     REQUIRE(all.size() == 2);
     auto q = netfilter::find_queue(all, 407);
     REQUIRE(q);
@@ -65,5 +65,5 @@ TEST_CASE("queue stats: the kernel's nine columns, foreign lines skipped") {
     CHECK(q->id_sequence == 1000);
     CHECK(netfilter::find_queue(all, 0)->peer_portid == 4294967295u);
     CHECK_FALSE(netfilter::find_queue(all, 1));
-    CHECK(netfilter::parse_queue_stats("").empty());
+    CHECK(netfilter::parse_queue_proc("").empty());
 }

@@ -1,4 +1,4 @@
-#include "netfilter/queue_stats.hpp"
+#include "netfilter/queue_proc.hpp"
 
 #include <array>
 #include <charconv>
@@ -8,7 +8,7 @@ namespace tb::netfilter {
 namespace {
 
 // Nine unsigned 32-bit numbers separated by spaces; anything else: nullopt.
-std::optional<QueueStats> parse_line(std::string_view line) {
+std::optional<QueueProcEntry> parse_line(std::string_view line) {
     std::array<std::uint32_t, 9> v{};
     std::size_t n = 0;
     std::size_t i = 0;
@@ -25,13 +25,13 @@ std::optional<QueueStats> parse_line(std::string_view line) {
         ++n;
     }
     if (n != v.size()) return std::nullopt;
-    return QueueStats{v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]};
+    return QueueProcEntry{v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]};
 }
 
 }  // namespace
 
-std::vector<QueueStats> parse_queue_stats(std::string_view text) {
-    std::vector<QueueStats> out;
+std::vector<QueueProcEntry> parse_queue_proc(std::string_view text) {
+    std::vector<QueueProcEntry> out;
     while (!text.empty() && out.size() < kMaxQueues) {
         const std::size_t nl = text.find('\n');
         const std::string_view line = text.substr(0, nl);
@@ -41,7 +41,7 @@ std::vector<QueueStats> parse_queue_stats(std::string_view text) {
     return out;
 }
 
-std::optional<QueueStats> find_queue(const std::vector<QueueStats>& all, std::uint32_t queue) {
+std::optional<QueueProcEntry> find_queue(const std::vector<QueueProcEntry>& all, std::uint32_t queue) {
     for (const auto& q : all)
         if (q.queue == queue) return q;
     return std::nullopt;

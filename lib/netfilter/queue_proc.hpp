@@ -7,7 +7,7 @@
 //
 // Pure text parsing (no file access here): tbhelperctl metrics and the
 // daemon's drop warning read the file and hand its text in; the parser is
-// fuzzed (tests/fuzz/fuzz_queue_stats.cpp) like every parser of kernel output.
+// fuzzed (tests/fuzz/fuzz_queue_proc.cpp) like every parser of kernel output.
 #pragma once
 
 #include <cstdint>
@@ -17,7 +17,7 @@
 
 namespace tb::netfilter {
 
-struct QueueStats {
+struct QueueProcEntry {
     std::uint32_t queue = 0;
     std::uint32_t peer_portid = 0;      // the bound socket's netlink port id
     std::uint32_t waiting = 0;          // packets queued, not yet given a verdict
@@ -32,12 +32,12 @@ struct QueueStats {
 // unsigned decimal numbers (a future kernel's format) is skipped. At most
 // kMaxQueues lines are read: the file has one per bound queue (65536 at most).
 inline constexpr std::size_t kMaxQueues = 65536;
-std::vector<QueueStats> parse_queue_stats(std::string_view text);
+std::vector<QueueProcEntry> parse_queue_proc(std::string_view text);
 
 // The line of queue `queue`, if it is bound.
-std::optional<QueueStats> find_queue(const std::vector<QueueStats>& all, std::uint32_t queue);
+std::optional<QueueProcEntry> find_queue(const std::vector<QueueProcEntry>& all, std::uint32_t queue);
 
 // Where the kernel publishes them.
-inline constexpr const char* kQueueStatsPath = "/proc/net/netfilter/nfnetlink_queue";
+inline constexpr const char* kQueueProcPath = "/proc/net/netfilter/nfnetlink_queue";
 
 }  // namespace tb::netfilter
