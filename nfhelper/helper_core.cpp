@@ -67,6 +67,7 @@ void LogSink::on_event(const helper::RuntimeEvent& ev) {
                                 "something other than the timbuktu helper?)");
             },
             [](const event::Restored& e) {
+                if (!Log::enabled(LogLevel::debug)) return;  // describe() only for a line that is written
                 log_debug("{}: session restored from the conntrack ({} phase)", e.conn->describe(),
                           timbuktu::phase_name(e.phase));
             },
@@ -78,10 +79,12 @@ void LogSink::on_event(const helper::RuntimeEvent& ev) {
                                               : std::string("this machine (local)"));
             },
             [](const event::ReplyUnverified& e) {
+                if (!Log::enabled(LogLevel::debug)) return;
                 log_debug("{}: reply packet passed and ignored: {} ({})", e.conn->describe(),
                           helper::reply_verdict_name(e.verdict), helper::describe_interfaces(e.ifaces));
             },
             [](const event::EvictedJunk& e) {
+                if (!Log::enabled(LogLevel::debug)) return;
                 log_debug("session table full: forgot {} (no live session); its state stays in the kernel",
                           endpoint(e.orig.src, e.orig.sport));
             },
@@ -114,6 +117,10 @@ void LogSink::on_event(const helper::RuntimeEvent& ev) {
             },
             [](const event::StoppedWatching& e) { log_info("{}: stop watching: {}", e.conn->describe(), e.stop->why); },
             [](const event::EngineNote& e) {
+                const LogLevel level = e.note->level == timbuktu::Note::Level::warning ? LogLevel::warning
+                                       : e.note->level == timbuktu::Note::Level::info  ? LogLevel::info
+                                                                                        : LogLevel::debug;
+                if (!Log::enabled(level)) return;
                 switch (e.note->level) {
                     case timbuktu::Note::Level::warning: log_warning("{}: {}", e.conn->describe(), e.note->text); break;
                     case timbuktu::Note::Level::info: log_info("{}: {}", e.conn->describe(), e.note->text); break;
