@@ -16,12 +16,7 @@ namespace tb::daemon {
 
 namespace {
 
-template <class... F>
-struct Overloaded : F... {
-    using F::operator()...;
-};
-template <class... F>
-Overloaded(F...) -> Overloaded<F...>;
+using helper::Overloaded;
 
 static_assert(helper::kTimbuktuHelper.name == std::string_view(kHelperName), "one name for the helper");
 

@@ -9,18 +9,6 @@ namespace tb::helper {
 
 using timbuktu::saturating_inc;
 
-namespace {
-
-// std::visit over an overload set: every alternative must have its lambda,
-// so a new decision kind fails to compile here instead of being ignored.
-template <class... F>
-struct Overloaded : F... {
-    using F::operator()...;
-};
-template <class... F>
-Overloaded(F...) -> Overloaded<F...>;
-
-}  // namespace
 
 bool phase_is_live(timbuktu::Phase p) {
     switch (p) {
@@ -228,6 +216,7 @@ PacketOutcome HelperRuntime::on_packet(const PacketIn& in) {
             ep.tcp_seq = parsed.tcp_seq;
             ep.tcp_syn = true;
             entry->session->on_packet(ep);
+            out.session = SessionState{entry->session->phase(), entry->session->service()};
         } else {
             entry->syn_seq[reply ? 1 : 0] = parsed.tcp_seq;
         }
@@ -253,6 +242,7 @@ PacketOutcome HelperRuntime::on_packet(const PacketIn& in) {
     timbuktu::Decisions ds = entry->session->on_packet(ep);
 
     const Carried carried = carry_out(ds, conn, in);
+    out.session = SessionState{entry->session->phase(), entry->session->service()};
     place(*entry);
     if (carried.drop) {
         // A segment beyond a gap the engine could not hold: its sender sends

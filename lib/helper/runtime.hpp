@@ -34,6 +34,15 @@
 
 namespace tb::helper {
 
+// std::visit over an overload set: every alternative needs its lambda (or an
+// explicit catch-all), so a new kind fails to compile where it is not handled.
+template <class... F>
+struct Overloaded : F... {
+    using F::operator()...;
+};
+template <class... F>
+Overloaded(F...) -> Overloaded<F...>;
+
 // What the kernel knows the helper by, and the private data it keeps per
 // connection for it (the engine's persisted state, restored after a restart).
 struct HelperDescriptor {
@@ -77,9 +86,17 @@ struct WriteState {       // CTA_HELP_INFO: the engine's persisted state changed
 struct DetachHelper {};   // an empty helper name: no more packets of this connection are queued
 using CtHelpWrite = std::variant<std::monostate, WriteState, DetachHelper>;
 
+// The engine session as this packet left it (its entry may be gone already:
+// detached, closed); for reports (analyze), the daemon does not need it.
+struct SessionState {
+    timbuktu::Phase phase;
+    std::uint8_t service;
+};
+
 struct PacketOutcome {
     PacketVerdict verdict = PacketVerdict::accept;
     CtHelpWrite ct_help;
+    std::optional<SessionState> session;  // set when the packet was fed to the engine
 };
 
 // ---------------------------------------------------------------------------
