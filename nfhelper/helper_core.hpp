@@ -1,90 +1,67 @@
-// The per-packet work: kernel facts in, engine decisions out, decisions
-// carried out. Owns the session table and the engine's counters; the engine
-// itself stays pure (it never sees a socket or a conntrack).
+// tbhelperd's thin layer around the helper runtime (helper/runtime.hpp): a
+// queued packet in, decoded (net::parse_packet) and its conntrack parsed
+// (netfilter/conntrack_facts.hpp), the runtime's outcome turned into the
+// verdict. The kernel actions the runtime asks for go to lib/netfilter
+// (expectations) and rtnetlink (route lookup); its events become log lines.
 #pragma once
 
-#include <cstdint>
 #include <ctime>
+#include <memory>
 
 #include "config/config.hpp"
-#include "timbuktu/policy.hpp"
-#include "timbuktu/counters.hpp"
-#include "stream/hold_budget.hpp"
+#include "helper/counters.hpp"
+#include "helper/runtime.hpp"
 #include "netfilter/expectations.hpp"
-#include "net/packet.hpp"
 #include "queue_reader.hpp"
 #include "route_lookup.hpp"
-#include "helper/session_table.hpp"
 
 namespace tb::daemon {
 
-// Counters of the kernel layer (the engine keeps its own, timbuktu::Counters).
-struct KernelCounters {
-    std::uint64_t kernel_errors = 0;       // failed expectation creations / updates
-    std::uint64_t restored_sessions = 0;   // sessions rebuilt from the conntrack's private data
-    std::uint64_t dropped_for_retransmit = 0;  // segments beyond a gap the engine could not hold: NF_DROP
-    std::uint64_t unparsed_packets = 0;    // not IPv4/IPv6 + TCP/UDP, or truncated: accepted unchanged
-    std::uint64_t no_conntrack = 0;        // queued without NFQA_CT: accepted unchanged
-    std::uint64_t rewrite_failures = 0;    // a Rewrite whose bytes were not where the engine said
-    std::uint64_t detached = 0;            // StopWatching carried out
-    std::uint64_t evictions = 0;           // entries pushed out of the full table (junk first)
-    std::uint64_t evictions_live = 0;      // of which live sessions (no junk was left to evict)
-    std::uint64_t spoofed = 0;             // reply packets from another interface than the original left by
-    std::uint64_t replies_unverified = 0;  // reply packets not acted on: original path unknown or not reported
-    std::uint64_t paths_from_routes = 0;   // original paths taken from a route lookup (restored sessions)
-    std::uint64_t nat_follow_refused = 0;  // NAT-following expectations the kernel refused (no fallback)
+using helper::KernelCounters;
+
+// The runtime's kernel actions, carried out with lib/netfilter and rtnetlink.
+class NetfilterPort : public helper::KernelPort {
+public:
+    explicit NetfilterPort(const Config& config) : config_(&config) {}
+    helper::ExpectationResult create_expectation(const helper::ConntrackFacts& master,
+                                                 const timbuktu::Expect& e) override;
+    std::optional<helper::OriginalPath> route_to(const IpAddress& host) override;
+    void set_config(const Config& config) { config_ = &config; }
+    const netfilter::ExpectationMaker& expectations() const { return maker_; }
+
+private:
+    const Config* config_;
+    netfilter::ExpectationMaker maker_;
+    RouteLookup routes_;
 };
 
-// Whether a session in this phase can still lead to an action (an offer, a
-// rewrite). The others are junk for the table: short idle limit, evicted
-// first (docs/daemon.md#session-table).
-bool phase_is_live(timbuktu::Phase p);
+// The runtime's events as tbhelperd's log lines (tests/kernel/*.sh grep them).
+class LogSink : public helper::EventSink {
+public:
+    void on_event(const helper::RuntimeEvent& e) override;
+};
 
 class HelperCore {
 public:
-    static constexpr std::size_t kSessionCapacity = 16384;
-    // Idle limits after which a session is dropped from memory (its state stays
-    // in the conntrack and is restored if the connection speaks again).
-    static constexpr helper::IdleLimits kIdle{};
-    // The global out-of-order budget: the engine's default, 4 MiB (256
-    // connections at their full per-direction bound at once).
-    static constexpr std::size_t kHoldBudgetBytes = stream::HoldBudget::kDefaultCapacity;
+    static constexpr std::size_t kSessionCapacity = helper::RuntimeOptions{}.session_capacity;
 
     explicit HelperCore(const Config& config);
 
     Verdict on_packet(QueuedPacket& pkt);
     void apply_config(const Config& config);  // SIGHUP: new policy for every session
-    void housekeeping(std::time_t now);       // idle expiry
+    void housekeeping(std::time_t now) { runtime_.housekeeping(now); }
 
-    const timbuktu::Counters& counters() const { return counters_; }
-    const stream::HoldBudget& hold_budget() const { return hold_budget_; }
-    const KernelCounters& kernel_counters() const { return kcounters_; }
-    std::size_t sessions_tracked() const { return table_.size(); }
-    const netfilter::ExpectationMaker& expectations() const { return maker_; }
+    const timbuktu::Counters& counters() const { return runtime_.counters(); }
+    const stream::HoldBudget& hold_budget() const { return runtime_.hold_budget(); }
+    const KernelCounters& kernel_counters() const { return runtime_.kernel_counters(); }
+    std::size_t sessions_tracked() const { return runtime_.sessions_tracked(); }
+    const netfilter::ExpectationMaker& expectations() const { return port_.expectations(); }
 
 private:
-    void detach(Verdict& v, const helper::SessionKey& key);
-    // A reply the interface check refused: counted and logged (rate-limited log).
-    void not_from_host(helper::ReplyVerdict verdict, const netfilter::ConntrackFacts& facts, const QueuedPacket& pkt,
-                       const helper::SessionEntry* entry);
-    std::optional<timbuktu::Session> restore_or_start(const netfilter::ConntrackFacts& facts, timbuktu::PersistedState& written,
-                                                    bool may_restore);
-    void place(helper::SessionEntry& entry);  // puts the entry in the lane its state calls for
-    void carry_out(const timbuktu::Decisions& ds, helper::SessionEntry& entry, const netfilter::ConntrackFacts& facts, QueuedPacket& pkt,
-                   const net::ParsedPacket& parsed, bool& mangled, bool& stop, bool& drop);
-
     Config config_;
-    timbuktu::Policy policy_;
-    timbuktu::Counters counters_;  // sessions hold a pointer to it: never moved
-    // One budget for the bytes every session's TCP readers hold out of order
-    // (docs/daemon.md#budgets); sessions hold a pointer to it, and it is
-    // declared before table_, so it outlives them.
-    stream::HoldBudget hold_budget_{kHoldBudgetBytes};
-    KernelCounters kcounters_;
-    helper::SessionTable table_;
-    netfilter::ExpectationMaker maker_;
-    RouteLookup routes_;
-    bool warned_no_ct_ = false;
+    NetfilterPort port_;
+    LogSink log_;
+    helper::HelperRuntime runtime_;
 };
 
 }  // namespace tb::daemon

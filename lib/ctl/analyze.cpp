@@ -1,5 +1,8 @@
 #include "ctl/analyze.hpp"
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <map>
 #include <unordered_map>
@@ -9,6 +12,7 @@
 
 #include <fmt/format.h>
 
+#include "helper/runtime.hpp"
 #include "text/escape.hpp"
 #include "timbuktu/policy.hpp"
 #include "ctl/format.hpp"
@@ -260,7 +264,11 @@ using OfferKey = std::tuple<std::size_t, Transport, std::uint16_t>;
 
 struct Flow {
     std::size_t report_index = 0;  // into report.sessions
-    std::unique_ptr<timbuktu::Session> session;
+    // The conntrack a firewall would hold for this flow, synthesized: original
+    // tuple = the side that opened, reply = its inverse (no NAT), confirmed,
+    // the flow's number as its id; the helper's private data is what the
+    // runtime wrote back, and a detach empties the helper name.
+    helper::ConntrackFacts ct;
     IpAddress guest;
     std::uint16_t guest_port = 0;
     bool closed = false;  // FIN or RST seen (TCP): a new SYN starts a new connection
@@ -268,10 +276,17 @@ struct Flow {
 
 }  // namespace
 
-struct Analyzer::Impl {
+struct Analyzer::Impl : helper::KernelPort, helper::EventSink {
     Config config;
     timbuktu::Policy policy;
     AnalysisReport report;
+    // The helper runtime tbhelperd runs, over the capture: no interfaces (no
+    // reply check), expectations recorded by this port, events into the report.
+    std::unique_ptr<helper::HelperRuntime> runtime;
+    std::uint32_t flows_seen = 0;  // conntrack ids of the synthesized conntracks
+    std::uint64_t current_frame = 0;        // the frame the runtime is working on
+    AnalysisSession* current = nullptr;     // and its session
+    std::vector<std::uint8_t> scratch;      // the packet handed to the runtime (a Rewrite changes it)
     // Hash maps, so that the analysis grows linearly with the capture (issue 8:
     // a scan of every expectation per offer and per new stream was quadratic).
     std::unordered_map<FlowKey, Flow, TupleHash> flows;
@@ -378,22 +393,21 @@ struct Analyzer::Impl {
             f.guest = guest->first;
             f.guest_port = guest->second;
             const bool from_guest = p.src == f.guest && p.sport == f.guest_port;
-            timbuktu::ConnectionFacts facts;
-            facts.transport = p.proto;
-            facts.guest = f.guest;
-            facts.guest_port = f.guest_port;
-            facts.contact_address = from_guest ? p.dst : p.src;
-            facts.contact_port = from_guest ? p.dport : p.sport;
-            facts.host = facts.contact_address;     // no NAT: H = D
-            facts.guest_translated = facts.guest;   // G' = G
-            f.session = std::make_unique<timbuktu::Session>(facts, policy, report.counters);
+            f.ct.id = ++flows_seen;
+            f.ct.l3 = p.src.is_v4() ? AF_INET : AF_INET6;
+            f.ct.l4 = p.proto == Transport::tcp ? IPPROTO_TCP : IPPROTO_UDP;
+            f.ct.orig = {f.guest, from_guest ? p.dst : p.src, f.guest_port, from_guest ? p.dport : p.sport};
+            // No NAT: H = D, G' = G.
+            f.ct.reply = {f.ct.orig.dst, f.ct.orig.src, f.ct.orig.dport, f.ct.orig.sport};
+            f.ct.confirmed = true;
+            f.ct.help = helper::CtHelp{std::string(helper::kTimbuktuHelper.name), {}, false};
             AnalysisSession s;
             s.id = report.sessions.size() + 1;
             s.transport = p.proto;
-            s.guest = facts.guest;
-            s.guest_port = facts.guest_port;
-            s.host = facts.host;
-            s.contact_port = facts.contact_port;
+            s.guest = f.ct.orig.src;
+            s.guest_port = f.ct.orig.sport;
+            s.host = f.ct.reply.src;
+            s.contact_port = f.ct.orig.dport;
             s.first_frame = frame;
             f.report_index = report.sessions.size();
             report.sessions.push_back(std::move(s));
@@ -405,74 +419,131 @@ struct Analyzer::Impl {
         ++s.frames;
         if (p.fin || p.rst) f.closed = true;
 
-        timbuktu::Packet ep;
-        ep.direction = (p.src == f.guest && p.sport == f.guest_port) ? timbuktu::PacketDirection::original
+        // The packet as the runtime sees it: the payload alone (the capture's
+        // headers were decoded above), with the TCP facts it reads.
+        net::ParsedPacket parsed;
+        parsed.src = p.src;
+        parsed.dst = p.dst;
+        parsed.sport = p.sport;
+        parsed.dport = p.dport;
+        parsed.l4proto = f.ct.l4;
+        parsed.tcp_seq = p.seq;
+        if (p.proto == Transport::tcp)
+            parsed.tcp_flags = static_cast<std::uint8_t>((p.fin ? net::kTcpFin : 0) | (p.syn ? net::kTcpSyn : 0) |
+                                                         (p.rst ? net::kTcpRst : 0));
+        scratch.assign(p.payload.begin(), p.payload.end());
+        parsed.payload_offset = 0;
+        parsed.payload_length = scratch.size();
+        helper::PacketIn in;
+        in.data = scratch;
+        in.parsed = &parsed;
+        in.conntrack = &f.ct;
+        in.direction = (p.src == f.guest && p.sport == f.guest_port) ? timbuktu::PacketDirection::original
                                                                      : timbuktu::PacketDirection::reply;
-        ep.tcp_seq = p.seq;
-        ep.tcp_syn = p.proto == Transport::tcp && p.syn;
-        ep.payload = p.payload;
-        if (p.payload.empty() && !ep.tcp_syn) return;
-        const auto sessions_before = report.counters.sessions;
-        auto decisions = f.session->on_packet(ep);
-        if (report.counters.sessions != sessions_before) s.timbuktu = true;
-        apply(frame, s, decisions);
-        s.phase = timbuktu::phase_name(f.session->phase());
+        const auto sessions_before = runtime->counters().sessions;
+        current_frame = frame;
+        current = &s;
+        const helper::PacketOutcome out = runtime->on_packet(in);
+        current = nullptr;
+        std::visit(helper::Overloaded{
+                       [](std::monostate) {},
+                       [&](const helper::WriteState& w) {
+                           f.ct.help->info.assign(w.state.begin(), w.state.end());
+                           f.ct.help->has_info = true;
+                       },
+                       [&](const helper::DetachHelper&) {
+                           f.ct.help->name.clear();  // the kernel queues no more of it
+                           f.ct.help->info.clear();
+                           f.ct.help->has_info = false;
+                       },
+                   },
+                   out.ct_help);
+        if (runtime->counters().sessions != sessions_before) s.timbuktu = true;
+        if (!out.session) return;  // not fed to the engine (a bare SYN, a pure ACK, a detached flow)
+        const helper::SessionState session = *out.session;
+        s.phase = timbuktu::phase_name(session.phase);
         // B9: Timbuktu outside the model. For an A10 flow the engine first said
         // "not Timbuktu" (the guest's datagram was foreign), then the host's
         // reply showed Timbuktu: that first verdict no longer stands.
-        if (f.session->phase() == timbuktu::Phase::unmodelled && !s.unmodelled) {
+        if (session.phase == timbuktu::Phase::unmodelled && !s.unmodelled) {
             s.unmodelled = true;
             s.not_timbuktu.clear();
         }
-        if (s.timbuktu) s.service = timbuktu::service_name(f.session->service());
+        if (s.timbuktu) s.service = timbuktu::service_name(session.service);
     }
 
-    void apply(std::uint64_t frame, AnalysisSession& s, const timbuktu::Decisions& decisions) {
-        for (const auto& d : decisions) {
-            if (const auto* e = std::get_if<timbuktu::Expect>(&d)) {
-                AnalysisExpectation x;
-                x.frame = frame;
-                x.session = s.id;
-                x.proto = e->transport;
-                x.src = e->guest;
-                x.dst = e->address;
-                x.dport = e->port;
-                x.service = timbuktu::service_name(e->service);
-                x.timeout = e->timeout_seconds;
-                // A repeated offer replaces the earlier expectation (B8): keep the latest.
-                const std::size_t index = report.expectations.size();
-                auto [slot, fresh] = unused_by_offer.try_emplace(OfferKey{x.session, x.proto, x.dport}, index);
-                if (!fresh) {
-                    replaced[slot->second] = true;
-                    slot->second = index;
-                }
-                report.expectations.push_back(x);
-                replaced.push_back(false);
-                unused_by_stream[StreamKey{x.proto, x.src, x.dst, x.dport}].indexes.push_back(index);
-                ++s.offers;
-                event(s, frame, "info",
-                      fmt::format("offer: would expect {} {} -> {} ({}) for {}s", transport_name(x.proto),
-                                  x.src.to_string(), endpoint(x.dst, x.dport), x.service, x.timeout));
-            } else if (const auto* r = std::get_if<timbuktu::Refuse>(&d)) {
-                const auto reason = timbuktu::refuse_reason_name(r->reason);
-                report.refusals.push_back({frame, s.id, reason, r->detail});
-                if (r->reason != timbuktu::RefuseReason::forged_guest_offer) ++s.offers;
-                event(s, frame, "warning", fmt::format("refused ({}): {}", reason, r->detail));
-            } else if (const auto* w = std::get_if<timbuktu::Rewrite>(&d)) {
-                event(s, frame, "info", fmt::format("would rewrite {} at payload offset {}", w->what, w->payload_offset));
-            } else if (std::holds_alternative<timbuktu::DropForRetransmit>(d)) {
-                event(s, frame, "info", "the daemon would drop this segment (beyond a gap it cannot hold) so that "
-                                        "its sender retransmits it");
-            } else if (const auto* st = std::get_if<timbuktu::StopWatching>(&d)) {
-                s.stopped = st->why;
-            } else if (const auto* n = std::get_if<timbuktu::Note>(&d)) {
-                if (n->level == timbuktu::Note::Level::debug) continue;
-                static const std::string kNotTimbuktu = "not Timbuktu, leaving the connection alone: ";
-                if (n->text.rfind(kNotTimbuktu, 0) == 0) s.not_timbuktu = n->text.substr(kNotTimbuktu.size());
-                if (n->level == timbuktu::Note::Level::warning) unparsed(frame, "timbuktu", s.id, n->text);
-                event(s, frame, n->level == timbuktu::Note::Level::warning ? "warning" : "info", n->text);
-            }
+    // KernelPort: an analysis creates nothing; it records what a helper would create.
+    helper::ExpectationResult create_expectation(const helper::ConntrackFacts&, const timbuktu::Expect& e) override {
+        if (current) expect(current_frame, *current, e);
+        return {};
+    }
+    std::optional<helper::OriginalPath> route_to(const IpAddress&) override { return std::nullopt; }
+
+    // EventSink: the runtime's events as the report's entries.
+    void on_event(const helper::RuntimeEvent& ev) override {
+        namespace hev = helper::event;
+        if (!current) return;  // evictions and the like: nothing of a session
+        AnalysisSession& s = *current;
+        const std::uint64_t frame = current_frame;
+        std::visit(
+            helper::Overloaded{
+                [&](const hev::Refused& e) {
+                    const timbuktu::Refuse& r = *e.refuse;
+                    const auto reason = timbuktu::refuse_reason_name(r.reason);
+                    report.refusals.push_back({frame, s.id, reason, r.detail});
+                    if (r.reason != timbuktu::RefuseReason::forged_guest_offer) ++s.offers;
+                    event(s, frame, "warning", fmt::format("refused ({}): {}", reason, r.detail));
+                },
+                [&](const hev::Rewritten& e) { would_rewrite(s, frame, *e.rewrite); },
+                [&](const hev::RewriteFailed& e) { would_rewrite(s, frame, *e.rewrite); },
+                [&](const hev::DroppedForRetransmit&) {
+                    event(s, frame, "info",
+                          "the daemon would drop this segment (beyond a gap it cannot hold) so that its sender "
+                          "retransmits it");
+                },
+                [&](const hev::StoppedWatching& e) { s.stopped = e.stop->why; },
+                [&](const hev::EngineNote& e) {
+                    const timbuktu::Note& n = *e.note;
+                    if (n.level == timbuktu::Note::Level::debug) return;
+                    static const std::string kNotTimbuktu = "not Timbuktu, leaving the connection alone: ";
+                    if (n.text.rfind(kNotTimbuktu, 0) == 0) s.not_timbuktu = n.text.substr(kNotTimbuktu.size());
+                    if (n.level == timbuktu::Note::Level::warning) unparsed(frame, "timbuktu", s.id, n.text);
+                    event(s, frame, n.level == timbuktu::Note::Level::warning ? "warning" : "info", n.text);
+                },
+                // Recorded by create_expectation; the rest is the daemon's business (no kernel here).
+                [](const auto&) {},
+            },
+            ev);
+    }
+
+    void would_rewrite(AnalysisSession& s, std::uint64_t frame, const timbuktu::Rewrite& w) {
+        event(s, frame, "info", fmt::format("would rewrite {} at payload offset {}", w.what, w.payload_offset));
+    }
+
+    void expect(std::uint64_t frame, AnalysisSession& s, const timbuktu::Expect& e) {
+        AnalysisExpectation x;
+        x.frame = frame;
+        x.session = s.id;
+        x.proto = e.transport;
+        x.src = e.guest;
+        x.dst = e.address;
+        x.dport = e.port;
+        x.service = timbuktu::service_name(e.service);
+        x.timeout = e.timeout_seconds;
+        // A repeated offer replaces the earlier expectation (B8): keep the latest.
+        const std::size_t index = report.expectations.size();
+        auto [slot, fresh] = unused_by_offer.try_emplace(OfferKey{x.session, x.proto, x.dport}, index);
+        if (!fresh) {
+            replaced[slot->second] = true;
+            slot->second = index;
         }
+        report.expectations.push_back(x);
+        replaced.push_back(false);
+        unused_by_stream[StreamKey{x.proto, x.src, x.dst, x.dport}].indexes.push_back(index);
+        ++s.offers;
+        event(s, frame, "info",
+              fmt::format("offer: would expect {} {} -> {} ({}) for {}s", transport_name(x.proto), x.src.to_string(),
+                          endpoint(x.dst, x.dport), x.service, x.timeout));
     }
 };
 
@@ -482,6 +553,11 @@ Analyzer::Analyzer(const Config& config, int link_type) : impl_(std::make_unique
     impl_->report.link_type = link_type;
     impl_->report.tcp_contact_ports = config.tcp_contact_ports;
     impl_->report.udp_contact_ports = config.udp_contact_ports;
+    helper::RuntimeOptions options;
+    options.session_capacity = kMaxFlows;
+    options.reply_interface_check = false;  // a capture has no interfaces
+    impl_->runtime = std::make_unique<helper::HelperRuntime>(helper::kTimbuktuHelper, impl_->policy, options,
+                                                             *impl_, *impl_);
 }
 
 Analyzer::~Analyzer() = default;
@@ -521,6 +597,7 @@ AnalysisReport Analyzer::finish() {
     impl_->replaced.assign(kept, false);
     impl_->unused_by_offer.clear();  // indexes into the old order: finish() ends the analysis
     impl_->unused_by_stream.clear();
+    impl_->report.counters = impl_->runtime->counters();
     for (auto& s : impl_->report.sessions)
         if (s.phase.empty()) s.phase = timbuktu::phase_name(timbuktu::Phase::await_hello);
     return impl_->report;

@@ -6,6 +6,13 @@
 // connection when its responder port is a configured contact port of its
 // transport. The guest is who opened it: the sender of the SYN for TCP, else
 // the side that sent to the contact port.
+//
+// Each contact flow goes through the helper runtime tbhelperd runs
+// (helper/runtime.hpp), with a conntrack synthesized for it: original tuple =
+// the side that opened, reply = its inverse, confirmed, the flow's number as
+// conntrack id, no reply-interface check (a capture has no interfaces). What
+// the runtime writes back is kept as the flow's private data; after a detach
+// the flow is no longer examined, as no more of it would be queued.
 #pragma once
 
 #include <cstdint>

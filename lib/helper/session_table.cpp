@@ -42,6 +42,11 @@ SessionEntry* SessionTable::find(const SessionKey& key, std::time_t now) {
     return &*it->second;
 }
 
+const SessionEntry* SessionTable::peek(const SessionKey& key) const {
+    auto it = index_.find(key);
+    return it == index_.end() ? nullptr : &*it->second;
+}
+
 SessionTable::List* SessionTable::victim_lane() {
     if (!list(Lane::junk).empty()) return &list(Lane::junk);
     List& udp = list(Lane::udp);

@@ -4,7 +4,7 @@
 // each get their own unconfirmed conntrack (same tuple, other id) which the
 // kernel merges on confirmation, so they belong to one entry; a different id
 // once the flow was confirmed means the old connection died and a new one
-// reuses the tuple (helper_core.cpp decides).
+// reuses the tuple (helper/runtime.cpp decides).
 //
 // Three lanes, each in least-recently-used order with one idle limit, so that
 // expiry walks each from its old end and stops at the first entry still young:
@@ -28,7 +28,7 @@
 #include <optional>
 #include <unordered_map>
 
-#include "netfilter/conntrack_facts.hpp"
+#include "helper/conntrack.hpp"
 #include "timbuktu/session.hpp"
 #include "helper/reply_path.hpp"
 
@@ -37,9 +37,9 @@ namespace tb::helper {
 struct SessionKey {
     std::uint16_t zone = 0;
     std::uint8_t l4 = 0;
-    netfilter::Tuple orig;
+    Tuple orig;
     friend bool operator==(const SessionKey&, const SessionKey&) = default;
-    static SessionKey of(const netfilter::ConntrackFacts& f) { return SessionKey{f.zone, f.l4, f.orig}; }
+    static SessionKey of(const ConntrackFacts& f) { return SessionKey{f.zone, f.l4, f.orig}; }
 };
 
 struct SessionKeyHash {
@@ -66,7 +66,7 @@ struct SessionEntry {
     Lane lane = Lane::junk;
     bool seen_confirmed = false;   // a packet of it came with a confirmed conntrack
     // The engine asked to stop watching while the conntrack was unconfirmed;
-    // the detach goes with the connection's next packet (see helper_core.cpp).
+    // the detach goes with the connection's next packet (see helper/runtime.cpp).
     bool detach_pending = false;
 };
 
@@ -87,6 +87,8 @@ public:
 
     // The entry for `key`, moved to the young end of its lane; nullptr when absent.
     SessionEntry* find(const SessionKey& key, std::time_t now);
+    // The entry for `key` without touching its place in the lane; nullptr when absent.
+    const SessionEntry* peek(const SessionKey& key) const;
     // Inserts into entry.lane (evicting when full: junk first, then the least
     // recently used live session); returns the entry. `on_evict` is told
     // about an eviction, for the log and the counters.

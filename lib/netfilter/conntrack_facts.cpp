@@ -8,8 +8,6 @@
 
 #include <memory>
 
-#include <fmt/format.h>
-
 namespace tb::netfilter {
 
 namespace {
@@ -30,11 +28,6 @@ IpAddress addr_of(const nf_conntrack* ct, std::uint8_t l3, nf_conntrack_attr v4,
 }
 
 }  // namespace
-
-timbuktu::PacketDirection direction_from_ctinfo(std::uint32_t ctinfo) {
-    // enum ip_conntrack_info: IP_CT_IS_REPLY = 3; ESTABLISHED_REPLY 3, RELATED_REPLY 4.
-    return ctinfo >= 3 ? timbuktu::PacketDirection::reply : timbuktu::PacketDirection::original;
-}
 
 std::optional<ConntrackFacts> parse_conntrack(std::span<const std::uint8_t> payload, std::uint8_t l3) {
     CtPtr ct(nfct_new());
@@ -66,30 +59,6 @@ std::optional<ConntrackFacts> parse_conntrack(std::span<const std::uint8_t> payl
         f.confirmed = (nfct_get_attr_u32(ct.get(), ATTR_STATUS) & IPS_CONFIRMED) != 0;
     f.help = netfilter::parse_ct_help(payload);
     return f;
-}
-
-timbuktu::ConnectionFacts ConntrackFacts::engine_facts() const {
-    timbuktu::ConnectionFacts e;
-    e.transport = l4 == IPPROTO_TCP ? Transport::tcp : Transport::udp;
-    e.guest = orig.src;
-    e.guest_port = orig.sport;
-    e.contact_address = orig.dst;
-    e.contact_port = orig.dport;
-    e.host = reply.src;
-    e.guest_translated = reply.dst;
-    return e;
-}
-
-std::string ConntrackFacts::describe() const {
-    auto ep = [](const IpAddress& a, std::uint16_t p) {
-        return a.is_v6() ? fmt::format("[{}]:{}", a.to_string(), p) : fmt::format("{}:{}", a.to_string(), p);
-    };
-    std::string s = fmt::format("{} {} -> {}", l4 == IPPROTO_TCP ? "tcp" : "udp", ep(orig.src, orig.sport),
-                                ep(orig.dst, orig.dport));
-    if (reply.src != orig.dst || reply.sport != orig.dport) s += fmt::format(" (host {})", ep(reply.src, reply.sport));
-    if (reply.dst != orig.src || reply.dport != orig.sport)
-        s += fmt::format(" (guest seen as {})", ep(reply.dst, reply.dport));
-    return s;
 }
 
 }  // namespace tb::netfilter

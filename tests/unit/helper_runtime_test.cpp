@@ -1,0 +1,415 @@
+// The helper runtime (helper/runtime.hpp) with fake kernel facts: conntrack
+// facts built by hand, real IPv4 packets decoded by net::parse_packet, and a
+// KernelPort / EventSink that record what the runtime asked for and told.
+#include <catch2/catch.hpp>
+
+#include <linux/netfilter/nf_conntrack_common.h>
+#include <linux/netfilter/nf_conntrack_tcp.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <variant>
+
+#include "helper/runtime.hpp"
+#include "helpers.hpp"
+#include "net/packet.hpp"
+#include "timbuktu/services.hpp"
+
+using namespace tbtest;
+using namespace tb::helper;
+
+namespace {
+
+struct FakePort : KernelPort {
+    std::vector<timbuktu::Expect> created;
+    std::optional<OriginalPath> route;
+    int route_lookups = 0;
+    ExpectationResult next{};
+    ExpectationResult create_expectation(const ConntrackFacts&, const timbuktu::Expect& e) override {
+        created.push_back(e);
+        return next;
+    }
+    std::optional<OriginalPath> route_to(const IpAddress&) override {
+        ++route_lookups;
+        return route;
+    }
+};
+
+struct FakeSink : EventSink {
+    std::vector<RuntimeEvent> events;
+    void on_event(const RuntimeEvent& e) override { events.push_back(e); }
+    template <class T>
+    std::size_t count() const {
+        std::size_t n = 0;
+        for (const auto& e : events) n += std::holds_alternative<T>(e);
+        return n;
+    }
+};
+
+// G 198.51.100.2:40000 -> D 203.0.113.2:407, no NAT.
+ConntrackFacts conntrack(std::uint32_t id, bool confirmed = true, std::uint8_t l4 = IPPROTO_TCP) {
+    ConntrackFacts f;
+    f.id = id;
+    f.l3 = AF_INET;
+    f.l4 = l4;
+    f.orig = {ip("198.51.100.2"), ip("203.0.113.2"), 40000, 407};
+    f.reply = {ip("203.0.113.2"), ip("198.51.100.2"), 407, 40000};
+    f.confirmed = confirmed;
+    f.help = CtHelp{"timbuktu", {}, false};
+    return f;
+}
+
+constexpr std::uint8_t kAck = 0x10;
+
+// An IPv4 packet with a TCP (or UDP) header; checksums zero (the runtime never checks them).
+Bytes packet(bool from_guest, std::uint8_t l4, std::uint32_t seq, std::uint8_t flags, const Bytes& payload) {
+    const std::size_t l4len = l4 == IPPROTO_TCP ? 20 : 8;
+    Bytes p(20 + l4len + payload.size(), 0);
+    p[0] = 0x45;
+    const std::size_t total = p.size();
+    p[2] = static_cast<std::uint8_t>(total >> 8);
+    p[3] = static_cast<std::uint8_t>(total);
+    p[8] = 64;
+    p[9] = l4;
+    const Bytes g{198, 51, 100, 2}, d{203, 0, 113, 2};
+    std::copy(g.begin(), g.end(), p.begin() + (from_guest ? 12 : 16));
+    std::copy(d.begin(), d.end(), p.begin() + (from_guest ? 16 : 12));
+    const std::uint16_t sport = from_guest ? 40000 : 407, dport = from_guest ? 407 : 40000;
+    std::uint8_t* t = p.data() + 20;
+    t[0] = sport >> 8, t[1] = sport & 0xff, t[2] = dport >> 8, t[3] = dport & 0xff;
+    if (l4 == IPPROTO_TCP) {
+        t[4] = seq >> 24, t[5] = (seq >> 16) & 0xff, t[6] = (seq >> 8) & 0xff, t[7] = seq & 0xff;
+        t[12] = 5 << 4;
+        t[13] = flags;
+    } else {
+        const std::size_t ulen = 8 + payload.size();
+        t[4] = static_cast<std::uint8_t>(ulen >> 8), t[5] = static_cast<std::uint8_t>(ulen);
+    }
+    std::copy(payload.begin(), payload.end(), p.begin() + 20 + l4len);
+    return p;
+}
+
+// The runtime with its fakes, and one TCP conversation's sequence numbers.
+struct Bed {
+    FakePort port;
+    FakeSink sink;
+    HelperRuntime rt;
+    std::uint32_t guest_seq = 1000, host_seq = 5000;
+    PacketInterfaces from_guest{3, 5, 0, 0};  // in 3, out 5 (forwarded towards the host)
+    PacketInterfaces from_host{5, 3, 0, 0};   // the host's replies come in on 5
+    std::time_t now = 1000;
+
+    explicit Bed(RuntimeOptions o = {}) : rt(kTimbuktuHelper, timbuktu::Policy{}, o, port, sink) {}
+
+    PacketOutcome send(const ConntrackFacts& ct, bool guest, const Bytes& payload, std::uint8_t flags = kAck,
+                       std::optional<PacketInterfaces> ifaces = std::nullopt) {
+        std::uint32_t& seq = guest ? guest_seq : host_seq;
+        Bytes p = packet(guest, ct.l4, seq, flags, payload);
+        seq += static_cast<std::uint32_t>(payload.size()) + ((flags & net::kTcpSyn) ? 1 : 0);
+        net::ParsedPacket parsed;
+        REQUIRE(net::parse_packet(p, parsed) == net::ParseError::none);
+        last_packet = p;
+        PacketIn in;
+        in.data = last_packet;
+        in.parsed = &parsed;
+        in.conntrack = &ct;
+        in.direction = guest ? timbuktu::PacketDirection::original : timbuktu::PacketDirection::reply;
+        in.ifaces = ifaces ? *ifaces : (guest ? from_guest : from_host);
+        in.now = now;
+        return rt.on_packet(in);
+    }
+    Bytes last_packet;
+};
+
+bool writes_state(const PacketOutcome& o) { return std::holds_alternative<WriteState>(o.ct_help); }
+bool detaches(const PacketOutcome& o) { return std::holds_alternative<DetachHelper>(o.ct_help); }
+
+}  // namespace
+
+TEST_CASE("runtime: a HELLO starts a session and its state is written back once", "[runtime]") {
+    Bed b;
+    const auto ct = conntrack(7);
+    auto o = b.send(ct, true, hello(timbuktu::kServiceIntercom));
+    CHECK(o.verdict == PacketVerdict::accept);
+    REQUIRE(writes_state(o));
+    REQUIRE(b.rt.session_of(ct));
+    CHECK(b.rt.session_of(ct)->phase() == timbuktu::Phase::await_ack);
+    CHECK(std::get<WriteState>(o.ct_help).state == b.rt.session_of(ct)->persisted());
+    CHECK(b.rt.sessions_tracked() == 1);
+    // Nothing changed in the persisted state: nothing written.
+    auto ack = b.send(ct, true, {});
+    CHECK(std::holds_alternative<std::monostate>(ack.ct_help));
+    // The HELLO-ACK changes the phase: written again.
+    auto o2 = b.send(ct, false, hello_ack(timbuktu::kServiceIntercom));
+    CHECK(writes_state(o2));
+    CHECK(b.rt.session_of(ct)->phase() == timbuktu::Phase::framed);
+}
+
+TEST_CASE("runtime: an offer creates an expectation through the kernel port", "[runtime]") {
+    Bed b;
+    const auto ct = conntrack(7);
+    b.send(ct, true, hello(timbuktu::kServiceIntercom));
+    b.send(ct, false, hello_ack(timbuktu::kServiceIntercom));
+    b.send(ct, false, offer(timbuktu::kServiceIntercom, Transport::udp, 40001, 0, 30));
+    REQUIRE(b.port.created.size() == 1);
+    CHECK(b.port.created[0].port == 40001);
+    CHECK(b.sink.count<event::ExpectationCreated>() == 1);
+    CHECK(b.rt.kernel_counters().kernel_errors == 0);
+    SECTION("a refused NAT-following expectation is counted as such") {
+        b.port.next.kind = ExpectationResult::Kind::nat_follow_unavailable;
+        b.port.next.why = "no";
+        b.send(ct, false, offer(timbuktu::kServiceIntercom, Transport::udp, 40002, 0, 30));
+        CHECK(b.sink.count<event::ExpectationFailed>() == 1);
+        CHECK(b.rt.kernel_counters().kernel_errors == 1);
+        CHECK(b.rt.kernel_counters().nat_follow_refused == 1);
+    }
+}
+
+TEST_CASE("runtime: a connection whose helper is not ours is left alone", "[runtime]") {
+    Bed b;
+    auto ct = conntrack(7);
+    ct.help->name = "ftp";
+    auto o = b.send(ct, true, hello(timbuktu::kServiceIntercom));
+    CHECK(std::holds_alternative<std::monostate>(o.ct_help));
+    CHECK(b.rt.sessions_tracked() == 0);
+    CHECK(b.rt.counters().packets == 0);
+    ct.help->name = "";  // detached
+    b.send(ct, true, hello(timbuktu::kServiceIntercom));
+    CHECK(b.rt.sessions_tracked() == 0);
+}
+
+TEST_CASE("runtime: identity is the tuple and the conntrack id", "[runtime]") {
+    Bed b;
+    const auto first = conntrack(7);
+    b.send(first, true, hello(timbuktu::kServiceIntercom));
+    REQUIRE(b.rt.session_of(first));
+    CHECK(b.rt.counters().sessions == 1);
+    // Same tuple, another (confirmed) conntrack: the old connection is gone.
+    const auto reused = conntrack(8);
+    b.guest_seq = 90000;
+    b.send(reused, true, hello(timbuktu::kServiceIntercom));
+    CHECK(b.rt.counters().sessions == 2);  // a new engine session recognized a new HELLO
+    CHECK(b.rt.sessions_tracked() == 1);
+}
+
+TEST_CASE("runtime: an unconfirmed duplicate within 2 s belongs to the session", "[runtime]") {
+    Bed b;
+    const auto winner = conntrack(7, false);
+    const Bytes h = hello(timbuktu::kServiceIntercom);
+    // The HELLO split over two segments, each on its own unconfirmed conntrack.
+    auto o1 = b.send(winner, true, Bytes(h.begin(), h.begin() + 4));
+    CHECK(b.rt.sessions_tracked() == 1);
+    CHECK(b.rt.counters().sessions == 0);
+    const auto duplicate = conntrack(9, false);
+    b.now += 1;
+    auto o2 = b.send(duplicate, true, Bytes(h.begin() + 4, h.end()));
+    // Same session: the HELLO is complete.
+    CHECK(b.rt.counters().sessions == 1);
+    REQUIRE(b.rt.session_of(winner));
+    CHECK(b.rt.session_of(winner)->phase() == timbuktu::Phase::await_ack);
+    // Never written into the racing duplicate (it loses confirmation).
+    CHECK_FALSE(writes_state(o2));
+    // The next packet of the surviving, now confirmed, conntrack carries the state.
+    auto confirmed = conntrack(7, true);
+    auto o3 = b.send(confirmed, false, hello_ack(timbuktu::kServiceIntercom));
+    CHECK(writes_state(o3));
+    (void)o1;
+    SECTION("later than 2 s it is a new connection") {
+        Bed late;
+        late.send(conntrack(7, false), true, Bytes(h.begin(), h.begin() + 4));
+        late.now += 3;
+        late.send(conntrack(9, false), true, Bytes(h.begin() + 4, h.end()));
+        CHECK(late.rt.counters().sessions == 0);  // the second half alone is no HELLO
+    }
+}
+
+TEST_CASE("runtime: a session is restored from the conntrack's private data", "[runtime]") {
+    timbuktu::PersistedState saved{};
+    std::uint32_t host_seq = 0;
+    {
+        Bed b;
+        const auto ct = conntrack(7);
+        b.send(ct, true, hello(timbuktu::kServiceIntercom));
+        auto o = b.send(ct, false, hello_ack(timbuktu::kServiceIntercom));
+        REQUIRE(writes_state(o));
+        saved = std::get<WriteState>(o.ct_help).state;
+        host_seq = b.host_seq;
+    }
+    Bed b;  // a restarted daemon
+    auto ct = conntrack(7);
+    ct.help->info.assign(saved.begin(), saved.end());
+    ct.help->has_info = true;
+    b.host_seq = host_seq;
+    b.port.route = OriginalPath{true, 5, 0};  // the host speaks first: its path comes from routing
+    b.send(ct, false, offer(timbuktu::kServiceIntercom, Transport::udp, 40001, 0, 30));
+    CHECK(b.rt.kernel_counters().restored_sessions == 1);
+    CHECK(b.sink.count<event::Restored>() == 1);
+    CHECK(b.rt.kernel_counters().paths_from_routes == 1);
+    REQUIRE(b.rt.session_of(ct));
+    CHECK(b.rt.session_of(ct)->phase() == timbuktu::Phase::framed);
+    CHECK(b.port.created.size() == 1);
+    SECTION("foreign bytes of another size are not ours: a fresh session") {
+        Bed f;
+        auto other = conntrack(7);
+        other.help->info.assign(16, 0xAB);
+        other.help->has_info = true;
+        f.send(other, true, hello(timbuktu::kServiceIntercom));
+        CHECK(f.rt.kernel_counters().restored_sessions == 0);
+        REQUIRE(f.rt.session_of(other));
+        CHECK(f.rt.session_of(other)->phase() == timbuktu::Phase::await_ack);
+    }
+    SECTION("bytes of the right size that do not restore: a fresh session") {
+        Bed f;
+        auto other = conntrack(7);
+        other.help->info.assign(timbuktu::kPersistedStateSize, 0xFF);
+        other.help->has_info = true;
+        f.send(other, true, hello(timbuktu::kServiceIntercom));
+        CHECK(f.rt.kernel_counters().restored_sessions == 0);
+        CHECK(f.rt.counters().sessions == 1);
+    }
+}
+
+TEST_CASE("runtime: detach waits for a confirmed conntrack", "[runtime]") {
+    Bed b;
+    b.send(conntrack(7), true, hello(1));
+    // StopWatching on an unconfirmed conntrack: no detach now.
+    auto o = b.send(conntrack(7, false), false, cat({hello_ack(1), Bytes{0xF8, 0x00, 0x02, 0xAB, 0xCD}}));
+    CHECK_FALSE(detaches(o));
+    CHECK(b.sink.count<event::StoppedWatching>() == 1);
+    CHECK(b.rt.kernel_counters().detached == 0);
+    CHECK(b.rt.sessions_tracked() == 1);
+    // The next packet (a pure ACK, confirmed): detached, and forgotten.
+    auto next = b.send(conntrack(7), true, {});
+    CHECK(detaches(next));
+    CHECK(b.rt.kernel_counters().detached == 1);
+    CHECK(b.rt.sessions_tracked() == 0);
+    SECTION("on a confirmed conntrack it is immediate") {
+        Bed c;
+        c.send(conntrack(7), true, hello(1));
+        auto d = c.send(conntrack(7), false, cat({hello_ack(1), Bytes{0xF8, 0x00, 0x02, 0xAB, 0xCD}}));
+        CHECK(detaches(d));
+        CHECK(c.rt.sessions_tracked() == 0);
+    }
+}
+
+TEST_CASE("runtime: a spoofed reply never reaches the engine", "[runtime]") {
+    Bed b;
+    const auto ct = conntrack(7);
+    b.send(ct, true, hello(timbuktu::kServiceIntercom));
+    const auto packets = b.rt.counters().packets;
+    // The "host" reply comes in on interface 9, the original left through 5.
+    auto o = b.send(ct, false, hello_ack(timbuktu::kServiceIntercom), kAck, PacketInterfaces{9, 3, 0, 0});
+    CHECK(o.verdict == PacketVerdict::accept);
+    CHECK(std::holds_alternative<std::monostate>(o.ct_help));
+    CHECK(b.rt.counters().packets == packets);
+    CHECK(b.rt.kernel_counters().spoofed == 1);
+    REQUIRE(b.sink.count<event::Spoofed>() == 1);
+    CHECK(std::get<event::Spoofed>(b.sink.events.back()).original_outdev == 5);
+    CHECK(b.rt.session_of(ct)->phase() == timbuktu::Phase::await_ack);
+    SECTION("without an original path and no route: not acted on") {
+        Bed c;
+        c.send(ct, false, hello_ack(timbuktu::kServiceIntercom));
+        CHECK(c.rt.kernel_counters().replies_unverified == 1);
+        CHECK(c.port.route_lookups == 1);
+        CHECK(c.rt.sessions_tracked() == 0);
+    }
+    SECTION("with the check off (a capture), the reply is examined") {
+        RuntimeOptions off;
+        off.reply_interface_check = false;
+        Bed c(off);
+        c.send(ct, true, hello(timbuktu::kServiceIntercom));
+        c.send(ct, false, hello_ack(timbuktu::kServiceIntercom), kAck, PacketInterfaces{});
+        CHECK(c.rt.session_of(ct)->phase() == timbuktu::Phase::framed);
+        CHECK(c.port.route_lookups == 0);
+    }
+}
+
+TEST_CASE("runtime: TCP close erases the entry", "[runtime]") {
+    SECTION("RST") {
+        Bed b;
+        const auto ct = conntrack(7);
+        b.send(ct, true, hello(timbuktu::kServiceIntercom));
+        b.send(ct, true, {}, net::kTcpRst);
+        CHECK(b.rt.sessions_tracked() == 0);
+    }
+    SECTION("the kernel's TIME_WAIT / CLOSE state") {
+        for (std::uint8_t state : {std::uint8_t{TCP_CONNTRACK_TIME_WAIT}, std::uint8_t{TCP_CONNTRACK_CLOSE}}) {
+            Bed b;
+            auto ct = conntrack(7);
+            b.send(ct, true, hello(timbuktu::kServiceIntercom));
+            ct.tcp_state = state;
+            b.send(ct, true, {}, net::kTcpFin | kAck);
+            CHECK(b.rt.sessions_tracked() == 0);
+        }
+    }
+    SECTION("ESTABLISHED keeps it") {
+        Bed b;
+        auto ct = conntrack(7);
+        ct.tcp_state = TCP_CONNTRACK_ESTABLISHED;
+        b.send(ct, true, hello(timbuktu::kServiceIntercom));
+        b.send(ct, true, {});
+        CHECK(b.rt.sessions_tracked() == 1);
+    }
+}
+
+TEST_CASE("runtime: a payload-less SYN makes a junk entry, no engine session", "[runtime]") {
+    Bed b;
+    const auto ct = conntrack(7, false);
+    b.send(ct, true, {}, net::kTcpSyn);
+    CHECK(b.rt.sessions_tracked() == 1);
+    CHECK(b.rt.session_of(ct) == nullptr);
+    CHECK(b.rt.counters().packets == 0);
+    // The first payload starts the session where the SYN said the stream starts.
+    b.send(conntrack(7), true, hello(timbuktu::kServiceIntercom));
+    REQUIRE(b.rt.session_of(ct));
+    CHECK(b.rt.session_of(ct)->phase() == timbuktu::Phase::await_ack);
+}
+
+TEST_CASE("runtime: eviction forgets junk first and counts live evictions", "[runtime]") {
+    RuntimeOptions small;
+    small.session_capacity = 2;
+    Bed b(small);
+    auto ct_for = [](std::uint16_t sport, std::uint32_t id) {
+        auto ct = conntrack(id);
+        ct.orig.sport = sport;
+        ct.reply.dport = sport;
+        return ct;
+    };
+    // Two live sessions (their packets claim port 40000 but the table keys on the conntrack's tuple).
+    b.send(ct_for(1, 1), true, hello(timbuktu::kServiceIntercom));
+    b.send(ct_for(2, 2), true, hello(timbuktu::kServiceIntercom));
+    CHECK(b.rt.sessions_tracked() == 2);
+    b.send(ct_for(3, 3), true, {}, net::kTcpSyn);  // no junk left: a live one goes
+    CHECK(b.rt.kernel_counters().evictions == 1);
+    CHECK(b.rt.kernel_counters().evictions_live == 1);
+    CHECK(b.sink.count<event::EvictedLive>() == 1);
+    b.send(ct_for(4, 4), true, {}, net::kTcpSyn);  // the junk SYN entry goes first
+    CHECK(b.rt.kernel_counters().evictions == 2);
+    CHECK(b.rt.kernel_counters().evictions_live == 1);
+    REQUIRE(b.sink.count<event::EvictedJunk>() == 1);
+    CHECK(b.rt.session_of(ct_for(2, 2)) != nullptr);
+}
+
+TEST_CASE("runtime: a segment beyond a gap the budget cannot hold is dropped for retransmission", "[runtime]") {
+    RuntimeOptions tiny;
+    tiny.hold_budget_bytes = 16;
+    Bed b(tiny);
+    const auto ct = conntrack(7);
+    b.send(ct, true, {}, net::kTcpSyn);
+    b.guest_seq += 100;  // a gap
+    auto o = b.send(ct, true, Bytes(200, 0x41));
+    CHECK(o.verdict == PacketVerdict::drop_for_retransmit);
+    CHECK(std::holds_alternative<std::monostate>(o.ct_help));
+    CHECK(b.rt.kernel_counters().dropped_for_retransmit == 1);
+    CHECK(b.sink.count<event::DroppedForRetransmit>() == 1);
+}
+
+TEST_CASE("runtime: uapi vocabulary", "[runtime]") {
+    CHECK(direction_from_ctinfo(IP_CT_NEW) == timbuktu::PacketDirection::original);
+    CHECK(direction_from_ctinfo(IP_CT_ESTABLISHED) == timbuktu::PacketDirection::original);
+    CHECK(direction_from_ctinfo(IP_CT_ESTABLISHED_REPLY) == timbuktu::PacketDirection::reply);
+    CHECK(direction_from_ctinfo(IP_CT_RELATED_REPLY) == timbuktu::PacketDirection::reply);
+    CHECK(tcp_state_closed(TCP_CONNTRACK_TIME_WAIT));
+    CHECK(tcp_state_closed(TCP_CONNTRACK_CLOSE));
+    CHECK_FALSE(tcp_state_closed(TCP_CONNTRACK_FIN_WAIT));
+}
