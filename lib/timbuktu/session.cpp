@@ -39,42 +39,15 @@ constexpr std::size_t kMaxOfferTable = kMaxExpectationsLimit;
 constexpr std::size_t kRememberedRewrites = 4;
 // docs/protocol-model.md#malformed-cap: the 8th malformed frame or datagram of
 // a connection makes it hostile; it is no longer parsed.
-constexpr std::uint8_t kMaxMalformedPerSession = 8;
+// (kMaxMalformedPerSession, timbuktu/persisted_state.hpp)
 // docs/protocol-model.md#event-bounds: events are the Notes of level info and
 // warning and the Refuse decisions, i.e. what becomes a log line.
 constexpr std::size_t kMaxEventsPerPacket = 16;
 constexpr std::uint32_t kMaxEventsPerSession = 256;
 constexpr std::size_t kMaxDebugNotesPerPacket = 4;
 
-// Persisted form (kPersistedStateSize = 32 bytes), version 2
-// (docs/protocol-model.md#persistence):
-//   [0] magic 'T'  [1] version  [2] phase  [3] service
-//   [4] flags. TCP: bits 0-2 guest direction synced/mid-frame/stopped, bits 3-5 host
-//       direction. UDP: bit 6, the first reply datagram is still to be examined (A10).
-//   [5..8] guest direction next seq  [9..12] host direction next seq   (big-endian)
-//   [13] distinct accepted offers  [14] number of offer keys that follow
-//   [15..29] up to 5 offer keys, most recent first: transport (6/17), port (be16)
-//   [30] malformed frames so far (version 1: reserved, 0)   [31] CRC-8 of bytes 0..30
-// Version 1 (tbhelper 0.1) is the same without bit 6, byte 30 and the phases
-// hostile and unmodelled; restore() still reads it.
-constexpr std::uint8_t kPersistMagic = 0x54;
-constexpr std::uint8_t kPersistVersion = 2;
-constexpr std::uint8_t kPersistVersion1 = 1;
-constexpr std::size_t kPersistKeysOffset = 15;
-constexpr std::size_t kPersistMaxKeys = 5;
-constexpr std::uint8_t kFlagSynced = 1, kFlagMidFrame = 2, kFlagStopped = 4;
-constexpr int kHostFlagShift = 3;
-constexpr std::uint8_t kFlagAwaitReplyVerdict = 0x40;
-
-std::uint8_t crc8(std::span<const std::uint8_t> bytes) {
-    std::uint8_t crc = 0;
-    for (auto b : bytes) {
-        crc ^= b;
-        for (int i = 0; i < 8; ++i)
-            crc = static_cast<std::uint8_t>((crc & 0x80) ? (crc << 1) ^ 0x07 : crc << 1);
-    }
-    return crc;
-}
+// Offer keys stored across a restart (docs/protocol-model.md#persistence).
+constexpr std::size_t kPersistMaxKeys = kPersistedOfferKeys;
 
 const char* side_name(PacketDirection d) { return d == PacketDirection::original ? "guest" : "host"; }
 
@@ -99,12 +72,6 @@ std::string leading_bytes(std::span<const std::uint8_t> payload) {
         out += fmt::format("{}{:02x}", i ? " " : "", payload[i]);
     return out;
 }
-
-struct OfferKey {
-    Transport transport = Transport::tcp;
-    std::uint16_t port = 0;
-    friend bool operator==(const OfferKey&, const OfferKey&) = default;
-};
 
 struct RememberedRewrite {
     std::uint32_t seq = 0;
@@ -205,10 +172,7 @@ struct Session::Impl {
     bool snat() const { return facts.guest_translated.family != IpAddress::Family::none &&
                                facts.guest_translated != facts.guest; }
     bool natted() const { return dnat() || snat(); }
-    bool terminal() const {
-        return phase == Phase::service_data || phase == Phase::not_timbuktu || phase == Phase::lost ||
-               phase == Phase::hostile || phase == Phase::unmodelled;
-    }
+    bool terminal() const { return phase_is_terminal(phase); }
     DirectionState& side(PacketDirection d) { return directions[d == PacketDirection::original ? 0 : 1]; }
 
     Decisions on_packet(const Packet& packet);
@@ -871,38 +835,24 @@ void Session::Impl::on_reader_stop(PacketContext& ctx, const stream::StreamReade
 // ---- persistence (docs/protocol-model.md#persistence) ----
 
 PersistedState Session::Impl::persisted() const {
-    PersistedState s{};
-    s[0] = kPersistMagic;
-    s[1] = kPersistVersion;
-    s[2] = static_cast<std::uint8_t>(phase);
-    s[3] = service;
+    PersistedFields f;
+    f.phase = phase;
+    f.service = service;
     // Stream positions only matter while the session still parses; leaving them
     // out afterwards keeps the state constant, so the kernel is not rewritten per packet.
     if (is_tcp() && !terminal()) {
-        std::uint8_t flags = 0;
-        for (int i = 0; i < 2; ++i) {
-            const auto& reader = directions[static_cast<std::size_t>(i)].reader;
-            std::uint8_t f = 0;
-            if (reader.synced()) f |= kFlagSynced;
-            if (reader.mid_frame()) f |= kFlagMidFrame;
-            if (reader.stopped()) f |= kFlagStopped;
-            flags = static_cast<std::uint8_t>(flags | (f << (i * kHostFlagShift)));
-            if (reader.synced()) store_be32(s.data() + 5 + 4 * i, reader.next_seq());
+        for (std::size_t i = 0; i < 2; ++i) {
+            const auto& reader = directions[i].reader;
+            f.directions[i] = {reader.synced(), reader.mid_frame(), reader.stopped(),
+                               reader.synced() ? reader.next_seq() : 0};
         }
-        s[4] = flags;
     }
-    if (!is_tcp() && await_reply_verdict) s[4] = kFlagAwaitReplyVerdict;
-    s[13] = static_cast<std::uint8_t>(accepted);
-    const std::size_t keys = std::min(known_offers.size(), kPersistMaxKeys);
-    s[14] = static_cast<std::uint8_t>(keys);
-    for (std::size_t i = 0; i < keys; ++i) {
-        const auto& k = known_offers[known_offers.size() - 1 - i];
-        s[kPersistKeysOffset + 3 * i] = static_cast<std::uint8_t>(k.transport);
-        store_be16(s.data() + kPersistKeysOffset + 3 * i + 1, k.port);
-    }
-    s[30] = std::min(malformed_frames, kMaxMalformedPerSession);
-    s[31] = crc8(std::span<const std::uint8_t>(s.data(), 31));
-    return s;
+    f.await_reply_verdict = !is_tcp() && await_reply_verdict;
+    f.accepted_offers = static_cast<std::uint8_t>(accepted);
+    f.key_count = static_cast<std::uint8_t>(std::min(known_offers.size(), kPersistMaxKeys));
+    for (std::size_t i = 0; i < f.key_count; ++i) f.keys[i] = known_offers[known_offers.size() - 1 - i];
+    f.malformed_frames = malformed_frames;
+    return encode_persisted(f, facts.transport);
 }
 
 // ---- Session ----
@@ -916,57 +866,24 @@ Session& Session::operator=(Session&&) noexcept = default;
 
 std::optional<Session> Session::restore(ConnectionFacts facts, const Policy& policy, Counters& counters,
                                         std::span<const std::uint8_t> persisted, stream::HoldBudget* hold_budget) {
-    if (persisted.size() != kPersistedStateSize) return std::nullopt;
-    const auto* s = persisted.data();
-    if (s[0] != kPersistMagic || (s[1] != kPersistVersion && s[1] != kPersistVersion1)) return std::nullopt;
-    if (crc8(persisted.first(31)) != s[31]) return std::nullopt;
-    const bool v1 = s[1] == kPersistVersion1;
-    // Version 1 knew neither the last two phases nor byte 30 nor the UDP flag.
-    const auto last_phase = v1 ? Phase::lost : Phase::unmodelled;
-    if (s[2] > static_cast<std::uint8_t>(last_phase)) return std::nullopt;
-    if (v1 ? s[30] != 0 : s[30] > kMaxMalformedPerSession) return std::nullopt;
-    const auto phase = static_cast<Phase>(s[2]);
-    const std::uint8_t flags = s[4];
+    auto stored = decode_persisted(persisted, facts.transport);
+    if (!stored) return std::nullopt;
     const bool tcp = facts.transport == Transport::tcp;
-    bool await_reply_verdict = false;
-    if (tcp) {
-        if (flags & 0xC0) return std::nullopt;
-    } else {
-        if (load_be32(s + 5) != 0 || load_be32(s + 9) != 0) return std::nullopt;
-        if (flags != 0) {
-            if (v1 || flags != kFlagAwaitReplyVerdict || phase != Phase::not_timbuktu) return std::nullopt;
-            await_reply_verdict = true;
-        }
-    }
-    const std::uint8_t accepted = s[13];
-    const std::uint8_t keys = s[14];
-    if (accepted > kMaxOfferTable || keys > kPersistMaxKeys || keys > accepted) return std::nullopt;
-    for (std::size_t i = kPersistKeysOffset + 3 * keys; i < 30; ++i)
-        if (s[i] != 0) return std::nullopt;
-
     auto impl = std::make_unique<Impl>(std::move(facts), policy, counters, hold_budget);
-    impl->phase = phase;
-    impl->service = s[3];
-    impl->accepted = accepted;
-    impl->malformed_frames = s[30];
-    impl->await_reply_verdict = await_reply_verdict;
-    for (std::size_t i = keys; i-- > 0;) {  // stored most recent first; the table keeps most recent last
-        auto transport = transport_from_number(s[kPersistKeysOffset + 3 * i]);
-        const std::uint16_t port = load_be16(s + kPersistKeysOffset + 3 * i + 1);
-        if (!transport || port == 0) return std::nullopt;
-        impl->known_offers.push_back(OfferKey{*transport, port});
-    }
+    impl->phase = stored->phase;
+    impl->service = stored->service;
+    impl->accepted = stored->accepted_offers;
+    impl->malformed_frames = stored->malformed_frames;
+    impl->await_reply_verdict = stored->await_reply_verdict;
+    for (std::size_t i = stored->key_count; i-- > 0;)  // stored most recent first; the table keeps most recent last
+        impl->known_offers.push_back(stored->keys[i]);
     if (tcp) {
-        for (int i = 0; i < 2; ++i) {
-            const auto f = static_cast<std::uint8_t>((flags >> (i * kHostFlagShift)) & 7);
-            auto& reader = impl->directions[static_cast<std::size_t>(i)].reader;
-            if (!(f & kFlagSynced)) {
-                if (f != 0) return std::nullopt;
-                if (load_be32(s + 5 + 4 * i) != 0) return std::nullopt;
-                continue;
-            }
-            reader.restore(load_be32(s + 5 + 4 * i), (f & kFlagMidFrame) != 0);
-            if (f & kFlagStopped) reader.stop();
+        for (std::size_t i = 0; i < 2; ++i) {
+            const auto& d = stored->directions[i];
+            if (!d.synced) continue;
+            auto& reader = impl->directions[i].reader;
+            reader.restore(d.next_seq, d.mid_frame);
+            if (d.stopped) reader.stop();
         }
     }
     if (impl->terminal())
