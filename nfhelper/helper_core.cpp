@@ -12,6 +12,7 @@
 #include "netfilter/expect_outcome.hpp"
 #include "netfilter/ct_attrs.hpp"
 #include "log.hpp"
+#include "timbuktu/event_text.hpp"
 #include "timbuktu/services.hpp"
 
 namespace tb::daemon {
@@ -338,29 +339,30 @@ void HelperCore::carry_out(const timbuktu::Decisions& ds, helper::SessionEntry& 
                     }
                     if (!note.empty()) log_warning("{}: {}", conn, note);
                 } else if constexpr (std::is_same_v<T, timbuktu::Refuse>) {
-                    log_info("{}: refuse ({}): {}", conn, timbuktu::refuse_reason_name(x.reason), x.detail);
+                    log_info("{}: refuse ({}): {}", conn, timbuktu::refuse_reason_name(x.reason),
+                             timbuktu::refuse_text(x));
                 } else if constexpr (std::is_same_v<T, timbuktu::Rewrite>) {
                     auto r = net::rewrite_payload4(pkt.data, parsed, x.payload_offset, x.old_bytes, x.new_bytes);
                     if (r == net::RewriteResult::done) {
                         mangled = true;
-                        log_info("{}: rewrite {} {}.{}.{}.{} -> {}.{}.{}.{}", conn, x.what, x.old_bytes[0],
+                        log_info("{}: rewrite {} {}.{}.{}.{} -> {}.{}.{}.{}", conn, timbuktu::rewrite_field_text(x), x.old_bytes[0],
                                  x.old_bytes[1], x.old_bytes[2], x.old_bytes[3], x.new_bytes[0], x.new_bytes[1],
                                  x.new_bytes[2], x.new_bytes[3]);
                     } else {
                         saturating_inc(kcounters_.rewrite_failures);
-                        log_warning("{}: rewrite {} at payload offset {} not done: {}", conn, x.what,
+                        log_warning("{}: rewrite {} at payload offset {} not done: {}", conn, timbuktu::rewrite_field_text(x),
                                     x.payload_offset,
                                     r == net::RewriteResult::mismatch ? "bytes differ" : "out of range");
                     }
                 } else if constexpr (std::is_same_v<T, timbuktu::StopWatching>) {
                     stop = true;
-                    log_info("{}: stop watching: {}", conn, x.why);
-                } else if constexpr (std::is_same_v<T, timbuktu::Note>) {
-                    switch (x.level) {
-                        case timbuktu::Note::Level::warning: log_warning("{}: {}", conn, x.text); break;
-                        case timbuktu::Note::Level::info: log_info("{}: {}", conn, x.text); break;
-                        case timbuktu::Note::Level::debug: log_debug("{}: {}", conn, x.text); break;
-                    }
+                    log_info("{}: stop watching: {}", conn, timbuktu::stop_text(x));
+                } else if constexpr (std::is_same_v<T, timbuktu::Event>) {
+                    // The words are rendered only for a line that is written.
+                    const LogLevel level = x.level() == timbuktu::EventLevel::warning ? LogLevel::warning
+                                           : x.level() == timbuktu::EventLevel::info  ? LogLevel::info
+                                                                                      : LogLevel::debug;
+                    if (Log::enabled(level)) Log::write(level, fmt::format("{}: {}", conn, timbuktu::event_text(x)));
                 } else if constexpr (std::is_same_v<T, timbuktu::DropForRetransmit>) {
                     drop = true;
                     saturating_inc(kcounters_.dropped_for_retransmit);

@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "text/escape.hpp"
+#include "timbuktu/event_text.hpp"
 #include "timbuktu/policy.hpp"
 #include "ctl/format.hpp"
 #include "timbuktu/decisions.hpp"
@@ -455,22 +456,25 @@ struct Analyzer::Impl {
                                   x.src.to_string(), endpoint(x.dst, x.dport), x.service, x.timeout));
             } else if (const auto* r = std::get_if<timbuktu::Refuse>(&d)) {
                 const auto reason = timbuktu::refuse_reason_name(r->reason);
-                report.refusals.push_back({frame, s.id, reason, r->detail});
+                auto detail = timbuktu::refuse_text(*r);
                 if (r->reason != timbuktu::RefuseReason::forged_guest_offer) ++s.offers;
-                event(s, frame, "warning", fmt::format("refused ({}): {}", reason, r->detail));
+                event(s, frame, "warning", fmt::format("refused ({}): {}", reason, detail));
+                report.refusals.push_back({frame, s.id, reason, std::move(detail)});
             } else if (const auto* w = std::get_if<timbuktu::Rewrite>(&d)) {
-                event(s, frame, "info", fmt::format("would rewrite {} at payload offset {}", w->what, w->payload_offset));
+                event(s, frame, "info", fmt::format("would rewrite {} at payload offset {}", timbuktu::rewrite_field_text(*w), w->payload_offset));
             } else if (std::holds_alternative<timbuktu::DropForRetransmit>(d)) {
                 event(s, frame, "info", "the daemon would drop this segment (beyond a gap it cannot hold) so that "
                                         "its sender retransmits it");
             } else if (const auto* st = std::get_if<timbuktu::StopWatching>(&d)) {
-                s.stopped = st->why;
-            } else if (const auto* n = std::get_if<timbuktu::Note>(&d)) {
-                if (n->level == timbuktu::Note::Level::debug) continue;
-                static const std::string kNotTimbuktu = "not Timbuktu, leaving the connection alone: ";
-                if (n->text.rfind(kNotTimbuktu, 0) == 0) s.not_timbuktu = n->text.substr(kNotTimbuktu.size());
-                if (n->level == timbuktu::Note::Level::warning) unparsed(frame, "timbuktu", s.id, n->text);
-                event(s, frame, n->level == timbuktu::Note::Level::warning ? "warning" : "info", n->text);
+                s.stopped = timbuktu::stop_text(*st);
+            } else if (const auto* n = std::get_if<timbuktu::Event>(&d)) {
+                if (n->level() == timbuktu::EventLevel::debug) continue;  // never rendered
+                if (const auto* nt = std::get_if<timbuktu::event::NotTimbuktu>(&n->data))
+                    s.not_timbuktu = timbuktu::not_timbuktu_why(*nt);
+                const bool warning = n->level() == timbuktu::EventLevel::warning;
+                auto text = timbuktu::event_text(*n);
+                if (warning) unparsed(frame, "timbuktu", s.id, text);
+                event(s, frame, warning ? "warning" : "info", std::move(text));
             }
         }
     }
