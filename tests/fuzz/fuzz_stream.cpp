@@ -160,7 +160,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                                             facts.guest_translated != facts.guest));
             } else if (const auto* r = std::get_if<Refuse>(&d)) {
                 ++totals.refuses;
-                INVARIANT(!r->detail.empty());
+                INVARIANT(!refuse_text(*r).empty());
+                if (r->reason != RefuseReason::forged_guest_offer) INVARIANT(r->offer.has_value());
                 if (r->reason == RefuseReason::forged_guest_offer) INVARIANT(dir == 0);
                 else INVARIANT(dir == 1);
             } else if (const auto* w = std::get_if<Rewrite>(&d)) {
