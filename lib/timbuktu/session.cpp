@@ -1,5 +1,5 @@
-// Spec B7/B8: the per-connection state machine. See docs/protocol-model.md for
-// every choice made where the spec leaves room.
+// The per-connection state machine (docs/protocol-model.md#phases, #offers, #nat-rewrites). See docs/protocol-model.md for
+// every choice made where the protocol model leaves room.
 #include "timbuktu/session.hpp"
 
 #include <algorithm>
@@ -491,7 +491,7 @@ void Session::Impl::examine_field(PacketContext& ctx, const stream::StreamReader
     dir.examined_fields = static_cast<std::uint8_t>(dir.examined_fields | bit);
 
     const std::uint8_t* field = frame.body.data() + offset;
-    if (!std::equal(field, field + 4, from.bytes.begin())) return;  // other values are left alone (B8)
+    if (!std::equal(field, field + 4, from.bytes.begin())) return;  // other values are left alone (docs/protocol-model.md#nat-rewrites)
 
     const std::uint32_t field_seq = frame.body_seq() + static_cast<std::uint32_t>(offset);
     const std::int64_t at = stream::seq_distance(ctx.payload_seq, field_seq);
@@ -577,7 +577,7 @@ void Session::Impl::commit_offers(PacketContext& ctx) {
         const OfferKey key{offer.transport, offer.port};
         auto known = std::find(known_offers.begin(), known_offers.end(), key);
         if (known != known_offers.end()) {
-            known_offers.erase(known);  // a repeated offer replaces the earlier expectation (B8)
+            known_offers.erase(known);  // a repeated offer replaces the earlier expectation (docs/protocol-model.md#offers)
         } else {
             if (accepted >= limit) {
                 saturating_inc(counters->expectations_refused);

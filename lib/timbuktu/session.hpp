@@ -1,4 +1,4 @@
-// Spec B7/B8: one contact connection as the firewall sees it. Feed it every
+// docs/protocol-model.md#phases: one contact connection as the firewall sees it. Feed it every
 // packet of the connection with payload, in arrival order; it returns the
 // decisions for that packet. Bounded memory: reassembly buffers are capped.
 #pragma once
