@@ -10,6 +10,7 @@
 #include "netfilter/conntrack_facts.hpp"
 #include "netfilter/ct_attrs.hpp"
 #include "netfilter/expect_outcome.hpp"
+#include "timbuktu/event_text.hpp"
 #include "timbuktu/services.hpp"
 
 namespace tb::daemon {
@@ -97,30 +98,28 @@ void LogSink::on_event(const helper::RuntimeEvent& ev) {
             [](const event::ExpectationNote& e) { log_warning("{}: {}", e.conn->describe(), e.text); },
             [](const event::Rewritten& e) {
                 const auto& x = *e.rewrite;
-                log_info("{}: rewrite {} {}.{}.{}.{} -> {}.{}.{}.{}", e.conn->describe(), x.what, x.old_bytes[0],
+                log_info("{}: rewrite {} {}.{}.{}.{} -> {}.{}.{}.{}", e.conn->describe(), timbuktu::rewrite_field_text(x), x.old_bytes[0],
                          x.old_bytes[1], x.old_bytes[2], x.old_bytes[3], x.new_bytes[0], x.new_bytes[1],
                          x.new_bytes[2], x.new_bytes[3]);
             },
             [](const event::RewriteFailed& e) {
-                log_warning("{}: rewrite {} at payload offset {} not done: {}", e.conn->describe(), e.rewrite->what,
+                log_warning("{}: rewrite {} at payload offset {} not done: {}", e.conn->describe(), timbuktu::rewrite_field_text(*e.rewrite),
                             e.rewrite->payload_offset,
                             e.result == net::RewriteResult::mismatch ? "bytes differ" : "out of range");
             },
             [](const event::Refused& e) {
                 log_info("{}: refuse ({}): {}", e.conn->describe(), timbuktu::refuse_reason_name(e.refuse->reason),
-                         e.refuse->detail);
+                         timbuktu::refuse_text(*e.refuse));
             },
-            [](const event::StoppedWatching& e) { log_info("{}: stop watching: {}", e.conn->describe(), e.stop->why); },
-            [](const event::EngineNote& e) {
-                const LogLevel level = e.note->level == timbuktu::Note::Level::warning ? LogLevel::warning
-                                       : e.note->level == timbuktu::Note::Level::info  ? LogLevel::info
-                                                                                        : LogLevel::debug;
+            [](const event::StoppedWatching& e) { log_info("{}: stop watching: {}", e.conn->describe(), timbuktu::stop_text(*e.stop)); },
+            [](const event::EngineEvent& e) {
+                // The words are rendered only for a line that is written.
+                const auto lvl = e.event->level();
+                const LogLevel level = lvl == timbuktu::EventLevel::warning ? LogLevel::warning
+                                       : lvl == timbuktu::EventLevel::info  ? LogLevel::info
+                                                                            : LogLevel::debug;
                 if (!Log::enabled(level)) return;
-                switch (e.note->level) {
-                    case timbuktu::Note::Level::warning: log_warning("{}: {}", e.conn->describe(), e.note->text); break;
-                    case timbuktu::Note::Level::info: log_info("{}: {}", e.conn->describe(), e.note->text); break;
-                    case timbuktu::Note::Level::debug: log_debug("{}: {}", e.conn->describe(), e.note->text); break;
-                }
+                Log::write(level, fmt::format("{}: {}", e.conn->describe(), timbuktu::event_text(*e.event)));
             },
             [](const event::DroppedForRetransmit&) {},  // counted; the engine's own note says why
             [](const event::Detached&) {},              // counted (status: detached)

@@ -18,10 +18,9 @@ ConfigError::ConfigError(std::string file, std::size_t line, std::string key, co
       line_(line),
       key_(std::move(key)) {}
 
-bool Config::port_allowed(std::uint16_t port) const {
-    return std::any_of(allowed_ports.begin(), allowed_ports.end(),
-                       [port](const PortRange& r) { return r.contains(port); });
-}
+// The one conversion from the file's keys to the engine's policy: the engine's
+// section of Config is a Policy, so this copies exactly that section.
+timbuktu::Policy timbuktu::Policy::from_config(const Config& c) { return static_cast<const Policy&>(c); }
 
 bool parse_port_range(const std::string& text, PortRange& out) {
     auto parse_port = [](std::string_view s, std::uint16_t& v) {

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "timbuktu/policy.hpp"
+
 namespace tb {
 
 constexpr const char* kDefaultConfigPath = "/etc/tbhelper/tbhelper.conf";
@@ -14,34 +16,24 @@ constexpr const char* kDefaultControlSocket = "/run/tbhelper/tbhelperd.sock";
 constexpr const char* kHelperName = "timbuktu";
 constexpr const char* kNftTable = "tbhelper";  // family inet
 
-struct PortRange {
-    std::uint16_t first = 0;
-    std::uint16_t last = 0;
-    bool contains(std::uint16_t port) const { return port >= first && port <= last; }
-    friend bool operator==(const PortRange&, const PortRange&) = default;
-};
-
 enum class LogLevel { error = 0, warning = 1, info = 2, debug = 3 };
 
-struct Config {
+// The engine's keys (allowed_ports, max_expectations, expectation_timeout,
+// nat_rewrite) are its base, timbuktu::Policy, declared with the engine; the
+// loader only fills them in.
+struct Config : timbuktu::Policy {
     std::uint16_t queue = 407;
     std::vector<std::uint16_t> tcp_contact_ports{407};
     std::vector<std::uint16_t> udp_contact_ports{407, 1419};
-    std::vector<PortRange> allowed_ports{{1024, 65535}};
-    std::uint32_t max_expectations = 8;
-    std::uint32_t expectation_timeout = 120;
-    bool nat_rewrite = true;
     LogLevel log_level = LogLevel::info;
     // Act on a reply-direction packet only when it arrived through the
     // interface the original direction left through (docs/daemon.md#reply-interface).
     // false: for asymmetric routing or bridges, knowingly trusting every reply.
     bool reply_interface_check = true;
-
-    bool port_allowed(std::uint16_t port) const;
 };
 
 // Bounds that make a value "impossible" (spec: a startup error).
-constexpr std::uint32_t kMaxExpectationsLimit = 32;      // per contact connection
+// kMaxExpectationsLimit (per contact connection): timbuktu/policy.hpp
 constexpr std::uint32_t kMaxExpectationTimeout = 86400;  // one day
 constexpr std::size_t kMaxContactPorts = 64;
 constexpr std::size_t kMaxAllowedRanges = 256;

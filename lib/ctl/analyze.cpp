@@ -14,6 +14,7 @@
 
 #include "helper/runtime.hpp"
 #include "text/escape.hpp"
+#include "timbuktu/event_text.hpp"
 #include "timbuktu/policy.hpp"
 #include "ctl/format.hpp"
 #include "timbuktu/decisions.hpp"
@@ -490,9 +491,10 @@ struct Analyzer::Impl : helper::KernelPort, helper::EventSink {
                 [&](const hev::Refused& e) {
                     const timbuktu::Refuse& r = *e.refuse;
                     const auto reason = timbuktu::refuse_reason_name(r.reason);
-                    report.refusals.push_back({frame, s.id, reason, r.detail});
+                    auto detail = timbuktu::refuse_text(r);
                     if (r.reason != timbuktu::RefuseReason::forged_guest_offer) ++s.offers;
-                    event(s, frame, "warning", fmt::format("refused ({}): {}", reason, r.detail));
+                    event(s, frame, "warning", fmt::format("refused ({}): {}", reason, detail));
+                    report.refusals.push_back({frame, s.id, reason, std::move(detail)});
                 },
                 [&](const hev::Rewritten& e) { would_rewrite(s, frame, *e.rewrite); },
                 [&](const hev::RewriteFailed& e) { would_rewrite(s, frame, *e.rewrite); },
@@ -501,14 +503,16 @@ struct Analyzer::Impl : helper::KernelPort, helper::EventSink {
                           "the daemon would drop this segment (beyond a gap it cannot hold) so that its sender "
                           "retransmits it");
                 },
-                [&](const hev::StoppedWatching& e) { s.stopped = e.stop->why; },
-                [&](const hev::EngineNote& e) {
-                    const timbuktu::Note& n = *e.note;
-                    if (n.level == timbuktu::Note::Level::debug) return;
-                    static const std::string kNotTimbuktu = "not Timbuktu, leaving the connection alone: ";
-                    if (n.text.rfind(kNotTimbuktu, 0) == 0) s.not_timbuktu = n.text.substr(kNotTimbuktu.size());
-                    if (n.level == timbuktu::Note::Level::warning) unparsed(frame, "timbuktu", s.id, n.text);
-                    event(s, frame, n.level == timbuktu::Note::Level::warning ? "warning" : "info", n.text);
+                [&](const hev::StoppedWatching& e) { s.stopped = timbuktu::stop_text(*e.stop); },
+                [&](const hev::EngineEvent& e) {
+                    const timbuktu::Event& n = *e.event;
+                    if (n.level() == timbuktu::EventLevel::debug) return;  // never rendered
+                    if (const auto* nt = std::get_if<timbuktu::event::NotTimbuktu>(&n.data))
+                        s.not_timbuktu = timbuktu::not_timbuktu_why(*nt);
+                    const bool warning = n.level() == timbuktu::EventLevel::warning;
+                    auto text = timbuktu::event_text(n);
+                    if (warning) unparsed(frame, "timbuktu", s.id, text);
+                    event(s, frame, warning ? "warning" : "info", std::move(text));
                 },
                 // Recorded by create_expectation; the rest is the daemon's business (no kernel here).
                 [](const auto&) {},
@@ -517,7 +521,7 @@ struct Analyzer::Impl : helper::KernelPort, helper::EventSink {
     }
 
     void would_rewrite(AnalysisSession& s, std::uint64_t frame, const timbuktu::Rewrite& w) {
-        event(s, frame, "info", fmt::format("would rewrite {} at payload offset {}", w.what, w.payload_offset));
+        event(s, frame, "info", fmt::format("would rewrite {} at payload offset {}", timbuktu::rewrite_field_text(w), w.payload_offset));
     }
 
     void expect(std::uint64_t frame, AnalysisSession& s, const timbuktu::Expect& e) {

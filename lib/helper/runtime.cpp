@@ -323,7 +323,7 @@ HelperRuntime::Carried HelperRuntime::carry_out(const timbuktu::Decisions& ds, c
                            c.stop = true;
                            events_.on_event(event::StoppedWatching{&conn, &x});
                        },
-                       [&](const timbuktu::Note& x) { events_.on_event(event::EngineNote{&conn, &x}); },
+                       [&](const timbuktu::Event& x) { events_.on_event(event::EngineEvent{&conn, &x}); },
                        [&](const timbuktu::DropForRetransmit&) {
                            c.drop = true;
                            saturating_inc(kcounters_.dropped_for_retransmit);

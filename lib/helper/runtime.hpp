@@ -187,9 +187,9 @@ struct StoppedWatching {     // the engine's StopWatching, forwarded as it is
     const ConntrackFacts* conn;
     const timbuktu::StopWatching* stop;
 };
-struct EngineNote {          // the engine's Note, forwarded as it is
+struct EngineEvent {         // the engine's typed event, forwarded as it is
     const ConntrackFacts* conn;
-    const timbuktu::Note* note;
+    const timbuktu::Event* event;
 };
 struct DroppedForRetransmit {
     const ConntrackFacts* conn;
@@ -206,7 +206,7 @@ using RuntimeEvent =
     std::variant<event::Unparsed, event::NoConntrack, event::Restored, event::Spoofed, event::ReplyUnverified,
                  event::EvictedJunk, event::EvictedLive, event::ExpectationCreated, event::ExpectationFailed,
                  event::ExpectationNote, event::Rewritten, event::RewriteFailed, event::Refused,
-                 event::StoppedWatching, event::EngineNote, event::DroppedForRetransmit, event::Detached,
+                 event::StoppedWatching, event::EngineEvent, event::DroppedForRetransmit, event::Detached,
                  event::IdleExpired>;
 
 class EventSink {

@@ -1,12 +1,28 @@
-// The part of the configuration the engine's decisions depend on.
+// The engine's policy: the part of the configuration its decisions depend on
+// (docs/protocol-model.md#b8-offers). The configuration file's loader
+// (lib/config) embeds it as the engine's section of `Config`, so that the
+// fields exist once; `Policy::from_config` is the one conversion.
 #pragma once
 
 #include <cstdint>
 #include <vector>
 
-#include "config/config.hpp"
+namespace tb {
 
-namespace tb::timbuktu {
+struct PortRange {
+    std::uint16_t first = 0;
+    std::uint16_t last = 0;
+    bool contains(std::uint16_t port) const { return port >= first && port <= last; }
+    friend bool operator==(const PortRange&, const PortRange&) = default;
+};
+
+// Hard bound on expectations per contact connection: the configuration refuses
+// more, and the engine's offer table never holds more whatever the policy says.
+constexpr std::uint32_t kMaxExpectationsLimit = 32;
+
+struct Config;
+
+namespace timbuktu {
 
 struct Policy {
     std::vector<PortRange> allowed_ports{{1024, 65535}};
@@ -19,9 +35,9 @@ struct Policy {
             if (r.contains(port)) return true;
         return false;
     }
-    static Policy from_config(const Config& c) {
-        return Policy{c.allowed_ports, c.max_expectations, c.expectation_timeout, c.nat_rewrite};
-    }
+    // The engine's section of a loaded configuration (lib/config/config.cpp).
+    static Policy from_config(const Config& c);
 };
 
-}  // namespace tb::timbuktu
+}  // namespace timbuktu
+}  // namespace tb

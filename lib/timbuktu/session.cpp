@@ -1,5 +1,5 @@
-// Spec B7/B8: the per-connection state machine. See docs/protocol-model.md for
-// every choice made where the spec leaves room.
+// The per-connection state machine (docs/protocol-model.md#phases, #offers, #nat-rewrites). See docs/protocol-model.md for
+// every choice made where the protocol model leaves room.
 #include "timbuktu/session.hpp"
 
 #include <algorithm>
@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "stream/stream_reader.hpp"
+#include "timbuktu/event_text.hpp"
 #include "timbuktu/services.hpp"
 #include "timbuktu/wire.hpp"
 
@@ -39,49 +40,17 @@ constexpr std::size_t kMaxOfferTable = kMaxExpectationsLimit;
 constexpr std::size_t kRememberedRewrites = 4;
 // docs/protocol-model.md#malformed-cap: the 8th malformed frame or datagram of
 // a connection makes it hostile; it is no longer parsed.
-constexpr std::uint8_t kMaxMalformedPerSession = 8;
-// docs/protocol-model.md#event-bounds: events are the Notes of level info and
+// (kMaxMalformedPerSession, timbuktu/persisted_state.hpp)
+// docs/protocol-model.md#event-bounds: events are the Events of level info and
 // warning and the Refuse decisions, i.e. what becomes a log line.
 constexpr std::size_t kMaxEventsPerPacket = 16;
 constexpr std::uint32_t kMaxEventsPerSession = 256;
 constexpr std::size_t kMaxDebugNotesPerPacket = 4;
 
-// Persisted form (kPersistedStateSize = 32 bytes), version 2
-// (docs/protocol-model.md#persistence):
-//   [0] magic 'T'  [1] version  [2] phase  [3] service
-//   [4] flags. TCP: bits 0-2 guest direction synced/mid-frame/stopped, bits 3-5 host
-//       direction. UDP: bit 6, the first reply datagram is still to be examined (A10).
-//   [5..8] guest direction next seq  [9..12] host direction next seq   (big-endian)
-//   [13] distinct accepted offers  [14] number of offer keys that follow
-//   [15..29] up to 5 offer keys, most recent first: transport (6/17), port (be16)
-//   [30] malformed frames so far (version 1: reserved, 0)   [31] CRC-8 of bytes 0..30
-// Version 1 (tbhelper 0.1) is the same without bit 6, byte 30 and the phases
-// hostile and unmodelled; restore() still reads it.
-constexpr std::uint8_t kPersistMagic = 0x54;
-constexpr std::uint8_t kPersistVersion = 2;
-constexpr std::uint8_t kPersistVersion1 = 1;
-constexpr std::size_t kPersistKeysOffset = 15;
-constexpr std::size_t kPersistMaxKeys = 5;
-constexpr std::uint8_t kFlagSynced = 1, kFlagMidFrame = 2, kFlagStopped = 4;
-constexpr int kHostFlagShift = 3;
-constexpr std::uint8_t kFlagAwaitReplyVerdict = 0x40;
+// Offer keys stored across a restart (docs/protocol-model.md#persistence).
+constexpr std::size_t kPersistMaxKeys = kPersistedOfferKeys;
 
-std::uint8_t crc8(std::span<const std::uint8_t> bytes) {
-    std::uint8_t crc = 0;
-    for (auto b : bytes) {
-        crc ^= b;
-        for (int i = 0; i < 8; ++i)
-            crc = static_cast<std::uint8_t>((crc & 0x80) ? (crc << 1) ^ 0x07 : crc << 1);
-    }
-    return crc;
-}
-
-const char* side_name(PacketDirection d) { return d == PacketDirection::original ? "guest" : "host"; }
-
-std::string offer_text(const timbuktu::PortOffer& o) {
-    return fmt::format("PORT-OFFER {} {}/{} address {} lifetime {}s", timbuktu::service_name(o.service),
-                       transport_name(o.transport), o.port, IpAddress::v4(o.address).to_string(), o.lifetime);
-}
+Side side_of(PacketDirection d) { return d == PacketDirection::original ? Side::guest : Side::host; }
 
 // docs/protocol-model.md#b9-unmodelled: u16 0x0023 or 0x0025 where a frame
 // header should be.
@@ -93,24 +62,18 @@ bool unmodelled_signature(std::span<const std::uint8_t> payload) {
 bool starts_with_frame_header(std::span<const std::uint8_t> payload) {
     return payload.size() >= timbuktu::kHeaderSize && timbuktu::parsed_value(timbuktu::decode_header(payload)) != nullptr;
 }
-std::string leading_bytes(std::span<const std::uint8_t> payload) {
-    std::string out;
-    for (std::size_t i = 0; i < std::min<std::size_t>(payload.size(), 4); ++i)
-        out += fmt::format("{}{:02x}", i ? " " : "", payload[i]);
-    return out;
+event::Unmodelled unmodelled_event(UnmodelledReason reason, PacketDirection d, std::span<const std::uint8_t> payload) {
+    event::Unmodelled u{reason, side_of(d), payload.size(), {}, 0};
+    u.leading_count = static_cast<std::uint8_t>(std::min<std::size_t>(payload.size(), u.leading.size()));
+    std::copy_n(payload.begin(), u.leading_count, u.leading.begin());
+    return u;
 }
-
-struct OfferKey {
-    Transport transport = Transport::tcp;
-    std::uint16_t port = 0;
-    friend bool operator==(const OfferKey&, const OfferKey&) = default;
-};
 
 struct RememberedRewrite {
     std::uint32_t seq = 0;
     std::array<std::uint8_t, 4> old_bytes{};
     std::array<std::uint8_t, 4> new_bytes{};
-    const char* what = "";
+    AddressField what = AddressField::hello_guest_address;
 };
 
 struct DirectionState {
@@ -158,9 +121,9 @@ struct PacketContext {
     Decisions& out;
     bool malformed = false;      // this packet never produces an Expect
     std::size_t malformed_frames = 0;
-    bool malformed_said = false;            // the packet's one malformed Note was pushed or suppressed
+    bool malformed_said = false;            // the packet's one malformed event was pushed or suppressed
     std::size_t malformed_note = SIZE_MAX;  // its index when pushed
-    std::size_t events = 0;      // info/warning Notes and Refuses pushed
+    std::size_t events = 0;      // info/warning events and Refuses pushed
     std::size_t suppressed = 0;  // events left out by the bounds
     std::size_t debug_notes = 0;
     // Offers that passed address and port policy, each with the slot reserved
@@ -205,10 +168,7 @@ struct Session::Impl {
     bool snat() const { return facts.guest_translated.family != IpAddress::Family::none &&
                                facts.guest_translated != facts.guest; }
     bool natted() const { return dnat() || snat(); }
-    bool terminal() const {
-        return phase == Phase::service_data || phase == Phase::not_timbuktu || phase == Phase::lost ||
-               phase == Phase::hostile || phase == Phase::unmodelled;
-    }
+    bool terminal() const { return phase_is_terminal(phase); }
     DirectionState& side(PacketDirection d) { return directions[d == PacketDirection::original ? 0 : 1]; }
 
     Decisions on_packet(const Packet& packet);
@@ -222,20 +182,20 @@ struct Session::Impl {
     void forged(PacketContext& ctx, const stream::StreamReader::Frame& frame);
     void examine_addresses(PacketContext& ctx, const stream::StreamReader::Frame& frame);
     void examine_field(PacketContext& ctx, const stream::StreamReader::Frame& frame, std::size_t offset,
-                       const IpAddress& from, const IpAddress& to, const char* what);
+                       const IpAddress& from, const IpAddress& to, AddressField what);
     void replay_rewrites(PacketContext& ctx);
     void on_offer(PacketContext& ctx, const timbuktu::PortOffer& offer);
     void commit_offers(PacketContext& ctx);
     void finish_packet(PacketContext& ctx);
     bool event(PacketContext& ctx, Decision d, bool force = false);
-    void debug(PacketContext& ctx, std::string text);
-    void refuse(PacketContext& ctx, RefuseReason reason, std::string detail);
-    void malformed(PacketContext& ctx, std::string text);
-    void not_timbuktu(PacketContext& ctx, const std::string& why, bool stop_watching = true);
-    void hostile(PacketContext& ctx, const std::string& why, bool reflected);
+    void debug(PacketContext& ctx, Event e);
+    void refuse(PacketContext& ctx, Refuse r);
+    void malformed(PacketContext& ctx, event::Malformed m);
+    void not_timbuktu(PacketContext& ctx, event::NotTimbuktu why, bool stop_watching = true);
+    void hostile(PacketContext& ctx, event::Hostile why, bool reflected);
     bool guest_bytes_consistent(PacketContext& ctx, std::uint32_t seq, std::span<const std::uint8_t> payload);
-    void unmodelled(PacketContext& ctx, const std::string& why);
-    void enter_terminal(PacketContext& ctx, Phase p, const std::string& why, bool stop_watching = true);
+    void unmodelled(PacketContext& ctx, event::Unmodelled why);
+    void enter_terminal(PacketContext& ctx, Phase p, StopWatching why, bool stop_watching = true);
     void on_reader_stop(PacketContext& ctx, const stream::StreamReader::FeedResult& r);
     PersistedState persisted() const;
 
@@ -273,7 +233,7 @@ void Session::Impl::on_tcp(const Packet& packet, PacketContext& ctx) {
     replay_rewrites(ctx);  // also after the session stopped: retransmits must match what was sent
     if (terminal()) return;
     if (phase == Phase::await_hello && packet.direction == PacketDirection::reply) {
-        not_timbuktu(ctx, "the host side sent data before any guest frame (a Timbuktu guest speaks first)");
+        not_timbuktu(ctx, {NotTimbuktuReason::host_data_first});
         return;
     }
     // Also when the guest direction is no longer parsed (a malformed header,
@@ -287,10 +247,8 @@ void Session::Impl::on_tcp(const Packet& packet, PacketContext& ctx) {
     if (result.refused) ctx.out.push_back(DropForRetransmit{});
     if (result.dropped > 0) {
         for (std::size_t i = 0; i < result.dropped; ++i) saturating_inc(counters->held_dropped);
-        debug(ctx, fmt::format("{} direction: {} out-of-order segment(s) dropped to stay within the holding "
-                               "bounds ({} segments, {} bytes, and the shared budget); the peer retransmits them",
-                               side_name(ctx.direction), result.dropped, stream::StreamReader::kMaxHeldSegments,
-                               stream::StreamReader::kMaxHeldBytes));
+        debug(ctx, {event::HeldDropped{side_of(ctx.direction), result.dropped, stream::StreamReader::kMaxHeldSegments,
+                                       stream::StreamReader::kMaxHeldBytes}});
     }
     if (result.stopped_now != stream::StreamReader::StopReason::none) on_reader_stop(ctx, result);
 }
@@ -303,14 +261,12 @@ void Session::Impl::on_udp(const Packet& packet, PacketContext& ctx) {
     }
     if (terminal()) return;
     if (phase == Phase::await_hello && packet.direction == PacketDirection::reply) {
-        not_timbuktu(ctx, "the host side sent a datagram before any guest datagram");
+        not_timbuktu(ctx, {NotTimbuktuReason::host_datagram_first});
         return;
     }
     // docs/protocol-model.md#b9-unmodelled: Timbuktu, but not in a format the model knows.
     if (!starts_with_frame_header(packet.payload) && unmodelled_signature(packet.payload)) {
-        unmodelled(ctx, fmt::format("the {} datagram of {} bytes begins {}, not a frame header",
-                                    side_name(packet.direction), packet.payload.size(),
-                                    leading_bytes(packet.payload)));
+        unmodelled(ctx, unmodelled_event(UnmodelledReason::datagram_signature, packet.direction, packet.payload));
         return;
     }
     auto split = timbuktu::split_datagram(packet.payload);
@@ -319,11 +275,10 @@ void Session::Impl::on_udp(const Packet& packet, PacketContext& ctx) {
             // A10: a foreign first datagram may still be answered by Timbuktu
             // outside the model; keep watching until the first reply is seen.
             const bool not_a_frame = !starts_with_frame_header(packet.payload);
-            not_timbuktu(ctx, "first guest datagram: " + err->reason, !not_a_frame);
+            not_timbuktu(ctx, {NotTimbuktuReason::first_datagram_invalid, 0, 0, err->reason}, !not_a_frame);
             await_reply_verdict = not_a_frame;
         } else {
-            malformed(ctx, fmt::format("{} datagram of {} bytes: {}", side_name(packet.direction),
-                                       packet.payload.size(), err->reason));
+            malformed(ctx, {MalformedReason::datagram, side_of(packet.direction), 0, packet.payload.size(), err->reason});
         }
         return;
     }
@@ -344,12 +299,10 @@ void Session::Impl::on_first_reply_verdict(PacketContext& ctx) {
     await_reply_verdict = false;
     if (!starts_with_frame_header(ctx.payload) && unmodelled_signature(ctx.payload)) {
         phase = Phase::await_hello;  // leaves not_timbuktu for unmodelled
-        unmodelled(ctx, fmt::format("the guest's first datagram was foreign, but the host's reply of {} bytes "
-                                    "begins {}",
-                                    ctx.payload.size(), leading_bytes(ctx.payload)));
+        unmodelled(ctx, unmodelled_event(UnmodelledReason::reply_after_foreign_datagram, ctx.direction, ctx.payload));
         return;
     }
-    if (accepted == 0) ctx.out.push_back(StopWatching{"not Timbuktu: the host's first reply is not Timbuktu either"});
+    if (accepted == 0) ctx.out.push_back(StopWatching{StopReason::reply_not_timbuktu});
 }
 
 // Returns false when this direction is no longer to be parsed.
@@ -378,39 +331,32 @@ bool Session::Impl::judge(PacketContext& ctx, const stream::StreamReader::Frame&
         if (phase == Phase::await_hello) {
             if (opcode == timbuktu::kOpPortOffer) {
                 forged(ctx, frame);
-                not_timbuktu(ctx, "the first guest frame is a PORT-OFFER, not a HELLO");
+                not_timbuktu(ctx, {NotTimbuktuReason::first_frame_port_offer, cls, opcode});
                 return false;
             }
             if (cls != timbuktu::kClassGuest) {
-                not_timbuktu(ctx, fmt::format("the first guest frame has class 0x{:04x}, not 0x0001", cls));
+                not_timbuktu(ctx, {NotTimbuktuReason::first_frame_class, cls, opcode});
                 return false;
             }
             if (opcode != timbuktu::kOpHello) {
-                not_timbuktu(ctx, fmt::format("the first guest frame has opcode 0x{:04x}, not a HELLO (0x0023)",
-                                              opcode));
+                not_timbuktu(ctx, {NotTimbuktuReason::first_frame_opcode, cls, opcode});
                 return false;
             }
             return true;
         }
         if (opcode == timbuktu::kOpPortOffer) forged(ctx, frame);  // B5, whatever the class
         if (cls != timbuktu::kClassGuest) {
-            hostile(ctx, fmt::format("the guest sent a frame of host class 0x{:04x} (opcode 0x{:04x}): someone "
-                                     "is reflecting or forging the host's frames",
-                                     cls, opcode),
-                    true);
+            hostile(ctx, {HostileReason::guest_sent_host_class, 0, 0, 0, cls, opcode}, true);
             return false;
         }
         return true;
     }
     if (cls != timbuktu::kClassHost) {
-        hostile(ctx, fmt::format("the host side sent a frame of guest class 0x{:04x} (opcode 0x{:04x}): someone is "
-                                 "reflecting the guest's frames (an echo on the contact port)",
-                                 cls, opcode),
-                true);
+        hostile(ctx, {HostileReason::host_sent_guest_class, 0, 0, 0, cls, opcode}, true);
         return false;
     }
     if (phase == Phase::await_ack && opcode != timbuktu::kOpHello) {
-        hostile(ctx, fmt::format("the host's first frame has opcode 0x{:04x}; it must be a HELLO-ACK", opcode), true);
+        hostile(ctx, {HostileReason::host_first_not_ack, 0, 0, 0, cls, opcode}, true);
         return false;
     }
     return true;
@@ -425,9 +371,10 @@ void Session::Impl::forged(PacketContext& ctx, const stream::StreamReader::Frame
         parsed = timbuktu::parse_port_offer(frame.body, ipv6_contact());
         offer = timbuktu::parsed_value(*parsed);
     }
-    refuse(ctx, RefuseReason::forged_guest_offer,
-           fmt::format("the guest sent a {}; only the host may offer ports",
-                       offer ? offer_text(*offer) : fmt::format("PORT-OFFER of {} bytes", frame.header.length)));
+    Refuse r{RefuseReason::forged_guest_offer};
+    if (offer) r.offer = *offer;
+    r.body_length = frame.header.length;
+    refuse(ctx, std::move(r));
 }
 
 bool Session::Impl::on_guest_frame(PacketContext& ctx, const stream::StreamReader::Frame& frame) {
@@ -435,40 +382,34 @@ bool Session::Impl::on_guest_frame(PacketContext& ctx, const stream::StreamReade
     if (opcode == timbuktu::kOpPortOffer) return true;  // judged (forged) when its opcode arrived
     if (opcode != timbuktu::kOpHello) {  // only after the HELLO: judge() ended the flow otherwise
         counters->count_opcode(opcode);
-        debug(ctx, fmt::format("guest opcode 0x{:04x} ignored (B6)", opcode));
+        debug(ctx, {event::OpcodeIgnored{Side::guest, opcode}});
         return true;
     }
     // The retained prefix (docs/protocol-model.md#streaming) gives the verdict of the whole body.
     auto parsed = timbuktu::parse_hello(frame.body);
     const auto* hello = timbuktu::parsed_value(parsed);
     if (phase != Phase::await_hello) {
-        if (!hello) malformed(ctx, "guest HELLO: " + timbuktu::parsed_error(parsed)->reason);
-        else debug(ctx, "guest repeated its HELLO");
+        if (!hello) malformed(ctx, {MalformedReason::guest_hello, Side::guest, 0, 0, timbuktu::parsed_error(parsed)->reason});
+        else debug(ctx, {event::HelloRepeated{}});
         return true;
     }
     if (!hello) {
-        not_timbuktu(ctx, "the first guest frame is not a valid HELLO: " + timbuktu::parsed_error(parsed)->reason);
+        not_timbuktu(ctx, {NotTimbuktuReason::first_hello_invalid, frame.header.frame_class, opcode,
+                           timbuktu::parsed_error(parsed)->reason});
         return false;
     }
     saturating_inc(counters->sessions);
     service = hello->service;
     phase = Phase::await_ack;
-    std::string second;
+    event::Hello recognized{facts.transport, service, hello->version_major, hello->version_minor, hello->flags,
+                            hello->guest_address, std::nullopt, hello->guest_name};
     if (frame.header.length >= timbuktu::kHelloSecondAddressMinBody)
-        second = ", second address " +
-                 IpAddress::v4(load_be32(frame.body.data() + timbuktu::kHelloSecondAddressOffset)).to_string();
-    event(ctx, Note{Note::Level::info,
-                    fmt::format("Timbuktu HELLO over {}: service {}, version {}.{}, flags 0x{:02x}, "
-                                "guest address {}{}{}",
-                                transport_name(facts.transport), timbuktu::service_name(service), hello->version_major,
-                                hello->version_minor, hello->flags, IpAddress::v4(hello->guest_address).to_string(),
-                                second, hello->guest_name ? ", name '" + *hello->guest_name + "'" : "")});
+        recognized.second_address = load_be32(frame.body.data() + timbuktu::kHelloSecondAddressOffset);
+    event(ctx, Event{std::move(recognized)});
     if (is_tcp() && timbuktu::service_stream_unframed(service)) {
         // B7: for services 1-4 the guest has nothing more to say in frames; what it
         // sends after its HELLO is service data, not an error (docs/protocol-model.md).
-        debug(ctx, fmt::format("service {}: guest data after the HELLO is service data; the guest direction is no "
-                               "longer parsed",
-                               timbuktu::service_name(service)));
+        debug(ctx, {event::GuestServiceData{service}});
         return false;
     }
     return true;
@@ -480,23 +421,17 @@ bool Session::Impl::on_host_frame(PacketContext& ctx, const stream::StreamReader
         auto parsed = timbuktu::parse_hello_ack(frame.body);
         const auto* ack = timbuktu::parsed_value(parsed);
         if (!ack) {
-            malformed(ctx, "host HELLO-ACK: " + timbuktu::parsed_error(parsed)->reason);
+            malformed(ctx, {MalformedReason::host_hello_ack, Side::host, 0, 0, timbuktu::parsed_error(parsed)->reason});
             return true;
         }
         if (phase != Phase::await_ack) {
-            debug(ctx, "host repeated its HELLO-ACK");
+            debug(ctx, {event::HelloAckRepeated{}});
             return true;
         }
-        event(ctx, Note{Note::Level::info,
-                        fmt::format("Timbuktu HELLO-ACK: service {} granted, version {}.{}, flags 0x{:02x}, "
-                                    "host address {}, name '{}'",
-                                    timbuktu::service_name(ack->service), ack->version_major, ack->version_minor,
-                                    ack->flags, IpAddress::v4(ack->host_address).to_string(),
-                                    ack->host_name)});
+        event(ctx, Event{event::HelloAck{ack->service, ack->version_major, ack->version_minor, ack->flags,
+                                         ack->host_address, ack->host_name}});
         if (is_tcp() && timbuktu::service_stream_unframed(service)) {
-            enter_terminal(ctx, Phase::service_data,
-                           fmt::format("service {}: the rest of the contact stream is unframed service data (B7)",
-                                       timbuktu::service_name(service)));
+            enter_terminal(ctx, Phase::service_data, StopWatching{StopReason::service_data, Side::guest, service});
             return false;
         }
         phase = Phase::framed;
@@ -504,18 +439,17 @@ bool Session::Impl::on_host_frame(PacketContext& ctx, const stream::StreamReader
     }
     if (opcode == timbuktu::kOpPortOffer) {
         if (frame.header.length != timbuktu::kPortOfferBody) {
-            malformed(ctx, fmt::format("host PORT-OFFER: PORT-OFFER body is {} bytes, exactly {} required",
-                                       frame.header.length, timbuktu::kPortOfferBody));
+            malformed(ctx, {MalformedReason::host_offer_size, Side::host, 0, frame.header.length, {}});
             return true;
         }
         auto parsed = timbuktu::parse_port_offer(frame.body, ipv6_contact());
         const auto* offer = timbuktu::parsed_value(parsed);
-        if (!offer) malformed(ctx, "host PORT-OFFER: " + timbuktu::parsed_error(parsed)->reason);
+        if (!offer) malformed(ctx, {MalformedReason::host_offer, Side::host, 0, 0, timbuktu::parsed_error(parsed)->reason});
         else on_offer(ctx, *offer);  // judge() made sure the HELLO-ACK came first
         return true;
     }
     counters->count_opcode(opcode);
-    debug(ctx, fmt::format("host opcode 0x{:04x} ignored (B6)", opcode));
+    debug(ctx, {event::OpcodeIgnored{Side::host, opcode}});
     return true;
 }
 
@@ -532,41 +466,38 @@ void Session::Impl::examine_addresses(PacketContext& ctx, const stream::StreamRe
     if (ctx.direction == PacketDirection::original) {
         if (frame.header.frame_class != timbuktu::kClassGuest || opcode != timbuktu::kOpHello || !snat()) return;
         examine_field(ctx, frame, timbuktu::kEmbeddedAddressOffset, facts.guest, facts.guest_translated,
-                      "HELLO guest address");
+                      AddressField::hello_guest_address);
         // docs/protocol-model.md#b3-second-address
         if (frame.header.length >= timbuktu::kHelloSecondAddressMinBody)
             examine_field(ctx, frame, timbuktu::kHelloSecondAddressOffset, facts.guest, facts.guest_translated,
-                          "HELLO guest address (second copy)");
+                          AddressField::hello_guest_address_second);
         return;
     }
     if (frame.header.frame_class != timbuktu::kClassHost || !dnat()) return;
     if (opcode == timbuktu::kOpHello)
         examine_field(ctx, frame, timbuktu::kEmbeddedAddressOffset, facts.host, facts.contact_address,
-                      "HELLO-ACK host address");
+                      AddressField::hello_ack_host_address);
     else if (opcode == timbuktu::kOpPortOffer)
         examine_field(ctx, frame, timbuktu::kEmbeddedAddressOffset, facts.host, facts.contact_address,
-                      "PORT-OFFER address");
+                      AddressField::port_offer_address);
 }
 
 // Examines one 4-byte field once, as soon as its bytes have arrived.
 void Session::Impl::examine_field(PacketContext& ctx, const stream::StreamReader::Frame& frame, std::size_t offset,
-                                  const IpAddress& from, const IpAddress& to, const char* what) {
+                                  const IpAddress& from, const IpAddress& to, AddressField what) {
     DirectionState& dir = side(ctx.direction);
     const auto bit = static_cast<std::uint8_t>(offset == timbuktu::kEmbeddedAddressOffset ? 1 : 2);
     if ((dir.examined_fields & bit) || frame.body.size() < offset + 4) return;
     dir.examined_fields = static_cast<std::uint8_t>(dir.examined_fields | bit);
 
     const std::uint8_t* field = frame.body.data() + offset;
-    if (!std::equal(field, field + 4, from.bytes.begin())) return;  // other values are left alone (B8)
+    if (!std::equal(field, field + 4, from.bytes.begin())) return;  // other values are left alone (docs/protocol-model.md#nat-rewrites)
 
     const std::uint32_t field_seq = frame.body_seq() + static_cast<std::uint32_t>(offset);
     const std::int64_t at = stream::seq_distance(ctx.payload_seq, field_seq);
     if (at < 0 || at + 4 > static_cast<std::int64_t>(ctx.payload.size())) {
         saturating_inc(counters->rewrites_skipped);
-        event(ctx, Note{Note::Level::warning,
-                        fmt::format("{} {} must become {} but its 4 bytes (stream position {}) are not "
-                                    "all inside this packet (payload offset {}, {} bytes): left unrewritten",
-                                    what, from.to_string(), to.to_string(), field_seq, at, ctx.payload.size())});
+        event(ctx, Event{event::RewriteSkipped{what, from, to, field_seq, at, ctx.payload.size()}});
         return;
     }
     Rewrite rw;
@@ -587,7 +518,7 @@ void Session::Impl::replay_rewrites(PacketContext& ctx) {
         if (offset < 0 || offset + 4 > static_cast<std::int64_t>(ctx.payload.size())) continue;
         const auto* at = ctx.payload.data() + offset;
         if (!std::equal(r.old_bytes.begin(), r.old_bytes.end(), at)) continue;
-        Rewrite rw{static_cast<std::size_t>(offset), r.old_bytes, r.new_bytes, std::string(r.what) + " (retransmit)"};
+        Rewrite rw{static_cast<std::size_t>(offset), r.old_bytes, r.new_bytes, r.what, true};
         saturating_inc(counters->rewrites);
         ctx.out.push_back(std::move(rw));
     }
@@ -598,18 +529,17 @@ void Session::Impl::replay_rewrites(PacketContext& ctx) {
 void Session::Impl::on_offer(PacketContext& ctx, const timbuktu::PortOffer& offer) {
     saturating_inc(counters->offers);
     if (is_v4() && offer.address != 0 && offer.address != facts.host.v4_value()) {
-        refuse(ctx, RefuseReason::third_party_address,
-               fmt::format("{}: the address is neither 0.0.0.0 nor the host {}", offer_text(offer),
-                           facts.host.to_string()));
+        Refuse r{RefuseReason::third_party_address, offer};
+        r.host = facts.host;
+        refuse(ctx, std::move(r));
         return;
     }
     if (!policy.port_allowed(offer.port)) {
-        refuse(ctx, RefuseReason::port_not_allowed,
-               fmt::format("{}: port {} is outside allowed_ports", offer_text(offer), offer.port));
+        refuse(ctx, Refuse{RefuseReason::port_not_allowed, offer});
         return;
     }
     ctx.candidates.push_back(Candidate{offer, ctx.out.size()});
-    ctx.out.push_back(Note{Note::Level::debug, "offer pending"});  // replaced by commit_offers
+    ctx.out.push_back(DropForRetransmit{});  // a placeholder, replaced or removed by commit_offers
 }
 
 // Offers become Expects only once the whole packet has been parsed, because a
@@ -618,14 +548,9 @@ void Session::Impl::on_offer(PacketContext& ctx, const timbuktu::PortOffer& offe
 void Session::Impl::commit_offers(PacketContext& ctx) {
     if (ctx.candidates.empty()) return;
     if (ctx.malformed || phase == Phase::hostile) {
-        const char* why = phase == Phase::hostile ? "the flow is hostile" : "the packet carrying it is malformed";
+        const auto why = phase == Phase::hostile ? NotActedReason::flow_hostile : NotActedReason::packet_malformed;
         const std::size_t first = ctx.candidates.front().slot;
-        const auto text =
-            ctx.candidates.size() == 1
-                ? fmt::format("{} not acted on: {}", offer_text(ctx.candidates.front().offer), why)
-                : fmt::format("{} and {} more offers not acted on: {}", offer_text(ctx.candidates.front().offer),
-                              ctx.candidates.size() - 1, why);
-        ctx.out[first] = Note{Note::Level::warning, text};
+        ctx.out[first] = Event{event::OffersNotActedOn{ctx.candidates.front().offer, ctx.candidates.size() - 1, why}};
         ++ctx.events;
         ++events_reported;
         for (std::size_t i = 1; i < ctx.candidates.size(); ++i) ctx.dead_slots.push_back(ctx.candidates[i].slot);
@@ -652,17 +577,17 @@ void Session::Impl::commit_offers(PacketContext& ctx) {
         const OfferKey key{offer.transport, offer.port};
         auto known = std::find(known_offers.begin(), known_offers.end(), key);
         if (known != known_offers.end()) {
-            known_offers.erase(known);  // a repeated offer replaces the earlier expectation (B8)
+            known_offers.erase(known);  // a repeated offer replaces the earlier expectation (docs/protocol-model.md#offers)
         } else {
             if (accepted >= limit) {
                 saturating_inc(counters->expectations_refused);
                 if (ctx.events < kMaxEventsPerPacket && events_reported < kMaxEventsPerSession) {
                     ++ctx.events;
                     ++events_reported;
-                    decision = Refuse{RefuseReason::too_many_expectations,
-                                      fmt::format("{}: this contact connection already has {} offered streams "
-                                                  "(max_expectations {})",
-                                                  offer_text(offer), accepted, policy.max_expectations)};
+                    Refuse r{RefuseReason::too_many_expectations, offer};
+                    r.accepted = accepted;
+                    r.max_expectations = policy.max_expectations;
+                    decision = std::move(r);
                 } else {
                     ++ctx.suppressed;
                     ctx.dead_slots.push_back(slot);
@@ -693,21 +618,15 @@ void Session::Impl::commit_offers(PacketContext& ctx) {
 void Session::Impl::finish_packet(PacketContext& ctx) {
     commit_offers(ctx);
     if (ctx.malformed_frames > 1 && ctx.malformed_note != SIZE_MAX)
-        if (auto* n = std::get_if<Note>(&ctx.out[ctx.malformed_note]))
-            n->text += fmt::format(" (and {} more malformed frames in this packet)", ctx.malformed_frames - 1);
+        if (auto* e = std::get_if<Event>(&ctx.out[ctx.malformed_note]))
+            if (auto* m = std::get_if<event::Malformed>(&e->data)) m->more_in_packet = ctx.malformed_frames - 1;
     if (ctx.suppressed > 0) {
         if (events_reported < kMaxEventsPerSession) {
-            ctx.out.push_back(Note{Note::Level::warning,
-                                   fmt::format("{} more events of this packet not reported (at most {} per packet); "
-                                               "the counters have them",
-                                               ctx.suppressed, kMaxEventsPerPacket)});
+            ctx.out.push_back(Event{event::EventsSuppressed{ctx.suppressed, kMaxEventsPerPacket}});
             ++events_reported;
         } else if (!events_capped) {
             events_capped = true;
-            ctx.out.push_back(Note{Note::Level::warning,
-                                   fmt::format("this connection reached its limit of {} reported events; further "
-                                               "events are counted, not reported",
-                                               kMaxEventsPerSession)});
+            ctx.out.push_back(Event{event::EventsCapped{kMaxEventsPerSession}});
         }
     }
     if (!ctx.dead_slots.empty()) {
@@ -736,39 +655,40 @@ bool Session::Impl::event(PacketContext& ctx, Decision d, bool force) {
     return true;
 }
 
-void Session::Impl::debug(PacketContext& ctx, std::string text) {
+void Session::Impl::debug(PacketContext& ctx, Event e) {
     if (ctx.debug_notes >= kMaxDebugNotesPerPacket) return;  // debug only: the counters have the rest
     ++ctx.debug_notes;
-    ctx.out.push_back(Note{Note::Level::debug, std::move(text)});
+    ctx.out.push_back(std::move(e));
 }
 
-void Session::Impl::refuse(PacketContext& ctx, RefuseReason reason, std::string detail) {
+void Session::Impl::refuse(PacketContext& ctx, Refuse r) {
     saturating_inc(counters->expectations_refused);
-    event(ctx, Refuse{reason, std::move(detail)});
+    event(ctx, std::move(r));
 }
 
 // ---- errors and terminal phases ----
 
-// docs/protocol-model.md#malformed-cap: one Note per packet, hostile at the cap.
-void Session::Impl::malformed(PacketContext& ctx, std::string text) {
+// docs/protocol-model.md#malformed-cap: one event per packet, hostile at the cap.
+void Session::Impl::malformed(PacketContext& ctx, event::Malformed m) {
     saturating_inc(counters->malformed);
     ctx.malformed = true;
     ++ctx.malformed_frames;
     if (malformed_frames < UINT8_MAX) ++malformed_frames;
     if (!ctx.malformed_said) {
         ctx.malformed_said = true;
-        if (event(ctx, Note{Note::Level::warning, "malformed: " + std::move(text)}))
+        if (event(ctx, Event{std::move(m)}))
             ctx.malformed_note = ctx.out.size() - 1;
     }
     if (malformed_frames >= kMaxMalformedPerSession && !terminal())
-        hostile(ctx, fmt::format("{} malformed frames; this connection is no longer parsed", malformed_frames),
-                false);
+        hostile(ctx, {HostileReason::malformed_cap, malformed_frames}, false);
 }
 
-void Session::Impl::not_timbuktu(PacketContext& ctx, const std::string& why, bool stop_watching) {
+void Session::Impl::not_timbuktu(PacketContext& ctx, event::NotTimbuktu why, bool stop_watching) {
     saturating_inc(counters->not_timbuktu);
-    event(ctx, Note{Note::Level::info, "not Timbuktu, leaving the connection alone: " + why}, true);
-    enter_terminal(ctx, Phase::not_timbuktu, "not Timbuktu: " + why, stop_watching);
+    Event e{std::move(why)};
+    event(ctx, e, true);
+    enter_terminal(ctx, Phase::not_timbuktu, StopWatching{StopReason::not_timbuktu, Side::guest, 0, std::move(e)},
+                   stop_watching);
 }
 
 // docs/protocol-model.md#b10-roles
@@ -792,9 +712,8 @@ bool Session::Impl::guest_bytes_consistent(PacketContext& ctx, std::uint32_t seq
         if (at >= static_cast<std::int64_t>(kept.size())) break;
         if (kept[static_cast<std::size_t>(at)] != payload[i]) {
             hostile(ctx,
-                    fmt::format("the guest sent other bytes for stream positions it had sent before (position {}: "
-                                "0x{:02x}, earlier 0x{:02x}): the firewall and the host may see different streams",
-                                seq + static_cast<std::uint32_t>(i), payload[i], kept[static_cast<std::size_t>(at)]),
+                    {HostileReason::guest_inconsistent, seq + static_cast<std::uint32_t>(i), payload[i],
+                     kept[static_cast<std::size_t>(at)]},
                     false);
             return false;
         }
@@ -811,49 +730,48 @@ bool Session::Impl::guest_bytes_consistent(PacketContext& ctx, std::uint32_t seq
     return true;
 }
 
-void Session::Impl::hostile(PacketContext& ctx, const std::string& why, bool reflected) {
+void Session::Impl::hostile(PacketContext& ctx, event::Hostile why, bool reflected) {
     if (terminal()) return;
     if (reflected) saturating_inc(counters->reflected);
-    event(ctx, Note{Note::Level::warning, "hostile connection, nothing on it is acted on any more: " + why}, true);
-    enter_terminal(ctx, Phase::hostile, "hostile: " + why);
+    Event e{why};
+    event(ctx, e, true);
+    enter_terminal(ctx, Phase::hostile, StopWatching{StopReason::hostile, Side::guest, 0, std::move(e)});
 }
 
 // docs/protocol-model.md#b9-unmodelled
-void Session::Impl::unmodelled(PacketContext& ctx, const std::string& why) {
+void Session::Impl::unmodelled(PacketContext& ctx, event::Unmodelled why) {
     if (terminal()) return;
     saturating_inc(counters->unmodelled);
-    event(ctx, Note{Note::Level::info, "Timbuktu outside the model, passed unchanged and never acted on: " + why},
-          true);
-    enter_terminal(ctx, Phase::unmodelled, "Timbuktu outside the model: " + why);
+    Event e{why};
+    event(ctx, e, true);
+    enter_terminal(ctx, Phase::unmodelled, StopWatching{StopReason::unmodelled, Side::guest, 0, std::move(e)});
 }
 
-void Session::Impl::enter_terminal(PacketContext& ctx, Phase p, const std::string& why, bool stop_watching) {
+void Session::Impl::enter_terminal(PacketContext& ctx, Phase p, StopWatching why, bool stop_watching) {
     if (terminal()) return;
     phase = p;
     for (auto& d : directions) d.reader.stop();
-    // StopWatching only while no expectation hangs off this connection (B7).
-    if (stop_watching && accepted == 0) ctx.out.push_back(StopWatching{why});
+    // StopWatching only while no expectation hangs off this connection (docs/protocol-model.md#phases).
+    if (stop_watching && accepted == 0) ctx.out.push_back(std::move(why));
 }
 
 void Session::Impl::on_reader_stop(PacketContext& ctx, const stream::StreamReader::FeedResult& r) {
     using SR = stream::StreamReader::StopReason;
-    const char* who = side_name(ctx.direction);
+    const Side who = side_of(ctx.direction);
     switch (r.stopped_now) {
         case SR::none:
         case SR::by_request:
             return;  // the session itself decided; it already said why
         case SR::malformed_header:
             if (ctx.direction == PacketDirection::original && phase == Phase::await_hello) {
-                not_timbuktu(ctx, "the first guest bytes are not a frame header: " + r.why);
+                not_timbuktu(ctx, {NotTimbuktuReason::first_bytes_not_header, 0, 0, r.why});
                 return;
             }
-            malformed(ctx, fmt::format("{} frame header at stream position {}: {}; the framing of this direction "
-                                       "is lost, stopped parsing it",
-                                       who, r.stop_seq, r.why));
+            malformed(ctx, {MalformedReason::frame_header, who, r.stop_seq, 0, r.why});
             break;
         case SR::lost_frame_start:
             saturating_inc(counters->stream_lost);
-            event(ctx, Note{Note::Level::warning, fmt::format("{} stream lost, stopped parsing it: {}", who, r.why)});
+            event(ctx, Event{event::StreamLost{who, r.why}});
             break;
     }
     if (terminal()) return;
@@ -862,47 +780,33 @@ void Session::Impl::on_reader_stop(PacketContext& ctx, const stream::StreamReade
     const bool host_lost = ctx.direction == PacketDirection::reply;
     const bool hello_lost = ctx.direction == PacketDirection::original && phase == Phase::await_hello;
     if (host_lost || hello_lost) {
-        enter_terminal(ctx, Phase::lost, fmt::format("the {} direction can no longer be parsed", who));
+        enter_terminal(ctx, Phase::lost, StopWatching{StopReason::direction_lost, who});
     } else {
-        event(ctx, Note{Note::Level::info, "the host direction is still parsed for offers"});
+        event(ctx, Event{event::HostStillParsed{}});
     }
 }
 
 // ---- persistence (docs/protocol-model.md#persistence) ----
 
 PersistedState Session::Impl::persisted() const {
-    PersistedState s{};
-    s[0] = kPersistMagic;
-    s[1] = kPersistVersion;
-    s[2] = static_cast<std::uint8_t>(phase);
-    s[3] = service;
+    PersistedFields f;
+    f.phase = phase;
+    f.service = service;
     // Stream positions only matter while the session still parses; leaving them
     // out afterwards keeps the state constant, so the kernel is not rewritten per packet.
     if (is_tcp() && !terminal()) {
-        std::uint8_t flags = 0;
-        for (int i = 0; i < 2; ++i) {
-            const auto& reader = directions[static_cast<std::size_t>(i)].reader;
-            std::uint8_t f = 0;
-            if (reader.synced()) f |= kFlagSynced;
-            if (reader.mid_frame()) f |= kFlagMidFrame;
-            if (reader.stopped()) f |= kFlagStopped;
-            flags = static_cast<std::uint8_t>(flags | (f << (i * kHostFlagShift)));
-            if (reader.synced()) store_be32(s.data() + 5 + 4 * i, reader.next_seq());
+        for (std::size_t i = 0; i < 2; ++i) {
+            const auto& reader = directions[i].reader;
+            f.directions[i] = {reader.synced(), reader.mid_frame(), reader.stopped(),
+                               reader.synced() ? reader.next_seq() : 0};
         }
-        s[4] = flags;
     }
-    if (!is_tcp() && await_reply_verdict) s[4] = kFlagAwaitReplyVerdict;
-    s[13] = static_cast<std::uint8_t>(accepted);
-    const std::size_t keys = std::min(known_offers.size(), kPersistMaxKeys);
-    s[14] = static_cast<std::uint8_t>(keys);
-    for (std::size_t i = 0; i < keys; ++i) {
-        const auto& k = known_offers[known_offers.size() - 1 - i];
-        s[kPersistKeysOffset + 3 * i] = static_cast<std::uint8_t>(k.transport);
-        store_be16(s.data() + kPersistKeysOffset + 3 * i + 1, k.port);
-    }
-    s[30] = std::min(malformed_frames, kMaxMalformedPerSession);
-    s[31] = crc8(std::span<const std::uint8_t>(s.data(), 31));
-    return s;
+    f.await_reply_verdict = !is_tcp() && await_reply_verdict;
+    f.accepted_offers = static_cast<std::uint8_t>(accepted);
+    f.key_count = static_cast<std::uint8_t>(std::min(known_offers.size(), kPersistMaxKeys));
+    for (std::size_t i = 0; i < f.key_count; ++i) f.keys[i] = known_offers[known_offers.size() - 1 - i];
+    f.malformed_frames = malformed_frames;
+    return encode_persisted(f, facts.transport);
 }
 
 // ---- Session ----
@@ -916,57 +820,24 @@ Session& Session::operator=(Session&&) noexcept = default;
 
 std::optional<Session> Session::restore(ConnectionFacts facts, const Policy& policy, Counters& counters,
                                         std::span<const std::uint8_t> persisted, stream::HoldBudget* hold_budget) {
-    if (persisted.size() != kPersistedStateSize) return std::nullopt;
-    const auto* s = persisted.data();
-    if (s[0] != kPersistMagic || (s[1] != kPersistVersion && s[1] != kPersistVersion1)) return std::nullopt;
-    if (crc8(persisted.first(31)) != s[31]) return std::nullopt;
-    const bool v1 = s[1] == kPersistVersion1;
-    // Version 1 knew neither the last two phases nor byte 30 nor the UDP flag.
-    const auto last_phase = v1 ? Phase::lost : Phase::unmodelled;
-    if (s[2] > static_cast<std::uint8_t>(last_phase)) return std::nullopt;
-    if (v1 ? s[30] != 0 : s[30] > kMaxMalformedPerSession) return std::nullopt;
-    const auto phase = static_cast<Phase>(s[2]);
-    const std::uint8_t flags = s[4];
+    auto stored = decode_persisted(persisted, facts.transport);
+    if (!stored) return std::nullopt;
     const bool tcp = facts.transport == Transport::tcp;
-    bool await_reply_verdict = false;
-    if (tcp) {
-        if (flags & 0xC0) return std::nullopt;
-    } else {
-        if (load_be32(s + 5) != 0 || load_be32(s + 9) != 0) return std::nullopt;
-        if (flags != 0) {
-            if (v1 || flags != kFlagAwaitReplyVerdict || phase != Phase::not_timbuktu) return std::nullopt;
-            await_reply_verdict = true;
-        }
-    }
-    const std::uint8_t accepted = s[13];
-    const std::uint8_t keys = s[14];
-    if (accepted > kMaxOfferTable || keys > kPersistMaxKeys || keys > accepted) return std::nullopt;
-    for (std::size_t i = kPersistKeysOffset + 3 * keys; i < 30; ++i)
-        if (s[i] != 0) return std::nullopt;
-
     auto impl = std::make_unique<Impl>(std::move(facts), policy, counters, hold_budget);
-    impl->phase = phase;
-    impl->service = s[3];
-    impl->accepted = accepted;
-    impl->malformed_frames = s[30];
-    impl->await_reply_verdict = await_reply_verdict;
-    for (std::size_t i = keys; i-- > 0;) {  // stored most recent first; the table keeps most recent last
-        auto transport = transport_from_number(s[kPersistKeysOffset + 3 * i]);
-        const std::uint16_t port = load_be16(s + kPersistKeysOffset + 3 * i + 1);
-        if (!transport || port == 0) return std::nullopt;
-        impl->known_offers.push_back(OfferKey{*transport, port});
-    }
+    impl->phase = stored->phase;
+    impl->service = stored->service;
+    impl->accepted = stored->accepted_offers;
+    impl->malformed_frames = stored->malformed_frames;
+    impl->await_reply_verdict = stored->await_reply_verdict;
+    for (std::size_t i = stored->key_count; i-- > 0;)  // stored most recent first; the table keeps most recent last
+        impl->known_offers.push_back(stored->keys[i]);
     if (tcp) {
-        for (int i = 0; i < 2; ++i) {
-            const auto f = static_cast<std::uint8_t>((flags >> (i * kHostFlagShift)) & 7);
-            auto& reader = impl->directions[static_cast<std::size_t>(i)].reader;
-            if (!(f & kFlagSynced)) {
-                if (f != 0) return std::nullopt;
-                if (load_be32(s + 5 + 4 * i) != 0) return std::nullopt;
-                continue;
-            }
-            reader.restore(load_be32(s + 5 + 4 * i), (f & kFlagMidFrame) != 0);
-            if (f & kFlagStopped) reader.stop();
+        for (std::size_t i = 0; i < 2; ++i) {
+            const auto& d = stored->directions[i];
+            if (!d.synced) continue;
+            auto& reader = impl->directions[i].reader;
+            reader.restore(d.next_seq, d.mid_frame);
+            if (d.stopped) reader.stop();
         }
     }
     if (impl->terminal())

@@ -1,4 +1,4 @@
-// Spec B7/B8: one contact connection as the firewall sees it. Feed it every
+// docs/protocol-model.md#phases: one contact connection as the firewall sees it. Feed it every
 // packet of the connection with payload, in arrival order; it returns the
 // decisions for that packet. Bounded memory: reassembly buffers are capped.
 #pragma once
@@ -13,6 +13,8 @@
 #include "timbuktu/policy.hpp"
 #include "timbuktu/counters.hpp"
 #include "timbuktu/decisions.hpp"
+#include "timbuktu/persisted_state.hpp"
+#include "timbuktu/phase.hpp"
 #include "stream/hold_budget.hpp"
 
 namespace tb::timbuktu {
@@ -41,24 +43,6 @@ struct Packet {
     bool tcp_syn = false;
 };
 
-// What survives a daemon restart: stored in the kernel's helper private data
-// (at most kPersistedStateSize bytes, see nfnetlink_cthelper).
-constexpr std::size_t kPersistedStateSize = 32;
-using PersistedState = std::array<std::uint8_t, kPersistedStateSize>;
-
-enum class Phase : std::uint8_t {
-    await_hello,    // nothing seen yet from the guest
-    await_ack,      // valid HELLO seen, waiting for the host's HELLO-ACK
-    framed,         // contact done, stream stays framed: offers may come (B7)
-    service_data,   // contact done for services 1-4 on TCP: unframed, stop (B7)
-    not_timbuktu,   // first guest frame was not a valid HELLO: leave alone
-    lost,           // a stream position was lost; stopped parsing, said so
-    hostile,        // reflected or cross-class frames, or too many malformed ones:
-                    // nothing on this flow is ever acted on (docs/protocol-model.md#b10-roles)
-    unmodelled,     // Timbuktu whose format the model does not know (B9): passed, never
-                    // acted on (docs/protocol-model.md#b9-unmodelled)
-};
-std::string phase_name(Phase p);
 
 class Session {
 public:

@@ -20,6 +20,7 @@
 #include <optional>
 
 #include "invariant.hpp"
+#include "timbuktu/event_text.hpp"
 #include "timbuktu/session.hpp"
 
 using namespace tb;
@@ -127,18 +128,20 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                          length, packet.tcp_syn ? " SYN" : "", decisions.size(), phase_name(session->phase()).c_str());
             for (const auto& d : decisions) {
                 if (const auto* e = std::get_if<Expect>(&d)) std::fprintf(stderr, "  expect port %u\n", e->port);
-                if (const auto* r = std::get_if<Refuse>(&d)) std::fprintf(stderr, "  refuse %s\n", r->detail.c_str());
+                if (const auto* r = std::get_if<Refuse>(&d)) std::fprintf(stderr, "  refuse %s\n", refuse_text(*r).c_str());
                 if (const auto* w = std::get_if<Rewrite>(&d))
-                    std::fprintf(stderr, "  rewrite @%zu %s\n", w->payload_offset, w->what.c_str());
-                if (const auto* n = std::get_if<Note>(&d)) std::fprintf(stderr, "  note %s\n", n->text.c_str());
+                    std::fprintf(stderr, "  rewrite @%zu %s\n", w->payload_offset, rewrite_field_text(*w).c_str());
+                if (const auto* n = std::get_if<Event>(&d)) std::fprintf(stderr, "  event %s\n", event_text(*n).c_str());
                 if (std::get_if<StopWatching>(&d)) std::fprintf(stderr, "  stop watching\n");
             }
         }
         const Phase phase_after = session->phase();
         std::size_t events = 0, debug_notes = 0;
         for (const auto& d : decisions) {
-            if (const auto* n = std::get_if<Note>(&d)) {
-                if (n->level == Note::Level::debug) ++debug_notes;
+            if (const auto* n = std::get_if<Event>(&d)) {
+                // Every event renders (the renderer is fuzzed with the engine).
+                INVARIANT(!event_text(*n).empty());
+                if (n->level() == EventLevel::debug) ++debug_notes;
                 else ++events;
             }
             if (std::get_if<Refuse>(&d)) ++events;
@@ -157,7 +160,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                                             facts.guest_translated != facts.guest));
             } else if (const auto* r = std::get_if<Refuse>(&d)) {
                 ++totals.refuses;
-                INVARIANT(!r->detail.empty());
+                INVARIANT(!refuse_text(*r).empty());
+                if (r->reason != RefuseReason::forged_guest_offer) INVARIANT(r->offer.has_value());
                 if (r->reason == RefuseReason::forged_guest_offer) INVARIANT(dir == 0);
                 else INVARIANT(dir == 1);
             } else if (const auto* w = std::get_if<Rewrite>(&d)) {

@@ -153,13 +153,13 @@ TEST_CASE("runtime: an offer creates an expectation through the kernel port", "[
     b.send(ct, false, offer(timbuktu::kServiceIntercom, Transport::udp, 40001, 0, 30));
     REQUIRE(b.port.created.size() == 1);
     CHECK(b.port.created[0].port == 40001);
-    CHECK(b.sink.count<event::ExpectationCreated>() == 1);
+    CHECK(b.sink.count<helper::event::ExpectationCreated>() == 1);
     CHECK(b.rt.kernel_counters().kernel_errors == 0);
     SECTION("a refused NAT-following expectation is counted as such") {
         b.port.next.kind = ExpectationResult::Kind::nat_follow_unavailable;
         b.port.next.why = "no";
         b.send(ct, false, offer(timbuktu::kServiceIntercom, Transport::udp, 40002, 0, 30));
-        CHECK(b.sink.count<event::ExpectationFailed>() == 1);
+        CHECK(b.sink.count<helper::event::ExpectationFailed>() == 1);
         CHECK(b.rt.kernel_counters().kernel_errors == 1);
         CHECK(b.rt.kernel_counters().nat_follow_refused == 1);
     }
@@ -243,7 +243,7 @@ TEST_CASE("runtime: a session is restored from the conntrack's private data", "[
     b.port.route = OriginalPath{true, 5, 0};  // the host speaks first: its path comes from routing
     b.send(ct, false, offer(timbuktu::kServiceIntercom, Transport::udp, 40001, 0, 30));
     CHECK(b.rt.kernel_counters().restored_sessions == 1);
-    CHECK(b.sink.count<event::Restored>() == 1);
+    CHECK(b.sink.count<helper::event::Restored>() == 1);
     CHECK(b.rt.kernel_counters().paths_from_routes == 1);
     REQUIRE(b.rt.session_of(ct));
     CHECK(b.rt.session_of(ct)->phase() == timbuktu::Phase::framed);
@@ -275,7 +275,7 @@ TEST_CASE("runtime: detach waits for a confirmed conntrack", "[runtime]") {
     // StopWatching on an unconfirmed conntrack: no detach now.
     auto o = b.send(conntrack(7, false), false, cat({hello_ack(1), Bytes{0xF8, 0x00, 0x02, 0xAB, 0xCD}}));
     CHECK_FALSE(detaches(o));
-    CHECK(b.sink.count<event::StoppedWatching>() == 1);
+    CHECK(b.sink.count<helper::event::StoppedWatching>() == 1);
     CHECK(b.rt.kernel_counters().detached == 0);
     CHECK(b.rt.sessions_tracked() == 1);
     // The next packet (a pure ACK, confirmed): detached, and forgotten.
@@ -303,8 +303,8 @@ TEST_CASE("runtime: a spoofed reply never reaches the engine", "[runtime]") {
     CHECK(std::holds_alternative<std::monostate>(o.ct_help));
     CHECK(b.rt.counters().packets == packets);
     CHECK(b.rt.kernel_counters().spoofed == 1);
-    REQUIRE(b.sink.count<event::Spoofed>() == 1);
-    CHECK(std::get<event::Spoofed>(b.sink.events.back()).original_outdev == 5);
+    REQUIRE(b.sink.count<helper::event::Spoofed>() == 1);
+    CHECK(std::get<helper::event::Spoofed>(b.sink.events.back()).original_outdev == 5);
     CHECK(b.rt.session_of(ct)->phase() == timbuktu::Phase::await_ack);
     SECTION("without an original path and no route: not acted on") {
         Bed c;
@@ -382,11 +382,11 @@ TEST_CASE("runtime: eviction forgets junk first and counts live evictions", "[ru
     b.send(ct_for(3, 3), true, {}, net::kTcpSyn);  // no junk left: a live one goes
     CHECK(b.rt.kernel_counters().evictions == 1);
     CHECK(b.rt.kernel_counters().evictions_live == 1);
-    CHECK(b.sink.count<event::EvictedLive>() == 1);
+    CHECK(b.sink.count<helper::event::EvictedLive>() == 1);
     b.send(ct_for(4, 4), true, {}, net::kTcpSyn);  // the junk SYN entry goes first
     CHECK(b.rt.kernel_counters().evictions == 2);
     CHECK(b.rt.kernel_counters().evictions_live == 1);
-    REQUIRE(b.sink.count<event::EvictedJunk>() == 1);
+    REQUIRE(b.sink.count<helper::event::EvictedJunk>() == 1);
     CHECK(b.rt.session_of(ct_for(2, 2)) != nullptr);
 }
 
@@ -401,7 +401,7 @@ TEST_CASE("runtime: a segment beyond a gap the budget cannot hold is dropped for
     CHECK(o.verdict == PacketVerdict::drop_for_retransmit);
     CHECK(std::holds_alternative<std::monostate>(o.ct_help));
     CHECK(b.rt.kernel_counters().dropped_for_retransmit == 1);
-    CHECK(b.sink.count<event::DroppedForRetransmit>() == 1);
+    CHECK(b.sink.count<helper::event::DroppedForRetransmit>() == 1);
 }
 
 TEST_CASE("runtime: uapi vocabulary", "[runtime]") {

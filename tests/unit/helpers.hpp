@@ -8,6 +8,7 @@
 
 #include "net/address.hpp"
 #include "timbuktu/decisions.hpp"
+#include "timbuktu/event_text.hpp"
 #include "timbuktu/session.hpp"
 #include "timbuktu/wire.hpp"
 
@@ -110,8 +111,8 @@ std::vector<T> only(const Decisions& ds) {
     return out;
 }
 inline bool has_note(const Decisions& ds, const std::string& fragment) {
-    for (const auto& n : only<Note>(ds))
-        if (n.text.find(fragment) != std::string::npos) return true;
+    for (const auto& e : only<Event>(ds))
+        if (event_text(e).find(fragment) != std::string::npos) return true;
     return false;
 }
 

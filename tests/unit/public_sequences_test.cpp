@@ -184,7 +184,8 @@ TEST_CASE("A11-shaped HELLO with G in both copies: each is rewritten in its own 
     auto d2 = peer.guest(b);
     REQUIRE(only<Rewrite>(d2).size() == 1);
     CHECK(only<Rewrite>(d2)[0].payload_offset == 166 - 100);
-    CHECK(only<Rewrite>(d2)[0].what == "HELLO guest address (second copy)");
+    CHECK(only<Rewrite>(d2)[0].what == AddressField::hello_guest_address_second);
+    CHECK(rewrite_field_text(only<Rewrite>(d2)[0]) == "HELLO guest address (second copy)");
     CHECK(s.phase() == Phase::await_hello);  // the frame has not ended yet
     peer.guest(rest);
     CHECK(s.phase() == Phase::await_ack);
@@ -229,8 +230,9 @@ TEST_CASE("A9: the detection probe and its reply are Timbuktu outside the model"
     CHECK(c.not_timbuktu == 0);
     CHECK(c.sessions == 0);
     CHECK(c.malformed == 0);
-    REQUIRE(only<Note>(d).size() == 1);
-    CHECK(only<Note>(d)[0].level == Note::Level::info);
+    REQUIRE(only<Event>(d).size() == 1);
+    CHECK(only<Event>(d)[0].level() == EventLevel::info);
+    CHECK(only<Event>(d)[0].kind() == EventKind::unmodelled);
     CHECK(has_note(d, "Timbuktu outside the model"));
     CHECK(has_note(d, "00 25 00 22"));
     CHECK(only<StopWatching>(d).size() == 1);

@@ -49,7 +49,7 @@ TEST_CASE("HELLO under SNAT: G becomes G' at body offset 6", "[rewrite][B8]") {
     CHECK(rw[0].payload_offset == 12);
     CHECK(Bytes(rw[0].old_bytes.begin(), rw[0].old_bytes.end()) == be32(kG));
     CHECK(Bytes(rw[0].new_bytes.begin(), rw[0].new_bytes.end()) == be32(kGTranslated));
-    CHECK(rw[0].what == "HELLO guest address");
+    CHECK(rewrite_field_text(rw[0]) == "HELLO guest address");
     CHECK(c.rewrites == 1);
     CHECK(apply_rewrites(h, d) == with_address(h, 12, kGTranslated));
     // Expects of a NATed master follow the NAT.
@@ -102,9 +102,9 @@ TEST_CASE("HELLO-ACK and PORT-OFFER under DNAT: H becomes D, offsets in the pack
     REQUIRE(rw.size() == 2);
     const std::size_t ack_len = hello_ack(7, kH).size();
     CHECK(rw[0].payload_offset == 12);
-    CHECK(rw[0].what == "HELLO-ACK host address");
+    CHECK(rewrite_field_text(rw[0]) == "HELLO-ACK host address");
     CHECK(rw[1].payload_offset == ack_len + 12);
-    CHECK(rw[1].what == "PORT-OFFER address");
+    CHECK(rewrite_field_text(rw[1]) == "PORT-OFFER address");
     CHECK(apply_rewrites(packet, d) == with_address(with_address(packet, 12, kD), ack_len + 12, kD));
     auto e = only<Expect>(d);
     REQUIRE(e.size() == 2);

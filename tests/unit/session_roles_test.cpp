@@ -13,13 +13,13 @@ namespace {
 
 std::size_t warnings(const Decisions& ds) {
     std::size_t n = 0;
-    for (const auto& note : only<Note>(ds)) n += note.level == Note::Level::warning;
+    for (const auto& e : only<Event>(ds)) n += e.level() == EventLevel::warning;
     return n;
 }
-// Notes of level info or warning plus Refuses: what becomes a log line.
+// Events of level info or warning plus Refuses: what becomes a log line.
 std::size_t events(const Decisions& ds) {
     std::size_t n = only<Refuse>(ds).size();
-    for (const auto& note : only<Note>(ds)) n += note.level != Note::Level::debug;
+    for (const auto& e : only<Event>(ds)) n += e.level() != EventLevel::debug;
     return n;
 }
 Bytes reflected_hello() { return hello(timbuktu::kServiceIntercom, 0, "guest"); }
@@ -180,7 +180,7 @@ TEST_CASE("malformed cap: a 65000-byte datagram of malformed frames gives one ma
     REQUIRE(flood.size() == 65000);
     auto d = udp(s, PacketDirection::reply, flood);
     CHECK(d.size() <= 3);
-    CHECK(warnings(d) == 2);  // the one malformed Note, and the flow turning hostile
+    CHECK(warnings(d) == 2);  // the one malformed event, and the flow turning hostile
     CHECK(has_note(d, "more malformed frames in this packet"));
     CHECK(c.malformed == 8);
     CHECK(c.reflected == 0);  // hostile by the cap, not by a reflection

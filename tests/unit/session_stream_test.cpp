@@ -51,7 +51,7 @@ std::string signature(const Decisions& ds, const Counters& c, const Session& s) 
             o << "refuse " << refuse_reason_name(r->reason) << '\n';
         else if (std::get_if<StopWatching>(&d))
             o << "stop\n";
-        else if (const auto* n = std::get_if<Note>(&d); n && n->level == Note::Level::warning)
+        else if (const auto* n = std::get_if<Event>(&d); n && n->level() == EventLevel::warning)
             o << "warning\n";
     }
     o << "phase " << phase_name(s.phase()) << " sessions " << c.sessions << " offers " << c.offers << " created "

@@ -232,7 +232,7 @@ TEST_CASE("out-of-policy offers are refused", "[session][B8]") {
         auto d = peer.host(offer(7, Transport::udp, 40000, 0x08080808));
         REQUIRE(only<Refuse>(d).size() == 1);
         CHECK(only<Refuse>(d)[0].reason == RefuseReason::third_party_address);
-        CHECK(only<Refuse>(d)[0].detail.find("8.8.8.8") != std::string::npos);
+        CHECK(refuse_text(only<Refuse>(d)[0]).find("8.8.8.8") != std::string::npos);
         CHECK(only<Expect>(d).empty());
         // D is not H under DNAT: an offer naming D is also a third party from the host's view.
         CHECK(only<Refuse>(peer.host(offer(7, Transport::udp, 40000, kH))).size() == 1);
