@@ -15,25 +15,12 @@
 #include "queue_reader.hpp"
 #include "route_lookup.hpp"
 #include "helper/session_table.hpp"
+#include "helper/counters.hpp"
 
 namespace tb::daemon {
 
-// Counters of the kernel layer (the engine keeps its own, timbuktu::Counters).
-struct KernelCounters {
-    std::uint64_t kernel_errors = 0;       // failed expectation creations / updates
-    std::uint64_t restored_sessions = 0;   // sessions rebuilt from the conntrack's private data
-    std::uint64_t dropped_for_retransmit = 0;  // segments beyond a gap the engine could not hold: NF_DROP
-    std::uint64_t unparsed_packets = 0;    // not IPv4/IPv6 + TCP/UDP, or truncated: accepted unchanged
-    std::uint64_t no_conntrack = 0;        // queued without NFQA_CT: accepted unchanged
-    std::uint64_t rewrite_failures = 0;    // a Rewrite whose bytes were not where the engine said
-    std::uint64_t detached = 0;            // StopWatching carried out
-    std::uint64_t evictions = 0;           // entries pushed out of the full table (junk first)
-    std::uint64_t evictions_live = 0;      // of which live sessions (no junk was left to evict)
-    std::uint64_t spoofed = 0;             // reply packets from another interface than the original left by
-    std::uint64_t replies_unverified = 0;  // reply packets not acted on: original path unknown or not reported
-    std::uint64_t paths_from_routes = 0;   // original paths taken from a route lookup (restored sessions)
-    std::uint64_t nat_follow_refused = 0;  // NAT-following expectations the kernel refused (no fallback)
-};
+// The kernel layer's counters live with the helper runtime (lib/helper/counters.hpp).
+using KernelCounters = helper::KernelCounters;
 
 // Whether a session in this phase can still lead to an action (an offer, a
 // rewrite). The others are junk for the table: short idle limit, evicted

@@ -81,14 +81,11 @@ timbuktu::ConnectionFacts ConntrackFacts::engine_facts() const {
 }
 
 std::string ConntrackFacts::describe() const {
-    auto ep = [](const IpAddress& a, std::uint16_t p) {
-        return a.is_v6() ? fmt::format("[{}]:{}", a.to_string(), p) : fmt::format("{}:{}", a.to_string(), p);
-    };
-    std::string s = fmt::format("{} {} -> {}", l4 == IPPROTO_TCP ? "tcp" : "udp", ep(orig.src, orig.sport),
-                                ep(orig.dst, orig.dport));
-    if (reply.src != orig.dst || reply.sport != orig.dport) s += fmt::format(" (host {})", ep(reply.src, reply.sport));
+    std::string s = fmt::format("{} {} -> {}", l4 == IPPROTO_TCP ? "tcp" : "udp", format_endpoint(orig.src, orig.sport),
+                                format_endpoint(orig.dst, orig.dport));
+    if (reply.src != orig.dst || reply.sport != orig.dport) s += fmt::format(" (host {})", format_endpoint(reply.src, reply.sport));
     if (reply.dst != orig.src || reply.dport != orig.sport)
-        s += fmt::format(" (guest seen as {})", ep(reply.dst, reply.dport));
+        s += fmt::format(" (guest seen as {})", format_endpoint(reply.dst, reply.dport));
     return s;
 }
 
