@@ -1,15 +1,15 @@
 // tbhelperctl: exit codes, the error that carries one, and small RAII types.
 #pragma once
 
-#include <unistd.h>
-
 #include <stdexcept>
 #include <string>
 #include <utility>
 
+#include "netfilter/unique_fd.hpp"
+
 namespace tb::ctl {
 
-// spec/interfaces.md
+// docs/tbhelperctl.md#exit-status
 constexpr int kExitOk = 0;
 constexpr int kExitProblem = 1;      // the command ran and found a problem (check)
 constexpr int kExitUsage = 2;        // usage error
@@ -31,30 +31,7 @@ constexpr const char* kPermissionMessage = "permission denied talking to the ker
 // EPERM/EACCES, else "WHAT: strerror".
 [[noreturn]] void kernel_failure(const std::string& what, int err);
 
-class Fd {
-public:
-    Fd() = default;
-    explicit Fd(int fd) : fd_(fd) {}
-    ~Fd() { reset(); }
-    Fd(Fd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-    Fd& operator=(Fd&& o) noexcept {
-        if (this != &o) {
-            reset();
-            fd_ = std::exchange(o.fd_, -1);
-        }
-        return *this;
-    }
-    Fd(const Fd&) = delete;
-    Fd& operator=(const Fd&) = delete;
-    int get() const { return fd_; }
-    explicit operator bool() const { return fd_ >= 0; }
-    void reset() {
-        if (fd_ >= 0) ::close(fd_);
-        fd_ = -1;
-    }
-
-private:
-    int fd_ = -1;
-};
+// The one owning-fd class of both programs (netfilter/unique_fd.hpp).
+using Fd = netfilter::UniqueFd;
 
 }  // namespace tb::ctl

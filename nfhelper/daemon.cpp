@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "control_server.hpp"
+#include "helper/counter_table.hpp"
 #include "helper_core.hpp"
 #include "log.hpp"
 #include "timbuktu/services.hpp"
@@ -291,57 +292,32 @@ std::string Daemon::status_json() const {
     json opcodes = json::object();
     for (const auto& [op, n] : c.other_opcodes) opcodes[fmt::format("0x{:04x}", op)] = n;
     double uptime = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
-    json counters = {
-        // every packet the queue delivered (each got exactly one verdict)
-        {"packets", q.packets},
-        // the ones with payload (or a SYN) handed to the engine
-        {"packets_examined", c.packets},
-        {"sessions", c.sessions},
-        {"not_timbuktu", c.not_timbuktu},
-        {"offers", c.offers},
-        {"expectations_created", c.expectations_created},
-        {"expectations_refused", c.expectations_refused},
-        {"malformed", c.malformed},
-        {"forged", c.forged},
-        {"rewrites", c.rewrites},
-        {"rewrites_skipped", c.rewrites_skipped},
-        {"stream_lost", c.stream_lost},
-        {"reflected", c.reflected},
-        {"unmodelled", c.unmodelled},
-        {"held_dropped", c.held_dropped},
-        {"kernel_errors", k.kernel_errors},
-        {"verdicts", q.verdicts},
-        {"verdict_errors", q.verdict_errors},
-        {"restored_sessions", k.restored_sessions},
-        {"dropped_for_retransmit", k.dropped_for_retransmit},
-        {"unparsed_packets", k.unparsed_packets},
-        {"no_conntrack", k.no_conntrack},
-        {"rewrite_failures", k.rewrite_failures},
-        {"detached", k.detached},
-        {"evictions", k.evictions},
-        {"evictions_live", k.evictions_live},
-        {"spoofed", k.spoofed},
-        {"replies_unverified", k.replies_unverified},
-        {"paths_from_routes", k.paths_from_routes},
-        {"nat_follow_refused", k.nat_follow_refused},
-        {"log_suppressed", Log::suppressed_total()},
-        {"overruns", q.overruns},
-        {"internal_errors", q.handler_failures},
-        {"other_opcodes", opcodes},
-    };
+    const helper::CounterSources::Daemon gauges{Log::suppressed_total(), core_->sessions_tracked(),
+                                                HelperCore::kSessionCapacity};
+    const helper::CounterSources sources{&c, &k, &q, &core_->hold_budget(), &gauges};
+    json counters = json::object();
+    json hold_budget = json::object();
     json j = {{"ok", true},
               {"version", TBHELPER_VERSION},
               {"queue", config_.queue},
               {"pid", static_cast<long>(getpid())},
               {"helpers", helpers},
               {"uptime", std::round(uptime * 10) / 10},
-              {"config", opts_.config_path},
-              {"sessions_tracked", core_->sessions_tracked()},
-              {"session_capacity", HelperCore::kSessionCapacity},
-              {"hold_budget", {{"capacity", core_->hold_budget().capacity()},
-                               {"used", core_->hold_budget().used()},
-                               {"refusals", core_->hold_budget().refusals()}}},
-              {"counters", counters}};
+              {"config", opts_.config_path}};
+    // Every figure from the one table (helper/counter_table.hpp).
+    for (const auto& info : helper::counter_table()) {
+        auto value = info.read(sources);
+        if (!value) continue;
+        const std::string key(info.status_key);
+        switch (info.place) {
+            case helper::StatusPlace::counters: counters[key] = *value; break;
+            case helper::StatusPlace::top: j[key] = *value; break;
+            case helper::StatusPlace::hold_budget: hold_budget[key] = *value; break;
+        }
+    }
+    counters["other_opcodes"] = opcodes;
+    j["hold_budget"] = hold_budget;
+    j["counters"] = counters;
     return j.dump();
 }
 

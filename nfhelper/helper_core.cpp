@@ -46,10 +46,9 @@ std::optional<helper::OriginalPath> NetfilterPort::route_to(const IpAddress& hos
 
 void LogSink::on_event(const helper::RuntimeEvent& ev) {
     namespace event = helper::event;
-    using helper::endpoint;
     auto expect_text = [](const timbuktu::Expect& x) {
         return fmt::format("{} {} -> {} ({}, {} s{})", transport_name(x.transport), x.guest.to_string(),
-                           endpoint(x.address, x.port), timbuktu::service_name(x.service), x.timeout_seconds,
+                           format_endpoint(x.address, x.port), timbuktu::service_name(x.service), x.timeout_seconds,
                            x.follow_nat ? ", follows NAT" : "");
     };
     std::visit(
@@ -82,12 +81,12 @@ void LogSink::on_event(const helper::RuntimeEvent& ev) {
             [](const event::EvictedJunk& e) {
                 if (!Log::enabled(LogLevel::debug)) return;
                 log_debug("session table full: forgot {} (no live session); its state stays in the kernel",
-                          endpoint(e.orig.src, e.orig.sport));
+                          format_endpoint(e.orig.src, e.orig.sport));
             },
             [](const event::EvictedLive& e) {
                 log_warning("session table full ({} entries, none of them junk): forgot the least recently used "
                             "session ({}); its state stays in the kernel",
-                            e.capacity, endpoint(e.orig.src, e.orig.sport));
+                            e.capacity, format_endpoint(e.orig.src, e.orig.sport));
             },
             [&](const event::ExpectationCreated& e) {
                 log_info("{}: expect {}", e.conn->describe(), expect_text(*e.expect));

@@ -13,6 +13,7 @@
 
 #include "helper/reply_path.hpp"
 #include "netfilter/netlink_socket.hpp"
+#include "netfilter/queue_stats.hpp"
 
 namespace tb::daemon {
 
@@ -37,14 +38,7 @@ struct Verdict {
     std::vector<std::uint8_t> ct_nest;       // a complete NFQA_CT attribute, or empty
 };
 
-struct QueueStats {
-    std::uint64_t packets = 0;
-    std::uint64_t verdicts = 0;
-    std::uint64_t verdict_errors = 0;        // the kernel answered a verdict with an error
-    std::uint64_t handler_failures = 0;      // the handler threw: packet accepted unchanged
-    std::uint64_t overruns = 0;              // ENOBUFS: the kernel could not deliver (fail-open)
-    std::uint64_t unparsable = 0;            // netlink messages we could not read
-};
+using netfilter::QueueStats;
 
 class QueueReader {
 public:

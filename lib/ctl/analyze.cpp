@@ -17,6 +17,7 @@
 #include "timbuktu/event_text.hpp"
 #include "timbuktu/policy.hpp"
 #include "ctl/format.hpp"
+#include "helper/counter_table.hpp"
 #include "timbuktu/decisions.hpp"
 #include "timbuktu/session.hpp"
 #include "timbuktu/services.hpp"
@@ -365,7 +366,7 @@ struct Analyzer::Impl : helper::KernelPort, helper::EventSink {
             ++waiting.next_unused;
             event(report.sessions[e.session - 1], frame, "info",
                   fmt::format("the guest opened the expected {} stream to {} (offer of frame {})",
-                              transport_name(e.proto), endpoint(e.dst, e.dport), e.frame));
+                              transport_name(e.proto), format_endpoint(e.dst, e.dport), e.frame));
             return;
         }
     }
@@ -547,7 +548,7 @@ struct Analyzer::Impl : helper::KernelPort, helper::EventSink {
         ++s.offers;
         event(s, frame, "info",
               fmt::format("offer: would expect {} {} -> {} ({}) for {}s", transport_name(x.proto), x.src.to_string(),
-                          endpoint(x.dst, x.dport), x.service, x.timeout));
+                          format_endpoint(x.dst, x.dport), x.service, x.timeout));
     }
 };
 
@@ -612,21 +613,15 @@ AnalysisReport Analyzer::finish() {
 
 namespace {
 
+// The engine's figures, named as analyze's report names them (helper/counter_table.hpp).
 nlohmann::json counters_json(const timbuktu::Counters& c) {
-    return {{"packets", c.packets},
-            {"sessions", c.sessions},
-            {"not_timbuktu", c.not_timbuktu},
-            {"offers", c.offers},
-            {"expectations_created", c.expectations_created},
-            {"expectations_refused", c.expectations_refused},
-            {"malformed", c.malformed},
-            {"forged", c.forged},
-            {"rewrites", c.rewrites},
-            {"rewrites_skipped", c.rewrites_skipped},
-            {"stream_lost", c.stream_lost},
-            {"reflected", c.reflected},
-            {"unmodelled", c.unmodelled},
-            {"held_dropped", c.held_dropped}};
+    helper::CounterSources sources;
+    sources.engine = &c;
+    nlohmann::json j = nlohmann::json::object();
+    for (const auto& info : helper::counter_table())
+        if (!info.report_key.empty())
+            if (auto value = info.read(sources)) j[std::string(info.report_key)] = *value;
+    return j;
 }
 
 std::string plural(std::size_t n, const char* one, const char* many) {
@@ -708,7 +703,7 @@ std::string format_report(const AnalysisReport& r, const std::string& file_in) {
         plural(r.unparsed.size() + r.unparsed_omitted, "unparsed frame", "unparsed frames"));
     for (const auto& s : r.sessions) {
         out += fmt::format("\nsession {}  {} {} -> {}  ", s.id, transport_name(s.transport),
-                           endpoint(s.guest, s.guest_port), endpoint(s.host, s.contact_port));
+                           format_endpoint(s.guest, s.guest_port), format_endpoint(s.host, s.contact_port));
         if (s.timbuktu)
             out += fmt::format("service {}, {}, ", esc(s.service), plural(s.offers, "offer", "offers"));
         else if (s.unmodelled)

@@ -95,7 +95,7 @@ nlohmann::json to_json(const std::vector<ExpectationRow>& rows) {
 
 namespace {
 std::string master_text(const MasterTuple& m) {
-    return fmt::format("{} {} -> {}", transport_name(m.proto), endpoint(m.src, m.sport), endpoint(m.dst, m.dport));
+    return fmt::format("{} {} -> {}", transport_name(m.proto), format_endpoint(m.src, m.sport), format_endpoint(m.dst, m.dport));
 }
 }  // namespace
 
@@ -112,7 +112,7 @@ std::string format_event(const std::string& event, const ExpectationRow& r) {
     std::string tag = event;
     std::transform(tag.begin(), tag.end(), tag.begin(), [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
     std::string line = fmt::format("[{}] {} {} -> {}", tag, transport_name(r.proto), r.src.to_string(),
-                                   endpoint(r.dst, r.dport));
+                                   format_endpoint(r.dst, r.dport));
     if (r.service) line += fmt::format(" service={}", escape_untrusted(*r.service));
     if (event == "new") line += fmt::format(" timeout={}s", r.timeout);
     line += fmt::format(" master {}", master_text(r.master));

@@ -1,5 +1,5 @@
 // tbhelperctl expectations / watch: the kernel's expectations of helper
-// "timbuktu", as rows for a table and as the JSON of spec/interfaces.md.
+// "timbuktu", as rows for a table and as the JSON of docs/tbhelperctl.md#expectations.
 #pragma once
 
 #include <cstdint>

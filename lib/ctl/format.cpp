@@ -49,11 +49,6 @@ std::string format_duration(double seconds) {
     return fmt::format("{}s", s);
 }
 
-std::string endpoint(const IpAddress& address, std::uint16_t port) {
-    if (address.is_v6()) return fmt::format("[{}]:{}", address.to_string(), port);
-    return fmt::format("{}:{}", address.to_string(), port);
-}
-
 std::string dump_json(const nlohmann::json& value, int indent) {
     return value.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
 }

@@ -27,8 +27,6 @@ private:
 
 // "1h 02m 03s", "4m 05s", "12s" (seconds, rounded down).
 std::string format_duration(double seconds);
-// "198.51.100.2:407", "[2001:db8::2]:407"
-std::string endpoint(const IpAddress& address, std::uint16_t port);
 
 // Every JSON tbhelperctl prints goes through here. Strings stay the real
 // strings (JSON escapes control bytes itself); a byte sequence that is not

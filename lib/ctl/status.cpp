@@ -6,13 +6,18 @@
 
 #include "text/escape.hpp"
 #include "ctl/format.hpp"
+#include "helper/counter_table.hpp"
 
 namespace tb::ctl {
 
 const std::vector<std::string> kStatusKeys = {"version", "queue", "helpers", "uptime", "counters"};
-const std::vector<std::string> kStatusCounterKeys = {
-    "packets", "sessions", "not_timbuktu", "offers", "expectations_created", "expectations_refused",
-    "malformed", "forged", "rewrites"};
+// The mandatory counters are the table's (helper/counter_table.hpp).
+const std::vector<std::string> kStatusCounterKeys = [] {
+    std::vector<std::string> keys;
+    for (const auto& info : helper::counter_table())
+        if (info.mandatory) keys.emplace_back(info.status_key);
+    return keys;
+}();
 
 std::vector<std::string> missing_status_keys(const nlohmann::json& r) {
     std::vector<std::string> missing;
@@ -73,16 +78,20 @@ std::string format_status(const nlohmann::json& r, const std::string& socket_pat
     row("helpers", helpers.empty() ? "none registered" : helpers);
     if (r.contains("sessions_tracked")) row("sessions", field(r, "sessions_tracked") + " tracked");
     if (auto it = r.find("counters"); it != r.end() && it->is_object()) {
-        // Mandatory counters first, in the documented order, then the others.
+        // In the table's order (the mandatory ones first, as documented), then
+        // what the table does not know (a newer daemon's), by name.
         out += "counters\n";
         auto add = [&](const std::string& k, const nlohmann::json& v) {
             out += fmt::format("  {:<22} {}\n", escape_untrusted(k), scalar(v));
         };
-        for (const auto& k : kStatusCounterKeys)
-            if (it->contains(k)) add(k, (*it)[k]);
+        std::vector<std::string> known;
+        for (const auto& info : helper::counter_table()) {
+            if (info.place != helper::StatusPlace::counters) continue;
+            known.emplace_back(info.status_key);
+            if (it->contains(known.back())) add(known.back(), (*it)[known.back()]);
+        }
         for (const auto& [k, v] : it->items())
-            if (std::find(kStatusCounterKeys.begin(), kStatusCounterKeys.end(), k) == kStatusCounterKeys.end())
-                add(k, v);
+            if (std::find(known.begin(), known.end(), k) == known.end()) add(k, v);
     }
     return out;
 }

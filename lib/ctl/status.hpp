@@ -8,7 +8,7 @@
 
 namespace tb::ctl {
 
-// Keys spec/interfaces.md makes mandatory in `status --json`.
+// Keys `status --json` always has (docs/tbhelperctl.md#status, docs/control-socket.md).
 extern const std::vector<std::string> kStatusKeys;        // version, queue, helpers, uptime, counters
 extern const std::vector<std::string> kStatusCounterKeys;  // packets, sessions, ...
 

@@ -15,10 +15,6 @@ timbuktu::PacketDirection direction_from_ctinfo(std::uint32_t ctinfo) {
     return ctinfo >= IP_CT_IS_REPLY ? timbuktu::PacketDirection::reply : timbuktu::PacketDirection::original;
 }
 
-std::string endpoint(const IpAddress& a, std::uint16_t port) {
-    return a.is_v6() ? fmt::format("[{}]:{}", a.to_string(), port) : fmt::format("{}:{}", a.to_string(), port);
-}
-
 timbuktu::ConnectionFacts ConntrackFacts::engine_facts() const {
     timbuktu::ConnectionFacts e;
     e.transport = l4 == IPPROTO_TCP ? Transport::tcp : Transport::udp;
@@ -32,12 +28,12 @@ timbuktu::ConnectionFacts ConntrackFacts::engine_facts() const {
 }
 
 std::string ConntrackFacts::describe() const {
-    std::string s = fmt::format("{} {} -> {}", l4 == IPPROTO_TCP ? "tcp" : "udp", endpoint(orig.src, orig.sport),
-                                endpoint(orig.dst, orig.dport));
+    std::string s = fmt::format("{} {} -> {}", l4 == IPPROTO_TCP ? "tcp" : "udp", format_endpoint(orig.src, orig.sport),
+                                format_endpoint(orig.dst, orig.dport));
     if (reply.src != orig.dst || reply.sport != orig.dport)
-        s += fmt::format(" (host {})", endpoint(reply.src, reply.sport));
+        s += fmt::format(" (host {})", format_endpoint(reply.src, reply.sport));
     if (reply.dst != orig.src || reply.dport != orig.sport)
-        s += fmt::format(" (guest seen as {})", endpoint(reply.dst, reply.dport));
+        s += fmt::format(" (guest seen as {})", format_endpoint(reply.dst, reply.dport));
     return s;
 }
 

@@ -48,7 +48,5 @@ bool tcp_state_closed(std::uint8_t tcp_state);
 // NFQA_CT_INFO value -> direction (IP_CT_IS_REPLY and above are replies).
 timbuktu::PacketDirection direction_from_ctinfo(std::uint32_t ctinfo);
 
-// "198.51.100.2:40000", "[2001:db8::2]:40000": for log lines.
-std::string endpoint(const IpAddress& a, std::uint16_t port);
 
 }  // namespace tb::helper

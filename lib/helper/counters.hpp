@@ -1,5 +1,6 @@
-// Counters of the helper runtime and its kernel actions (the engine keeps its
-// own, timbuktu::Counters). Shared by tbhelperd and tbhelperctl analyze.
+// Counters of the kernel layer: what the helper runtime did with the kernel's
+// packets and conntracks (the engine keeps its own, timbuktu::Counters). Every
+// one is listed, with its help text, in helper/counter_table.hpp.
 #pragma once
 
 #include <cstdint>

@@ -57,6 +57,12 @@ std::uint32_t IpAddress::v4_value() const {
     return is_v4() ? load_be32(bytes.data()) : 0;
 }
 
+std::string format_endpoint(const IpAddress& address, std::uint16_t port) {
+    std::string text = address.to_string();
+    if (address.is_v6()) text = "[" + text + "]";
+    return text + ":" + std::to_string(port);
+}
+
 std::string IpAddress::to_string() const {
     char buf[INET6_ADDRSTRLEN] = {};
     if (is_v4()) inet_ntop(AF_INET, bytes.data(), buf, sizeof buf);

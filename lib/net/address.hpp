@@ -37,6 +37,10 @@ struct IpAddress {
     friend auto operator<=>(const IpAddress&, const IpAddress&) = default;
 };
 
+// An address and port as people read them: "198.51.100.2:407",
+// "[2001:db8::2]:407" (brackets keep an IPv6 address's colons apart from the port).
+std::string format_endpoint(const IpAddress& address, std::uint16_t port);
+
 // Big-endian helpers for bounds-checked wire code.
 inline std::uint16_t load_be16(const std::uint8_t* p) {
     return static_cast<std::uint16_t>((p[0] << 8) | p[1]);

@@ -1,12 +1,14 @@
 #include "net/packet.hpp"
 
+#include <netinet/in.h>
+
 #include <cstring>
 
 namespace tb::net {
 
 namespace {
 
-constexpr std::uint8_t kProtoTcp = 6, kProtoUdp = 17;
+constexpr std::uint8_t kProtoTcp = IPPROTO_TCP, kProtoUdp = IPPROTO_UDP;
 
 std::uint32_t fold(std::uint32_t sum) {
     while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
@@ -95,9 +97,9 @@ ParseError parse_packet(std::span<const std::uint8_t> pkt, ParsedPacket& out) {
             switch (next) {
                 case kProtoTcp:
                 case kProtoUdp: return parse_l4(pkt, off, end, next, out);
-                case 0:    // hop-by-hop
-                case 43:   // routing
-                case 60: { // destination options
+                case IPPROTO_HOPOPTS:
+                case IPPROTO_ROUTING:
+                case IPPROTO_DSTOPTS: {
                     if (end - off < 8) return ParseError::truncated;
                     std::size_t len = (std::size_t{pkt[off + 1]} + 1) * 8;
                     if (len > end - off) return ParseError::truncated;
@@ -105,7 +107,7 @@ ParseError parse_packet(std::span<const std::uint8_t> pkt, ParsedPacket& out) {
                     off += len;
                     break;
                 }
-                case 51: {  // authentication header
+                case IPPROTO_AH: {  // its length counts 4-byte words, less 2
                     if (end - off < 8) return ParseError::truncated;
                     std::size_t len = (std::size_t{pkt[off + 1]} + 2) * 4;
                     if (len > end - off) return ParseError::truncated;
@@ -113,7 +115,8 @@ ParseError parse_packet(std::span<const std::uint8_t> pkt, ParsedPacket& out) {
                     off += len;
                     break;
                 }
-                case 44: return ParseError::fragment;
+                case IPPROTO_FRAGMENT: return ParseError::fragment;
+                case IPPROTO_NONE: return ParseError::not_tcp_udp;  // no next header: no transport at all
                 default: return ParseError::not_tcp_udp;
             }
         }

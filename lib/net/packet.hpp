@@ -4,6 +4,8 @@
 // unit tests and the fuzzers can reach it.
 #pragma once
 
+#include <netinet/tcp.h>
+
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -24,11 +26,11 @@ struct ParsedPacket {
     std::uint16_t sport = 0;
     std::uint16_t dport = 0;
     std::uint32_t tcp_seq = 0;
-    std::uint8_t tcp_flags = 0;    // FIN 0x01 SYN 0x02 RST 0x04 ...
+    std::uint8_t tcp_flags = 0;    // TH_FIN, TH_SYN, TH_RST ... (<netinet/tcp.h>)
     std::size_t checksum_offset = 0;  // of the L4 checksum field
 };
 
-constexpr std::uint8_t kTcpFin = 0x01, kTcpSyn = 0x02, kTcpRst = 0x04;
+constexpr std::uint8_t kTcpFin = TH_FIN, kTcpSyn = TH_SYN, kTcpRst = TH_RST;
 
 enum class ParseError {
     none,

@@ -4,6 +4,7 @@
 #include <libmnl/libmnl.h>
 #include <libnetfilter_conntrack/libnetfilter_conntrack.h>
 #include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nf_conntrack_tuple_common.h>
 #include <linux/netfilter/nfnetlink_conntrack.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -96,7 +97,7 @@ void put_tuple(nlmsghdr* nlh, std::uint16_t type, std::uint8_t l3, const IpAddre
 void append_nat_follow(nlmsghdr* nlh, const ConntrackFacts& master, std::uint8_t l4, const timbuktu::Expect& e) {
     mnl_attr_put_strz(nlh, CTA_EXPECT_FN, kNatFollowMaster);
     nlattr* nat = mnl_attr_nest_start(nlh, CTA_EXPECT_NAT);
-    mnl_attr_put_u32(nlh, CTA_EXPECT_NAT_DIR, htonl(0 /* IP_CT_DIR_ORIGINAL */));
+    mnl_attr_put_u32(nlh, CTA_EXPECT_NAT_DIR, htonl(IP_CT_DIR_ORIGINAL));
     // saved_addr = tuple source address (unused by nat-follow-master),
     // saved_proto = tuple source port.
     put_tuple(nlh, CTA_EXPECT_NAT_TUPLE, master.l3, master.reply.src, e.address, l4, e.port, e.port);

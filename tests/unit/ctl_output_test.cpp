@@ -40,8 +40,8 @@ TEST_CASE("ctl format: durations and endpoints", "[ctl][format]") {
     CHECK(format_duration(3723) == "1h 02m 03s");
     CHECK(format_duration(90061) == "1d 01h 01m 01s");
     CHECK(format_duration(-3) == "0s");
-    CHECK(endpoint(ip("198.51.100.2"), 407) == "198.51.100.2:407");
-    CHECK(endpoint(ip("2001:db8::2"), 407) == "[2001:db8::2]:407");
+    CHECK(format_endpoint(ip("198.51.100.2"), 407) == "198.51.100.2:407");
+    CHECK(format_endpoint(ip("2001:db8::2"), 407) == "[2001:db8::2]:407");
 }
 
 TEST_CASE("ctl expectations: only helper timbuktu, sorted", "[ctl][expectations]") {

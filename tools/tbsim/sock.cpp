@@ -149,9 +149,7 @@ tb::IpAddress SockAddr::ip() const {
 }
 
 std::string SockAddr::to_string() const {
-    auto a = ip();
-    if (a.is_v6()) return fmt::format("[{}]:{}", a.to_string(), port());
-    return fmt::format("{}:{}", a.to_string(), port());
+    return tb::format_endpoint(ip(), port());
 }
 
 std::optional<SockAddr> local_address(int fd) {
