@@ -379,10 +379,10 @@ int cmd_check(const Globals& g) {
                                 "firewall-cmd --add-service=timbuktu && firewall-cmd --permanent "
                                 "--add-service=timbuktu"});
         else if (!firewalld_helper)
-        findings.push_back({"error", "rules-missing",
-                            fmt::format("table inet {} is not loaded: no connection gets helper {}", kNftTable,
-                                        kHelperName),
-                            fix_apply});
+            findings.push_back({"error", "rules-missing",
+                                fmt::format("table inet {} is not loaded: no connection gets helper {}", kNftTable,
+                                            kHelperName),
+                                fix_apply});
     } else {
         for (auto& f : audit_helper_table(table, config, origin)) {
             f.fix = "reload the rules from the configuration: " + fix_apply;

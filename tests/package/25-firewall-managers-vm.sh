@@ -42,7 +42,7 @@ debs=$(tests/package/firewall-debs.sh build) || { echo "FAIL: tests/package/fire
 echo "== package $deb; firewalld and ufw from $debs: $(cd "$debs" && ls firewalld_*.deb ufw_*.deb | tr '\n' ' ')"
 echo "== booting the Debian 12 kernel with systemd (tests/vm/run-systemd.sh)"
 TBTEST_PKG_DEB=$deb TBTEST_BUILD=$PWD/build TBTEST_FW_TREE=$debs/root.tar \
-    tests/vm/run-systemd.sh --timeout "${TBTEST_PKG_VM_TIMEOUT:-900}" -- tests/package/vm/firewall-managers-test.sh
+    tests/vm/run-systemd.sh --timeout "${TBTEST_PKG_VM_TIMEOUT:-1500}" -- tests/package/vm/firewall-managers-test.sh
 rc=$?
 echo "== exit $rc (kernel console: build/vm-systemd/bookworm/last-console.log)"
 exit "$rc"

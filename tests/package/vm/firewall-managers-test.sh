@@ -16,17 +16,21 @@
 # through it), with a second Timbuktu host in the initial namespace itself
 # for incoming traffic (the firewall's input hook).
 #
-# firewalld: zone internal = the guests' side (tbpgw0), zone dmz = the hosts'
+# firewalld (after ufw): zone internal = the guests' side (tbpgw0), zone dmz = the hosts'
 # side (tbphw0), a policy guests-to-hosts from internal to dmz. Steps: the
 # helper unregistered, `firewall-cmd --add-service=timbuktu` fails (what
-# firewalld does without the helper, printed); the contact ports alone:
+# firewalld does without the helper, printed); UDP 407 alone open: check's
+# tcp-contact-dropped in firewall-cmd's words; the contact ports alone:
 # contact passes, the offered streams are blocked; then
-# `firewall-cmd --add-service=timbuktu` (and --permanent, to the policy too)
+# `firewall-cmd --add-service=timbuktu` (and --permanent, to the policy too,
+# which the forwarded sessions need: the policy's service is permanent only)
 # with tbhelperd running and NO table inet tbhelper: legacy and TCP sessions
 # incoming and forwarded, their streams pass; `tbhelperctl check` finds
-# nothing to fix. ufw: firewalld stopped, `tbhelperctl rules --apply`,
-# `ufw allow Timbuktu`, `ufw route allow ... app Timbuktu`: legacy and TCP
-# sessions incoming and forwarded. The rulesets (nft -j list ruleset) are
+# nothing to fix. ufw, first (firewalld not started yet): `tbhelperctl
+# rules --apply`, `ufw allow 407/udp` alone (check's tcp-contact-dropped in
+# ufw's words), `ufw allow Timbuktu`, `ufw route allow ... app Timbuktu`:
+# legacy and TCP sessions incoming and forwarded; then ufw disable and
+# rules --remove. The rulesets (nft -j list ruleset) are
 # printed between "=== CAPTURE NAME" and "=== END NAME" lines, the source of
 # tests/unit/data/ruleset-*.json.
 set -uo pipefail
@@ -150,71 +154,6 @@ check "tbhelperd.service is ordered Before=firewalld.service" \
     sh -c 'systemctl show -p Before --value tbhelperd | tr " " "\n" | grep -qx firewalld.service'
 check "tbhelperd runs" systemctl is-active --quiet tbhelperd
 
-# ---- firewalld ----------------------------------------------------------------------------
-step "firewalld (nftables backend), debug level 2 for its module messages; zones internal, dmz"
-grep -q '^FirewallBackend=nftables' /etc/firewalld/firewalld.conf && pass "FirewallBackend=nftables" \
-    || fail "firewalld.conf: backend is not nftables"
-# The guests' and the hosts' sides in zones of their own, a policy between
-# them (permanent configuration, read when firewalld starts).
-mkdir -p /etc/firewalld/zones /etc/firewalld/policies /etc/systemd/system/firewalld.service.d
-sed 's|</zone>|  <interface name="tbpgw0"/>\n</zone>|' /usr/lib/firewalld/zones/internal.xml > /etc/firewalld/zones/internal.xml
-sed 's|</zone>|  <interface name="tbphw0"/>\n</zone>|' /usr/lib/firewalld/zones/dmz.xml > /etc/firewalld/zones/dmz.xml
-cat > /etc/firewalld/policies/guests-to-hosts.xml <<'XML'
-<?xml version="1.0" encoding="utf-8"?>
-<policy target="CONTINUE">
-  <ingress-zone name="internal"/>
-  <egress-zone name="dmz"/>
-</policy>
-XML
-printf '[Service]\nExecStart=\nExecStart=/usr/sbin/firewalld --nofork --nopid --debug=2\n' \
-    > /etc/systemd/system/firewalld.service.d/debug.conf
-systemctl daemon-reload
-check "systemctl start firewalld" systemctl start firewalld
-check "firewall-cmd --state: running" sh -c 'firewall-cmd --state | grep -qx running'
-check "table inet firewalld loaded" nft list table inet firewalld
-
-step "helper not registered: what firewalld does with the service timbuktu"
-systemctl stop tbhelperd
-check "tbhelperd --unregister (no rules reference it yet)" tbhelperd --unregister
-out=$(firewall-cmd --add-service=timbuktu 2>&1); rc=$?
-printf '%s\n' "$out" | cut -c1-300 | head -n 6 | ind
-[ "$rc" != 0 ] && pass "firewall-cmd --add-service=timbuktu fails without the registered helper (exit $rc)" \
-    || fail "firewall-cmd --add-service=timbuktu succeeded without the helper"
-echo "-- firewalld's journal on it (modprobe, helper, error):"
-journalctl -u firewalld --no-pager -o cat | grep -iE 'modprobe|nf_conntrack_timbuktu|helper|ERROR' | cut -c1-240 | tail -n 12 | ind
-check "firewall-cmd --state still running" sh -c 'firewall-cmd --state | grep -qx running'
-check "systemctl start tbhelperd" systemctl start tbhelperd
-
-step "the contact ports alone (no helper): contact passes, the offered streams do not"
-check "firewall-cmd --zone=internal --add-port=407/tcp --add-port=407/udp" firewall-cmd --zone=internal --add-port=407/tcp --add-port=407/udp
-guest fwd-ports-only "$TB_FWG4" 0 --legacy-udp --service control --expect-blocked
-capture firewalld-ports-only
-check "firewall-cmd --zone=internal --remove-port=407/tcp --remove-port=407/udp" firewall-cmd --zone=internal --remove-port=407/tcp --remove-port=407/udp
-
-step "firewall-cmd --add-service=timbuktu (runtime, default zone public is not the guests': zone internal)"
-check "firewall-cmd --zone=internal --add-service=timbuktu" firewall-cmd --zone=internal --add-service=timbuktu
-check "firewall-cmd --permanent --zone=internal --add-service=timbuktu" firewall-cmd --permanent --zone=internal --add-service=timbuktu
-check "firewall-cmd --permanent --policy=guests-to-hosts --add-service=timbuktu" \
-    firewall-cmd --permanent --policy=guests-to-hosts --add-service=timbuktu
-check "firewall-cmd --reload" firewall-cmd --reload
-check_not "no table inet tbhelper: the helper is firewalld's to attach" nft list table inet tbhelper
-nft list table inet firewalld | grep -E 'ct helper|407|1419' | ind
-capture firewalld-service
-sessions firewalld-incoming "$TB_FWG4"
-sessions firewalld-forwarded "$TB_H4"
-$ctl check > "$work/check-firewalld.txt" 2>&1; rc=$?
-ind < "$work/check-firewalld.txt"
-check_not "tbhelperctl check: no rules-missing with firewalld's service" grep -q 'rules-missing' "$work/check-firewalld.txt"
-check_not "tbhelperctl check: no tcp-contact-dropped" grep -q 'tcp-contact-dropped' "$work/check-firewalld.txt"
-
-step "firewalld restarted: the permanent configuration alone"
-check "systemctl restart firewalld" systemctl restart firewalld
-sessions firewalld-permanent "$TB_H4"
-
-step "firewalld stopped (its table goes)"
-check "systemctl stop firewalld" systemctl stop firewalld
-check_not "table inet firewalld gone" nft list table inet firewalld
-
 # ---- ufw ----------------------------------------------------------------------------------
 step "ufw (iptables-nft): rules --apply, ufw allow Timbuktu, ufw route allow ... app Timbuktu"
 check "tbhelperctl rules --apply" $ctl rules --apply
@@ -238,6 +177,86 @@ ind < "$work/check-ufw.txt"
 check_not "tbhelperctl check: no tcp-contact-dropped with ufw allow Timbuktu" grep -q 'tcp-contact-dropped' "$work/check-ufw.txt"
 check_not "tbhelperctl check: no related-dropped" grep -q 'related-dropped' "$work/check-ufw.txt"
 check "ufw disable" ufw disable
+check "tbhelperctl rules --remove (firewalld attaches the helper itself)" $ctl rules --remove
+
+
+# ---- firewalld ----------------------------------------------------------------------------
+step "firewalld (nftables backend), debug level 2 for its module messages; zones internal, dmz"
+grep -q '^FirewallBackend=nftables' /etc/firewalld/firewalld.conf && pass "FirewallBackend=nftables" \
+    || fail "firewalld.conf: backend is not nftables"
+# The guests' and the hosts' sides in zones of their own, a policy between
+# them (permanent configuration, read when firewalld starts).
+mkdir -p /etc/firewalld/zones /etc/firewalld/policies /etc/systemd/system/firewalld.service.d
+sed 's|</zone>|  <interface name="tbpgw0"/>\n</zone>|' /usr/lib/firewalld/zones/internal.xml > /etc/firewalld/zones/internal.xml
+sed 's|</zone>|  <interface name="tbphw0"/>\n</zone>|' /usr/lib/firewalld/zones/dmz.xml > /etc/firewalld/zones/dmz.xml
+cat > /etc/firewalld/policies/guests-to-hosts.xml <<'XML'
+<?xml version="1.0" encoding="utf-8"?>
+<policy target="CONTINUE">
+  <ingress-zone name="internal"/>
+  <egress-zone name="dmz"/>
+</policy>
+XML
+printf '[Service]\nExecStart=\nExecStart=/usr/sbin/firewalld --nofork --nopid --debug=2\n' \
+    > /etc/systemd/system/firewalld.service.d/debug.conf
+systemctl daemon-reload
+check "systemctl start firewalld" systemctl start firewalld
+# Under TCG firewalld needs minutes to load its configuration, and a
+# firewall-cmd asked meanwhile gets D-Bus's 25-second "NoReply": wait.
+running() { firewall-cmd --state 2>/dev/null | grep -qx running; }
+check "firewall-cmd --state: running" wait_for 400 running
+check "table inet firewalld loaded" nft list table inet firewalld
+
+step "helper not registered: what firewalld does with the service timbuktu"
+systemctl stop tbhelperd
+check "tbhelperd --unregister (no rules reference it yet)" tbhelperd --unregister
+out=$(firewall-cmd --add-service=timbuktu 2>&1); rc=$?
+printf '%s\n' "$out" | cut -c1-300 | head -n 6 | ind
+[ "$rc" != 0 ] && pass "firewall-cmd --add-service=timbuktu fails without the registered helper (exit $rc)" \
+    || fail "firewall-cmd --add-service=timbuktu succeeded without the helper"
+echo "-- firewalld's journal on it (modprobe, helper, error):"
+journalctl -u firewalld --no-pager -o cat | grep -iE 'modprobe|nf_conntrack_timbuktu|ERROR' | cut -c1-240 | tail -n 6 | ind
+echo "-- /var/log/firewalld (its own log, with the debug messages):"
+grep -iE 'modprobe|nf_conntrack_timbuktu|timbuktu' /var/log/firewalld 2>&1 | cut -c1-240 | tail -n 12 | ind
+check "firewall-cmd --state still running" sh -c 'firewall-cmd --state | grep -qx running'
+check "systemctl start tbhelperd" systemctl start tbhelperd
+
+step "UDP 407 alone open (the A3 case): tbhelperctl check says so, in firewall-cmd's words"
+check "firewall-cmd --zone=internal --add-port=407/udp" firewall-cmd --zone=internal --add-port=407/udp
+capture firewalld-udp-only
+$ctl check > "$work/check-firewalld-a3.txt" 2>&1
+ind < "$work/check-firewalld-a3.txt"
+check "tbhelperctl check: tcp-contact-dropped, fix 'firewall-cmd --add-service=timbuktu'" \
+    sh -c "grep 'tcp-contact-dropped' '$work/check-firewalld-a3.txt' | grep -q 'firewall-cmd --add-service=timbuktu'"
+
+step "the contact ports alone (no helper): contact passes, the offered streams do not"
+check "firewall-cmd --zone=internal --add-port=407/tcp" firewall-cmd --zone=internal --add-port=407/tcp
+guest fwd-ports-only "$TB_FWG4" 0 --legacy-udp --service control --expect-blocked
+capture firewalld-ports-only
+check "firewall-cmd --zone=internal --remove-port=407/tcp --remove-port=407/udp" firewall-cmd --zone=internal --remove-port=407/tcp --remove-port=407/udp
+
+step "firewall-cmd --add-service=timbuktu (runtime, default zone public is not the guests': zone internal)"
+check "firewall-cmd --zone=internal --add-service=timbuktu" firewall-cmd --zone=internal --add-service=timbuktu
+check "firewall-cmd --permanent --zone=internal --add-service=timbuktu" firewall-cmd --permanent --zone=internal --add-service=timbuktu
+check "firewall-cmd --permanent --policy=guests-to-hosts --add-service=timbuktu" \
+    firewall-cmd --permanent --policy=guests-to-hosts --add-service=timbuktu
+# The reload can outlast D-Bus's reply timeout here (TCG): then wait for
+# the policy's helper rules.
+firewall-cmd --reload > "$work/reload.txt" 2>&1 || { echo "NOTE: firewall-cmd --reload: $(tail -n 1 "$work/reload.txt" | cut -c1-120)"; }
+policy_loaded() { running && nft list chain inet firewalld filter_FWD_policy_guests-to-hosts_allow | grep -q 'ct helper set "helper-timbuktu-tcp"'; }
+check "after the reload: the policy guests-to-hosts attaches the helper (permanent configuration)" wait_for 400 policy_loaded
+check_not "no table inet tbhelper: the helper is firewalld's to attach" nft list table inet tbhelper
+nft list table inet firewalld | grep -E 'ct helper|407|1419' | ind
+capture firewalld-service
+sessions firewalld-incoming "$TB_FWG4"
+sessions firewalld-forwarded "$TB_H4"
+$ctl check > "$work/check-firewalld.txt" 2>&1; rc=$?
+ind < "$work/check-firewalld.txt"
+check_not "tbhelperctl check: no rules-missing with firewalld's service" grep -q 'rules-missing' "$work/check-firewalld.txt"
+check_not "tbhelperctl check: no tcp-contact-dropped" grep -q 'tcp-contact-dropped' "$work/check-firewalld.txt"
+
+step "firewalld stopped (its table goes)"
+check "systemctl stop firewalld" systemctl stop firewalld
+check_not "table inet firewalld gone" nft list table inet firewalld
 
 ((fails)) && diagnostics
 echo
