@@ -377,6 +377,10 @@ ChainOutcome run_chain(const RulesetIndex& ix, const std::string& family, const 
     if (depth > kMaxJumpDepth) return {};
     auto it = ix.rules.find(chain_key(family, table, chain));
     if (it == ix.rules.end()) return {};
+    // A return (or a goto) behind a condition the heuristic cannot decide may
+    // have been taken: after one, a drop no longer counts (ufw's ufw-not-local
+    // returns for `-m addrtype --dst-type LOCAL` and drops the rest).
+    bool maybe_left = false;
     for (const json* rule : it->second) {
         auto expr = rule->find("expr");
         if (expr == rule->end() || !expr->is_array()) continue;
@@ -398,11 +402,12 @@ ChainOutcome run_chain(const RulesetIndex& ix, const std::string& family, const 
                 break;  // an accept the heuristic does not count
             }
             if (e.contains("drop") || e.contains("reject")) {
-                if (path.qualifiers == 0) return {Verdict::dropped, where};
+                if (path.qualifiers == 0 && !maybe_left) return {Verdict::dropped, where};
                 break;
             }
             if (e.contains("return")) {
                 if (path.qualifiers == 0) return {};  // back to the caller
+                maybe_left = true;
                 break;
             }
             for (const char* kind : {"jump", "goto"}) {
@@ -412,7 +417,10 @@ ChainOutcome run_chain(const RulesetIndex& ix, const std::string& family, const 
                 if (sub.verdict != Verdict::undecided) return sub;
                 // A goto that falls off its target does not come back here; the
                 // base chain's policy decides, which the caller applies.
-                if (std::string(kind) == "goto" && path.qualifiers == 0) return {};
+                if (std::string(kind) == "goto") {
+                    if (path.qualifiers == 0) return {};
+                    maybe_left = true;
+                }
             }
         }
     }
@@ -505,7 +513,7 @@ std::string manager_fix(FirewallManager m, const std::string& hook, bool related
     if (hook == "forward")
         return related ? "ufw's before rules accept related connections (ufw-before-forward): restore "
                          "/etc/ufw/before.rules, then ufw reload"
-                       : "ufw route allow in on GUEST-IF out on HOST-IF app Timbuktu";
+                       : "ufw route allow in on GUEST-IF out on HOST-IF to any app Timbuktu";
     return related ? "ufw's before rules accept related connections (ufw-before-input): restore "
                      "/etc/ufw/before.rules, then ufw reload"
                    : "ufw allow Timbuktu";
