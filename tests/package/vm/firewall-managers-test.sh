@@ -114,10 +114,10 @@ setup_topology() {
 check "guest 198.51.100.2 - firewall 198.51.100.1 (initial namespace) - host 203.0.113.2" setup_topology
 
 # Timbuktu hosts: behind the firewall (forwarded) and on it (incoming).
-ip netns exec "$TB_NS_HOST" "$tbsim" host --listen "$TB_H4" --legacy-ports --dynamic-base 40000 --timeout 900 \
+ip netns exec "$TB_NS_HOST" "$tbsim" host --listen "$TB_H4" --legacy-ports --dynamic-base 40000 --timeout 3600 \
     > "$work/tbsim-host.log" 2>&1 &
 pids+=($!)
-"$tbsim" host --listen "$TB_FWG4" --legacy-ports --dynamic-base 41000 --timeout 900 > "$work/tbsim-local.log" 2>&1 &
+"$tbsim" host --listen "$TB_FWG4" --legacy-ports --dynamic-base 41000 --timeout 3600 > "$work/tbsim-local.log" 2>&1 &
 pids+=($!)
 listening() { ss "-l${1:0:1}nH" "src $2 and sport = :$3" | grep -q .; }
 wait_for 10 listening tcp "$TB_FWG4" 407 && wait_for 10 in_host ss -ltnH "sport = :407" \
