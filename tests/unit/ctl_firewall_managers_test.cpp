@@ -109,7 +109,7 @@ TEST_CASE("ufw with UDP 407 allowed alone: the A3 finding, fixed with ufw allow 
     CHECK_FALSE(has_code(findings, "related-dropped"));
 }
 
-TEST_CASE("ufw with allow Timbuktu: correct") {
+TEST_CASE("ufw with allow Timbuktu and route allow in on tbpgw0 out on tbphw0 to any app Timbuktu: correct") {
     const json r = ruleset("ruleset-ufw-app.json");
     Config c;
     CHECK(detect_firewall_manager(r) == FirewallManager::ufw);
@@ -122,9 +122,13 @@ TEST_CASE("ufw with allow Timbuktu: correct") {
         CHECK(evaluate_hook(r, l3, "input", {"new", "tcp", 407}).verdict == Verdict::accepted);
         CHECK(evaluate_hook(r, l3, "input", {"related", "udp", std::nullopt}).verdict == Verdict::accepted);
         CHECK(evaluate_hook(r, l3, "input", {"related", "tcp", std::nullopt}).verdict == Verdict::accepted);
-        // ufw's default policy still drops the rest, and routed traffic (no route rule here).
+        // Routed: the route rule names interfaces, which the heuristic does not
+        // decide, but its port match is explicit.
+        CHECK(evaluate_hook(r, l3, "forward", {"new", "tcp", 407}).verdict == Verdict::accepted);
+        CHECK(evaluate_hook(r, l3, "forward", {"related", "tcp", std::nullopt}).verdict == Verdict::accepted);
+        // ufw's default policy still drops the rest.
         CHECK(evaluate_hook(r, l3, "input", {"new", "tcp", 40000}).verdict == Verdict::dropped);
-        CHECK(evaluate_hook(r, l3, "forward", {"new", "tcp", 407}).verdict == Verdict::dropped);
+        CHECK(evaluate_hook(r, l3, "forward", {"new", "tcp", 40000}).verdict == Verdict::dropped);
     }
 }
 
