@@ -359,15 +359,30 @@ int cmd_check(const Globals& g) {
         findings.push_back({"error", "daemon-down", e.what(), "systemctl start tbhelperd; journalctl -u tbhelperd"});
     }
 
+    // The whole ruleset first: whether firewalld attaches the helper itself
+    // (its service timbuktu, docs/firewall-managers.md).
+    json ruleset;
+    const bool have_ruleset = nft_list_json("ruleset", ruleset);
+    const FirewallManager manager = have_ruleset ? detect_firewall_manager(ruleset) : FirewallManager::none;
+    const bool firewalld_helper = manager == FirewallManager::firewalld && firewalld_assigns_helper(ruleset);
+
     // 4. Our rules.
     const std::string fix_apply =
         "tbhelperctl rules --apply" + (g.config_path.empty() ? std::string() : " --config " + g.config_path);
     json table;
     if (!nft_list_json(fmt::format("table inet {}", kNftTable), table)) {
-        findings.push_back({"error", "rules-missing",
-                            fmt::format("table inet {} is not loaded: no connection gets helper {}", kNftTable,
-                                        kHelperName),
-                            fix_apply});
+        if (manager == FirewallManager::firewalld && !firewalld_helper)
+            findings.push_back({"error", "rules-missing",
+                                fmt::format("neither firewalld (service timbuktu) nor table inet {} attaches helper "
+                                            "{}: no connection gets it",
+                                            kNftTable, kHelperName),
+                                "firewall-cmd --add-service=timbuktu && firewall-cmd --permanent "
+                                "--add-service=timbuktu"});
+        else if (!firewalld_helper)
+            findings.push_back({"error", "rules-missing",
+                                fmt::format("table inet {} is not loaded: no connection gets helper {}", kNftTable,
+                                            kHelperName),
+                                fix_apply});
     } else {
         for (auto& f : audit_helper_table(table, config, origin)) {
             f.fix = "reload the rules from the configuration: " + fix_apply;
@@ -376,8 +391,6 @@ int cmd_check(const Globals& g) {
     }
 
     // 5. The administrator's filter (spec A3) and related streams.
-    json ruleset;
-    const bool have_ruleset = nft_list_json("ruleset", ruleset);
     if (have_ruleset)
         for (auto& f : audit_filter(ruleset, config)) findings.push_back(std::move(f));
 

@@ -352,6 +352,21 @@ RuleMatch apply_match(const json& m, const Probe& probe, PathState& path, const 
     return RuleMatch::yes;
 }
 
+// An iptables-nft match the kernel runs through xtables (ufw's
+// `-m conntrack --ctstate`, `-m multiport`, `-m addrtype`, ...): libnftables
+// JSON names the match but not its arguments, so it is a condition the
+// heuristic cannot evaluate. A connection-state match is the exception on one
+// side: for a related probe it counts as the explicit hit that lets an accept
+// count (ufw's before rules accept "RELATED,ESTABLISHED" that way), while as a
+// qualifier it still keeps a drop from counting (their "INVALID -j DROP").
+// A comment is no condition at all.
+void apply_xt_match(const json& xt, const Probe& probe, PathState& path) {
+    const auto name = str(xt, "name");
+    if (name == "comment") return;
+    if ((name == "conntrack" || name == "state") && probe.state == "related") path.explicit_hit = true;
+    ++path.qualifiers;
+}
+
 struct ChainOutcome {
     Verdict verdict = Verdict::undecided;
     std::string where;
@@ -362,6 +377,10 @@ ChainOutcome run_chain(const RulesetIndex& ix, const std::string& family, const 
     if (depth > kMaxJumpDepth) return {};
     auto it = ix.rules.find(chain_key(family, table, chain));
     if (it == ix.rules.end()) return {};
+    // A return (or a goto) behind a condition the heuristic cannot decide may
+    // have been taken: after one, a drop no longer counts (ufw's ufw-not-local
+    // returns for `-m addrtype --dst-type LOCAL` and drops the rest).
+    bool maybe_left = false;
     for (const json* rule : it->second) {
         auto expr = rule->find("expr");
         if (expr == rule->end() || !expr->is_array()) continue;
@@ -373,17 +392,22 @@ ChainOutcome run_chain(const RulesetIndex& ix, const std::string& family, const 
                 if (m->is_object() && apply_match(*m, probe, path, ix, family, table) == RuleMatch::no) matched = false;
                 continue;
             }
+            if (auto x = e.find("xt"); x != e.end()) {
+                if (x->is_object() && str(*x, "type") == "match") apply_xt_match(*x, probe, path);
+                continue;
+            }
             const std::string where = fmt::format("{} {} {}", family, table, chain);
             if (e.contains("accept")) {
                 if (path.explicit_hit || path.qualifiers == 0) return {Verdict::accepted, where};
                 break;  // an accept the heuristic does not count
             }
             if (e.contains("drop") || e.contains("reject")) {
-                if (path.qualifiers == 0) return {Verdict::dropped, where};
+                if (path.qualifiers == 0 && !maybe_left) return {Verdict::dropped, where};
                 break;
             }
             if (e.contains("return")) {
                 if (path.qualifiers == 0) return {};  // back to the caller
+                maybe_left = true;
                 break;
             }
             for (const char* kind : {"jump", "goto"}) {
@@ -393,7 +417,10 @@ ChainOutcome run_chain(const RulesetIndex& ix, const std::string& family, const 
                 if (sub.verdict != Verdict::undecided) return sub;
                 // A goto that falls off its target does not come back here; the
                 // base chain's policy decides, which the caller applies.
-                if (std::string(kind) == "goto" && path.qualifiers == 0) return {};
+                if (std::string(kind) == "goto") {
+                    if (path.qualifiers == 0) return {};
+                    maybe_left = true;
+                }
             }
         }
     }
@@ -430,7 +457,72 @@ ProbeResult evaluate_hook(const json& nft, const std::string& l3, const std::str
     return combined;
 }
 
+FirewallManager detect_firewall_manager(const json& nft) {
+    bool ufw = false;
+    for (const json* t : objects(nft, "table"))
+        if (str(*t, "family") == "inet" && str(*t, "name") == "firewalld") return FirewallManager::firewalld;
+    for (const json* c : objects(nft, "chain")) {
+        const auto family = str(*c, "family");
+        if ((family == "ip" || family == "ip6") && str(*c, "table") == "filter" && str(*c, "name").rfind("ufw-", 0) == 0)
+            ufw = true;
+    }
+    return ufw ? FirewallManager::ufw : FirewallManager::none;
+}
+
+bool firewalld_assigns_helper(const json& nft) {
+    std::set<std::string> objects_of_ours;
+    for (const json* h : objects(nft, "ct helper"))
+        if (str(*h, "family") == "inet" && str(*h, "table") == "firewalld" && str(*h, "type") == kHelperName)
+            objects_of_ours.insert(str(*h, "name"));
+    if (objects_of_ours.empty()) return false;
+    for (const json* r : objects(nft, "rule")) {
+        if (str(*r, "family") != "inet" || str(*r, "table") != "firewalld") continue;
+        auto expr = r->find("expr");
+        if (expr == r->end() || !expr->is_array()) continue;
+        for (const auto& e : *expr)
+            if (auto h = e.find("ct helper"); e.is_object() && h != e.end() && h->is_string() &&
+                                              objects_of_ours.count(h->get<std::string>()))
+                return true;
+    }
+    return false;
+}
+
+namespace {
+
+// Whether "FAMILY TABLE CHAIN" (a Finding's chain) is the manager's.
+bool managed_chain(FirewallManager m, const std::string& where) {
+    if (m == FirewallManager::firewalld) return where.rfind("inet firewalld ", 0) == 0;
+    if (m == FirewallManager::ufw) return where.rfind("ip filter ", 0) == 0 || where.rfind("ip6 filter ", 0) == 0;
+    return false;
+}
+
+// The fixes in the manager's words (docs/firewall-managers.md): firewalld's
+// service timbuktu opens TCP and UDP contact and attaches the helper;
+// ufw's application Timbuktu opens the contact ports. The related streams
+// are accepted by both managers' own rules unless someone removed them.
+std::string manager_fix(FirewallManager m, const std::string& hook, bool related) {
+    if (m == FirewallManager::firewalld) {
+        if (hook == "forward")
+            return "add the service to the policy between the guests' and the hosts' zones: firewall-cmd "
+                   "--permanent --policy=POLICY --add-service=timbuktu && firewall-cmd --reload";
+        return related ? "firewalld accepts related connections in its own chains: restore them with "
+                         "firewall-cmd --reload, then firewall-cmd --add-service=timbuktu"
+                       : "firewall-cmd --add-service=timbuktu && firewall-cmd --permanent --add-service=timbuktu "
+                         "(--zone=ZONE for the guests' zone if it is not the default)";
+    }
+    if (hook == "forward")
+        return related ? "ufw's before rules accept related connections (ufw-before-forward): restore "
+                         "/etc/ufw/before.rules, then ufw reload"
+                       : "ufw route allow in on GUEST-IF out on HOST-IF to any app Timbuktu";
+    return related ? "ufw's before rules accept related connections (ufw-before-input): restore "
+                     "/etc/ufw/before.rules, then ufw reload"
+                   : "ufw allow Timbuktu";
+}
+
+}  // namespace
+
 std::vector<Finding> audit_filter(const json& nft, const Config& config) {
+    const FirewallManager manager = detect_firewall_manager(nft);
     std::vector<Finding> findings;
     for (const std::string hook : {"input", "forward"}) {
         // Per hook: which families show the A3 pattern / drop related streams.
@@ -466,8 +558,11 @@ std::vector<Finding> audit_filter(const json& nft, const Config& config) {
                     hook, drop_where, nft_port_set(udp_ok), nft_port_set(tcp_dropped),
                     by_policy ? " (chain policy drop)" : " (a drop rule)");
                 a3_msgs[msg].push_back(l3);
-                a3_fix[msg] = fmt::format("accept TCP contact next to UDP, e.g. nft insert rule {} ct state new tcp dport {} accept",
-                                          drop_where, nft_port_set(tcp_dropped));
+                a3_fix[msg] = managed_chain(manager, drop_where)
+                                  ? manager_fix(manager, hook, false)
+                                  : fmt::format("accept TCP contact next to UDP, e.g. nft insert rule {} ct state new "
+                                                "tcp dport {} accept",
+                                                drop_where, nft_port_set(tcp_dropped));
             }
             // Related streams: only when this hook is meant to pass Timbuktu.
             if (!udp_ok.empty() || !tcp_ok.empty()) {
@@ -480,7 +575,9 @@ std::vector<Finding> audit_filter(const json& nft, const Config& config) {
                         hook, r.where);
                     auto& fam = rel_msgs[msg];
                     if (std::find(fam.begin(), fam.end(), l3) == fam.end()) fam.push_back(l3);
-                    rel_fix[msg] = fmt::format("nft insert rule {} ct state established,related accept", r.where);
+                    rel_fix[msg] = managed_chain(manager, r.where)
+                                       ? manager_fix(manager, hook, true)
+                                       : fmt::format("nft insert rule {} ct state established,related accept", r.where);
                 }
             }
         }

@@ -60,7 +60,24 @@ std::vector<Finding> audit_helper_table(const nlohmann::json& nft_json, const Co
 // Reports: tcp-contact-dropped (a configured UDP contact port accepted while a
 // TCP contact port is dropped: guests hang, spec A3) and related-dropped
 // (contact accepted but the expected streams, ct state related, dropped).
+// When the deciding chain is firewalld's or ufw's, the fix is the manager's
+// command (firewall-cmd --add-service=timbuktu, ufw allow Timbuktu).
 std::vector<Finding> audit_filter(const nlohmann::json& ruleset_json, const Config& config);
+
+// ---- firewall managers (docs/firewall-managers.md) -------------------------
+
+// Who writes the filter, read from the ruleset's names: firewalld (nftables
+// backend) keeps everything in `table inet firewalld`; ufw writes iptables
+// rules, which iptables-nft (Debian 12 and 13) puts in `table ip filter` and
+// `table ip6 filter` as chains named ufw-*. audit_filter's fixes are then
+// given in the manager's own commands.
+enum class FirewallManager { none, firewalld, ufw };
+FirewallManager detect_firewall_manager(const nlohmann::json& ruleset_json);
+// firewalld attaches the helper itself (the service timbuktu is added to a
+// zone or policy): `table inet firewalld` has a ct helper object of type
+// "timbuktu" that one of its rules sets. Then table inet tbhelper is not
+// needed for the assignment.
+bool firewalld_assigns_helper(const nlohmann::json& ruleset_json);
 
 enum class Verdict { undecided, accepted, dropped };
 struct Probe {
