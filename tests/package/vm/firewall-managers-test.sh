@@ -1,6 +1,6 @@
 #!/bin/bash
 # The firewall managers' test, run INSIDE the kernel test bed booted with
-# systemd (tests/vm/run-systemd.sh) by tests/package/25-firewall-managers-vm.sh:
+# systemd (tests/vm/run-systemd.sh) by tests/package/firewall-managers-vm.sh:
 # the Debian package next to firewalld (nftables backend) and then next to
 # ufw (iptables-nft), as docs/firewall-managers.md tells the administrator to
 # set them up. Not run directly by tests/check.sh (no NN- prefix).

@@ -1,5 +1,5 @@
 #!/bin/bash
-# package/25-firewall-managers-vm: the Debian package next to firewalld and
+# package/firewall-managers-vm (opt-in: TB_CHECK_FIREWALL_MANAGERS=1 tests/check.sh): the Debian package next to firewalld and
 # next to ufw, on a Debian 12 kernel booted with systemd (tests/vm/run-systemd.sh),
 # by tests/package/vm/firewall-managers-test.sh (see there for the steps).
 # firewalld and ufw are fetched for this machine's release by
