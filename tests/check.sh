@@ -154,7 +154,7 @@ if want package; then
     done
     # firewalld and ufw next to the package: about 18 minutes under QEMU's
     # CPU emulation (firewalld's Python), so not part of every run yet; it is
-    # neither run nor counted unless asked for (docs/firewall-managers.md#tests).
+    # neither run nor counted unless asked for (docs/firewall-managers.md#tested).
     if [[ ${TB_CHECK_FIREWALL_MANAGERS:-0} == 1 ]]; then
         run "package/firewall-managers-vm" tests/package/firewall-managers-vm.sh
     else
