@@ -155,8 +155,15 @@ namespace {
 // rest after a normal contact and under the unfinished-frames attack (issue 8:
 // 1000 connections each holding an unfinished 64 KiB frame). The same file
 // builds against tbhelper 0.1 (no stream::HoldBudget) to give the figures before.
-#if __has_include("engine/hold_budget.hpp")
+// (The budget moved from lib/engine/ to lib/stream/ in the redesign; a
+// build from before it has the old path, 0.1 neither.)
+#if __has_include("stream/hold_budget.hpp")
 #define TB_BENCH_HOLD_BUDGET 1
+#include "stream/hold_budget.hpp"
+#elif __has_include("engine/hold_budget.hpp")
+#define TB_BENCH_HOLD_BUDGET 1
+#include "engine/hold_budget.hpp"
+namespace tb::stream { using tb::engine::HoldBudget; }
 #endif
 
 struct Fleet {
