@@ -1,6 +1,7 @@
 #include "ctl/analyze.hpp"
 
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -13,6 +14,7 @@
 #include <fmt/format.h>
 
 #include "helper/runtime.hpp"
+#include "net/packet.hpp"
 #include "text/escape.hpp"
 #include "timbuktu/event_text.hpp"
 #include "timbuktu/policy.hpp"
@@ -61,7 +63,6 @@ std::string supported_link_types() {
 namespace {
 
 constexpr std::uint16_t kEtherIpv4 = 0x0800, kEtherIpv6 = 0x86DD, kEtherVlan = 0x8100, kEtherQinQ = 0x88A8;
-constexpr std::uint8_t kIpprotoTcp = 6, kIpprotoUdp = 17;
 
 using Bytes = std::span<const std::uint8_t>;
 
@@ -71,100 +72,42 @@ std::string short_reason(const char* what, std::size_t need, std::size_t have, b
                        snapped ? " (the capture's snap length cut the frame)" : "");
 }
 
-DecodeStatus decode_l4(std::uint8_t proto, const IpAddress& src, const IpAddress& dst, Bytes l4, std::size_t l4_len,
-                       bool snapped, DecodedPacket& out, std::string& why) {
-    // l4_len: the length the IP header claims; l4: what was captured of it.
-    if (proto == kIpprotoTcp) {
-        if (l4.size() < 20) return why = short_reason("TCP header", 20, l4.size(), snapped), DecodeStatus::error;
-        const std::size_t hlen = static_cast<std::size_t>(l4[12] >> 4) * 4;
-        if (hlen < 20) return why = fmt::format("TCP data offset {} is below 5", l4[12] >> 4), DecodeStatus::error;
-        if (l4_len < hlen)
-            return why = fmt::format("TCP header of {} bytes is longer than the IP payload ({} bytes)", hlen, l4_len),
-                   DecodeStatus::error;
-        if (l4.size() < l4_len)
-            return why = short_reason("TCP segment", l4_len, l4.size(), snapped), DecodeStatus::error;
-        out.proto = Transport::tcp;
-        out.sport = load_be16(l4.data());
-        out.dport = load_be16(l4.data() + 2);
-        out.seq = load_be32(l4.data() + 4);
-        const std::uint8_t flags = l4[13];
-        out.fin = flags & 0x01;
-        out.syn = flags & 0x02;
-        out.rst = flags & 0x04;
-        out.ack = flags & 0x10;
-        out.payload = l4.subspan(hlen, l4_len - hlen);
-    } else if (proto == kIpprotoUdp) {
-        if (l4.size() < 8) return why = short_reason("UDP header", 8, l4.size(), snapped), DecodeStatus::error;
-        const std::size_t ulen = load_be16(l4.data() + 4);
-        if (ulen < 8 || ulen > l4_len)
-            return why = fmt::format("UDP length {} does not fit the IP payload of {} bytes", ulen, l4_len),
-                   DecodeStatus::error;
-        if (l4.size() < ulen) return why = short_reason("UDP datagram", ulen, l4.size(), snapped), DecodeStatus::error;
-        out.proto = Transport::udp;
-        out.sport = load_be16(l4.data());
-        out.dport = load_be16(l4.data() + 2);
-        out.payload = l4.subspan(8, ulen - 8);
-    } else {
-        return DecodeStatus::ignored;
-    }
-    out.src = src;
-    out.dst = dst;
-    return DecodeStatus::ok;
-}
-
+// The IP packet, decoded by the decoder tbhelperd uses (lib/net/packet), so
+// that a capture is seen as the daemon sees the queue: the same extension
+// headers walked (AH included), the same packets refused. Only the words for
+// a refusal are analyze's, with the snap-length remark a capture needs.
 DecodeStatus decode_ip(Bytes ip, bool snapped, DecodedPacket& out, std::string& why) {
-    if (ip.empty()) return why = "no IP header", DecodeStatus::error;
-    const int version = ip[0] >> 4;
-    if (version == 4) {
-        if (ip.size() < 20) return why = short_reason("IPv4 header", 20, ip.size(), snapped), DecodeStatus::error;
-        const std::size_t ihl = static_cast<std::size_t>(ip[0] & 0x0f) * 4;
-        const std::size_t total = load_be16(ip.data() + 2);
-        if (ihl < 20) return why = fmt::format("IPv4 header length {} is below 20", ihl), DecodeStatus::error;
-        if (total < ihl) return why = fmt::format("IPv4 total length {} is below its header length {}", total, ihl),
-                                DecodeStatus::error;
-        if (ip.size() < ihl) return why = short_reason("IPv4 header", ihl, ip.size(), snapped), DecodeStatus::error;
-        const std::uint16_t frag = load_be16(ip.data() + 6);
-        if ((frag & 0x2000) || (frag & 0x1fff))
-            return why = "IPv4 fragment (analyze does not reassemble IP fragments)", DecodeStatus::error;
-        const std::uint8_t proto = ip[9];
-        if (proto != kIpprotoTcp && proto != kIpprotoUdp) return DecodeStatus::ignored;
-        const std::size_t have = std::min(ip.size(), total);
-        if (ip.size() < total && !snapped)
-            return why = fmt::format("IPv4 total length {} exceeds the {} bytes of the frame", total, ip.size()),
-                   DecodeStatus::error;
-        return decode_l4(proto, IpAddress::v4_bytes(ip.data() + 12), IpAddress::v4_bytes(ip.data() + 16),
-                         ip.subspan(ihl, have - ihl), total - ihl, snapped, out, why);
+    net::ParsedPacket p;
+    net::ParseDetail d;
+    switch (net::parse_packet(ip, p, &d)) {
+        case net::ParseError::none: break;
+        case net::ParseError::not_tcp_udp: return DecodeStatus::ignored;
+        case net::ParseError::fragment:
+            why = fmt::format("{} fragment (analyze does not reassemble IP fragments)", (ip[0] >> 4) == 4 ? "IPv4" : "IPv6");
+            return DecodeStatus::error;
+        case net::ParseError::bad_version:
+            why = fmt::format("IP version {} is neither 4 nor 6", d.have);
+            return DecodeStatus::error;
+        case net::ParseError::truncated:
+            why = d.bad_field ? fmt::format("{} {} is out of range (the packet needs {} {})", d.what, d.have,
+                                            d.have < d.need ? "at least" : "at most", d.need)
+                              : short_reason(d.what, d.need, d.have, snapped);
+            return DecodeStatus::error;
     }
-    if (version == 6) {
-        if (ip.size() < 40) return why = short_reason("IPv6 header", 40, ip.size(), snapped), DecodeStatus::error;
-        const std::size_t plen = load_be16(ip.data() + 4);
-        if (plen == 0) return why = "IPv6 jumbogram or zero payload length", DecodeStatus::error;
-        if (ip.size() < 40 + plen && !snapped)
-            return why = fmt::format("IPv6 payload length {} exceeds the {} bytes of the frame", plen, ip.size() - 40),
-                   DecodeStatus::error;
-        std::uint8_t next = ip[6];
-        std::size_t off = 40;
-        const std::size_t end = 40 + plen;
-        const std::size_t have = std::min(ip.size(), end);
-        for (int hops = 0; hops < 8; ++hops) {
-            if (next == 0 || next == 43 || next == 60) {  // hop-by-hop, routing, destination options
-                if (have < off + 2) return why = short_reason("IPv6 extension header", off + 2, have, snapped),
-                                           DecodeStatus::error;
-                const std::size_t len = (static_cast<std::size_t>(ip[off + 1]) + 1) * 8;
-                next = ip[off];
-                off += len;
-                if (off > end) return why = "IPv6 extension headers run past the payload", DecodeStatus::error;
-                continue;
-            }
-            if (next == 44) return why = "IPv6 fragment (analyze does not reassemble IP fragments)", DecodeStatus::error;
-            break;
-        }
-        if (next != kIpprotoTcp && next != kIpprotoUdp) return DecodeStatus::ignored;
-        if (have < off) return why = short_reason("IPv6 extension headers", off, have, snapped), DecodeStatus::error;
-        return decode_l4(next, IpAddress::v6_bytes(ip.data() + 8), IpAddress::v6_bytes(ip.data() + 24),
-                         ip.subspan(off, have - off), end - off, snapped, out, why);
+    out.proto = p.l4proto == IPPROTO_TCP ? Transport::tcp : Transport::udp;
+    out.src = p.src;
+    out.dst = p.dst;
+    out.sport = p.sport;
+    out.dport = p.dport;
+    if (out.proto == Transport::tcp) {
+        out.seq = p.tcp_seq;
+        out.fin = p.tcp_flags & TH_FIN;
+        out.syn = p.tcp_flags & TH_SYN;
+        out.rst = p.tcp_flags & TH_RST;
+        out.ack = p.tcp_flags & TH_ACK;
     }
-    return why = fmt::format("IP version {} is neither 4 nor 6", version), DecodeStatus::error;
+    out.payload = ip.subspan(p.payload_offset, p.payload_length);
+    return DecodeStatus::ok;
 }
 
 DecodeStatus by_ethertype(std::uint16_t type, Bytes rest, bool snapped, DecodedPacket& out, std::string& why) {

@@ -17,15 +17,26 @@ std::uint32_t fold(std::uint32_t sum) {
 
 std::uint16_t swap16(std::uint16_t v) { return static_cast<std::uint16_t>((v << 8) | (v >> 8)); }
 
+// The failure and, when asked for, why.
+ParseError short_of(ParseDetail* d, const char* what, std::size_t need, std::size_t have) {
+    if (d) *d = ParseDetail{what, need, have, false};
+    return ParseError::truncated;
+}
+ParseError bad_field(ParseDetail* d, const char* what, std::size_t bound, std::size_t value) {
+    if (d) *d = ParseDetail{what, bound, value, true};
+    return ParseError::truncated;
+}
+
 ParseError parse_l4(std::span<const std::uint8_t> pkt, std::size_t l4, std::size_t end, std::uint8_t proto,
-                    ParsedPacket& out) {
+                    ParsedPacket& out, ParseDetail* d) {
     out.l4proto = proto;
     out.l4_offset = l4;
     if (proto == kProtoTcp) {
-        if (end - l4 < 20) return ParseError::truncated;
+        if (end - l4 < 20) return short_of(d, "TCP header", 20, end - l4);
         const std::uint8_t* t = pkt.data() + l4;
         std::size_t doff = std::size_t{static_cast<std::uint8_t>(t[12] >> 4)} * 4;
-        if (doff < 20 || doff > end - l4) return ParseError::truncated;
+        if (doff < 20) return bad_field(d, "TCP header length", 20, doff);
+        if (doff > end - l4) return bad_field(d, "TCP header length", end - l4, doff);  // longer than its segment
         out.sport = load_be16(t);
         out.dport = load_be16(t + 2);
         out.tcp_seq = load_be32(t + 4);
@@ -36,10 +47,11 @@ ParseError parse_l4(std::span<const std::uint8_t> pkt, std::size_t l4, std::size
         return ParseError::none;
     }
     if (proto == kProtoUdp) {
-        if (end - l4 < 8) return ParseError::truncated;
+        if (end - l4 < 8) return short_of(d, "UDP header", 8, end - l4);
         const std::uint8_t* u = pkt.data() + l4;
         std::size_t ulen = load_be16(u + 4);
-        if (ulen < 8 || ulen > end - l4) return ParseError::truncated;
+        if (ulen < 8) return bad_field(d, "UDP length", 8, ulen);
+        if (ulen > end - l4) return bad_field(d, "UDP length", end - l4, ulen);  // longer than the IP payload
         out.sport = load_be16(u);
         out.dport = load_be16(u + 2);
         out.checksum_offset = l4 + 6;
@@ -66,24 +78,28 @@ std::string parse_error_name(ParseError e) {
     return "unknown";
 }
 
-ParseError parse_packet(std::span<const std::uint8_t> pkt, ParsedPacket& out) {
+ParseError parse_packet(std::span<const std::uint8_t> pkt, ParsedPacket& out, ParseDetail* d) {
     out = ParsedPacket{};
-    if (pkt.empty()) return ParseError::truncated;
+    if (pkt.empty()) return short_of(d, "IP header", 1, 0);
     const std::uint8_t version = pkt[0] >> 4;
     if (version == 4) {
-        if (pkt.size() < 20) return ParseError::truncated;
+        if (pkt.size() < 20) return short_of(d, "IPv4 header", 20, pkt.size());
         std::size_t ihl = std::size_t{static_cast<std::uint8_t>(pkt[0] & 0x0f)} * 4;
         std::size_t total = load_be16(pkt.data() + 2);
-        if (ihl < 20 || total < ihl || total > pkt.size()) return ParseError::truncated;
+        if (ihl < 20) return bad_field(d, "IPv4 header length", 20, ihl);
+        if (total < ihl) return bad_field(d, "IPv4 total length", ihl, total);
+        if (ihl > pkt.size()) return short_of(d, "IPv4 header", ihl, pkt.size());
         if ((load_be16(pkt.data() + 6) & 0x3fff) != 0) return ParseError::fragment;  // MF or offset
+        if (total > pkt.size()) return short_of(d, "IPv4 packet", total, pkt.size());
         out.src = IpAddress::v4_bytes(pkt.data() + 12);
         out.dst = IpAddress::v4_bytes(pkt.data() + 16);
-        return parse_l4(pkt, ihl, total, pkt[9], out);
+        return parse_l4(pkt, ihl, total, pkt[9], out, d);
     }
     if (version == 6) {
-        if (pkt.size() < 40) return ParseError::truncated;
+        if (pkt.size() < 40) return short_of(d, "IPv6 header", 40, pkt.size());
         std::size_t end = 40 + std::size_t{load_be16(pkt.data() + 4)};
-        if (end > pkt.size() || end == 40) return ParseError::truncated;  // 0 = jumbogram: not ours
+        if (end == 40) return bad_field(d, "IPv6 payload length (0: jumbogram)", 1, 0);  // not ours
+        if (end > pkt.size()) return short_of(d, "IPv6 packet", end, pkt.size());
         out.src = IpAddress::v6_bytes(pkt.data() + 8);
         out.dst = IpAddress::v6_bytes(pkt.data() + 24);
         std::uint8_t next = pkt[6];
@@ -96,21 +112,21 @@ ParseError parse_packet(std::span<const std::uint8_t> pkt, ParsedPacket& out) {
         for (;;) {
             switch (next) {
                 case kProtoTcp:
-                case kProtoUdp: return parse_l4(pkt, off, end, next, out);
+                case kProtoUdp: return parse_l4(pkt, off, end, next, out, d);
                 case IPPROTO_HOPOPTS:
                 case IPPROTO_ROUTING:
                 case IPPROTO_DSTOPTS: {
-                    if (end - off < 8) return ParseError::truncated;
+                    if (end - off < 8) return short_of(d, "IPv6 extension header", 8, end - off);
                     std::size_t len = (std::size_t{pkt[off + 1]} + 1) * 8;
-                    if (len > end - off) return ParseError::truncated;
+                    if (len > end - off) return short_of(d, "IPv6 extension header", len, end - off);
                     next = pkt[off];
                     off += len;
                     break;
                 }
                 case IPPROTO_AH: {  // its length counts 4-byte words, less 2
-                    if (end - off < 8) return ParseError::truncated;
+                    if (end - off < 8) return short_of(d, "IPv6 authentication header", 8, end - off);
                     std::size_t len = (std::size_t{pkt[off + 1]} + 2) * 4;
-                    if (len > end - off) return ParseError::truncated;
+                    if (len > end - off) return short_of(d, "IPv6 authentication header", len, end - off);
                     next = pkt[off];
                     off += len;
                     break;
@@ -121,6 +137,7 @@ ParseError parse_packet(std::span<const std::uint8_t> pkt, ParsedPacket& out) {
             }
         }
     }
+    if (d) *d = ParseDetail{"IP version", 0, version, true};
     return ParseError::bad_version;
 }
 

@@ -41,10 +41,26 @@ enum class ParseError {
 };
 std::string parse_error_name(ParseError e);
 
+// Why a packet was not parsed, as data for whoever explains it (tbhelperctl
+// analyze says "TCP header needs 20 bytes, 12 captured"; the daemon only
+// counts). `what` names the header or field (a static string);
+// for a short buffer (`bad_field` false) `need` bytes were needed and `have`
+// were there; for a field that contradicts the packet (`bad_field` true),
+// `have` is the field's value and `need` the bound it broke. For
+// bad_version, `have` is the version nibble.
+struct ParseDetail {
+    const char* what = "";
+    std::size_t need = 0;
+    std::size_t have = 0;
+    bool bad_field = false;
+};
+
 // Walks the headers of `packet` (starting at the IP header). On success fills
 // `out` and returns ParseError::none. Every offset it returns lies inside the
-// packet; payload_offset + payload_length <= packet.size().
-ParseError parse_packet(std::span<const std::uint8_t> packet, ParsedPacket& out);
+// packet; payload_offset + payload_length <= packet.size(). On failure, and
+// when `detail` is given, says why there. tbhelperd and tbhelperctl analyze
+// both decode with this one function (docs/architecture.md).
+ParseError parse_packet(std::span<const std::uint8_t> packet, ParsedPacket& out, ParseDetail* detail = nullptr);
 
 // RFC 1071 one's-complement sum of `data`, folded to 16 bits, as if `data`
 // started at an even (odd_start == false) or odd offset of the summed region.

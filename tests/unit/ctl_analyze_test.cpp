@@ -2,6 +2,8 @@
 // captured frames (what `tbhelperctl analyze` does after libpcap read them).
 #include <catch2/catch.hpp>
 
+#include <netinet/in.h>
+
 #include <cstdint>
 #include <vector>
 
@@ -9,6 +11,7 @@
 
 #include "config/config.hpp"
 #include "ctl/analyze.hpp"
+#include "net/packet.hpp"
 #include "timbuktu/services.hpp"
 #include "timbuktu/wire.hpp"
 
@@ -362,4 +365,31 @@ TEST_CASE("ctl analyze: configured contact ports and malformed frames", "[ctl][a
     CHECK(r.unparsed[1].layer == "packet");
     CHECK(r.unparsed[1].frame == 5);
     CHECK(r.unparsed[1].reason.find("IPv4 header needs 20 bytes, 2 captured") != std::string::npos);
+}
+
+TEST_CASE("ctl analyze: the daemon's decoder, so an AH header hides nothing from analyze", "[ctl][analyze]") {
+    // An IPv6 UDP datagram behind an authentication header (12 bytes: length
+    // field 1 = (1 + 2) * 4). tbhelperd's decoder walks it; before the redesign
+    // analyze had its own decoder, which took such a packet for other traffic.
+    const Bytes plain = ip_packet(Transport::udp, ip("2001:db8:1::2"), 5000, ip("2001:db8:2::2"), 1419, {7, 8, 9});
+    Bytes ah(12, 0);
+    ah[0] = IPPROTO_UDP;  // next header
+    ah[1] = 1;            // payload length in 4-byte words, less 2
+    Bytes pkt(plain.begin(), plain.begin() + 40);
+    pkt[6] = IPPROTO_AH;
+    put16(pkt, 4, static_cast<std::uint16_t>(plain.size() - 40 + ah.size()));
+    pkt.insert(pkt.end(), ah.begin(), ah.end());
+    pkt.insert(pkt.end(), plain.begin() + 40, plain.end());
+    DecodedPacket p;
+    std::string why;
+    REQUIRE(decode_frame(kLinkRaw, pkt, 0, p, why) == DecodeStatus::ok);
+    CHECK(p.proto == Transport::udp);
+    CHECK(p.dport == 1419);
+    CHECK(p.payload.size() == 3);
+    CHECK(p.payload[0] == 7);
+    // The same bytes through the daemon's decoder: the same payload.
+    net::ParsedPacket d;
+    REQUIRE(net::parse_packet(pkt, d) == net::ParseError::none);
+    CHECK(d.payload_length == p.payload.size());
+    CHECK(pkt.data() + d.payload_offset == p.payload.data());
 }
