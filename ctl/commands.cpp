@@ -23,6 +23,8 @@
 #include "ctl/audit.hpp"
 #include "ctl/expectations.hpp"
 #include "ctl/format.hpp"
+#include "ctl/metrics.hpp"
+#include "netfilter/queue_proc.hpp"
 #include "ctl/rules.hpp"
 #include "ctl/status.hpp"
 #include "kernel.hpp"
@@ -183,6 +185,38 @@ int cmd_status(const Globals& g) {
         std::cerr << fmt::format("tbhelperctl: tbhelperd's status lacks {} (daemon and tbhelperctl versions differ?)\n",
                                  keys);
     }
+    return kExitOk;
+}
+
+// ---------------------------------------------------------------------------
+// Prometheus text format (docs/metrics.md). Whatever cannot be read is left
+// out rather than failing the command, so that a textfile collector always
+// gets a well-formed file, with tbhelper_up 0 when the daemon is down.
+int cmd_metrics(const Globals& g) {
+    MetricsInput in;
+    std::string origin;
+    in.queue = g.load_config(origin).queue;
+    json status;
+    try {
+        status = control_request(g.socket_path(), "status", 2000);
+        in.status = &status;
+        if (auto it = status.find("queue"); it != status.end() && it->is_number_unsigned())
+            in.queue = it->get<std::uint32_t>();
+    } catch (const CtlError&) {
+        // down: tbhelper_up 0
+    }
+    try {
+        in.expectations_pending = filter_timbuktu(dump_expectations()).size();
+    } catch (const CtlError&) {
+        // no ctnetlink (not root): the series is left out
+    }
+    std::ifstream proc(netfilter::kQueueProcPath);
+    if (proc) {
+        std::stringstream text;
+        text << proc.rdbuf();
+        in.queue_proc = netfilter::find_queue(netfilter::parse_queue_proc(text.str()), in.queue);
+    }
+    print(render_prometheus(metrics_families(in)));
     return kExitOk;
 }
 

@@ -27,5 +27,6 @@ int cmd_status(const Globals& g);
 int cmd_watch(const Globals& g);
 int cmd_check(const Globals& g);
 int cmd_analyze(const Globals& g, const std::string& pcap_file);
+int cmd_metrics(const Globals& g);
 
 }  // namespace tb::ctl

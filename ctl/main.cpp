@@ -81,9 +81,13 @@ int main(int argc, char** argv) {
         ->type_name("FILE");
     analyze->add_flag("--json", g.json, "one JSON object (see docs/tbhelperctl.md)");
 
+    auto* metrics = app.add_subcommand("metrics", "print every counter and gauge in the Prometheus text format "
+                                                  "(tbhelper_up is 0 when tbhelperd does not answer)");
+
     // Clearer words than CLI11's for a missing or mistyped command.
-    const std::vector<std::string> commands = {"rules", "expectations", "status", "watch", "check", "analyze"};
-    const char* kCommandList = "rules, expectations, status, watch, check, analyze";
+    const std::vector<std::string> commands = {"rules", "expectations", "status", "watch", "check", "analyze",
+                                               "metrics"};
+    const char* kCommandList = "rules, expectations, status, watch, check, analyze, metrics";
     bool have_command = false;
     bool want_help = false;
     for (int i = 1; i < argc; ++i) {
@@ -141,6 +145,7 @@ int main(int argc, char** argv) {
         if (*watch) return cmd_watch(g);
         if (*check) return cmd_check(g);
         if (*analyze) return cmd_analyze(g, pcap_file);
+        if (*metrics) return cmd_metrics(g);
     } catch (const CtlError& e) {
         std::fflush(stdout);
         std::cerr << "tbhelperctl: " << e.what() << "\n";

@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "helper/counter_table.hpp"
+
 namespace tb::ctl {
 
 namespace {
@@ -71,6 +73,60 @@ std::string render_prometheus(const std::vector<MetricFamily>& families) {
             out += value_text(s.value);
             out += '\n';
         }
+    }
+    return out;
+}
+
+namespace {
+
+// The value of a table entry in the status answer, if it is there and a number.
+std::optional<std::uint64_t> status_value(const nlohmann::json& status, const helper::CounterInfo& c) {
+    const nlohmann::json* where = &status;
+    if (c.place == helper::StatusPlace::counters) where = status.contains("counters") ? &status["counters"] : nullptr;
+    if (c.place == helper::StatusPlace::hold_budget)
+        where = status.contains("hold_budget") ? &status["hold_budget"] : nullptr;
+    if (!where || !where->is_object()) return std::nullopt;
+    auto it = where->find(std::string(c.status_key));
+    if (it == where->end() || !it->is_number_unsigned()) return std::nullopt;
+    return it->get<std::uint64_t>();
+}
+
+}  // namespace
+
+std::vector<MetricFamily> metrics_families(const MetricsInput& in) {
+    std::vector<MetricFamily> out;
+    const bool up = in.status && in.status->is_object();
+    out.push_back({"tbhelper_up", "1 when tbhelperd answered on its control socket, else 0.", MetricKind::gauge,
+                   {{{}, std::uint64_t{up ? 1u : 0u}}}});
+    if (up) {
+        const auto& st = *in.status;
+        if (auto it = st.find("uptime"); it != st.end() && it->is_number())
+            out.push_back({"tbhelper_uptime_seconds", "Seconds since tbhelperd started.", MetricKind::gauge,
+                           {{{}, it->get<double>()}}});
+        for (const auto& c : helper::counter_table()) {
+            auto v = status_value(st, c);
+            if (!v) continue;
+            const bool counter = c.kind == helper::CounterKind::counter;
+            out.push_back({fmt::format("tbhelper_{}{}", c.name, counter ? "_total" : ""), std::string(c.help),
+                           counter ? MetricKind::counter : MetricKind::gauge, {{{}, *v}}});
+        }
+    }
+    if (in.expectations_pending)
+        out.push_back({"tbhelper_expectations_pending",
+                       "Expectations of helper timbuktu in the kernel now, not yet used or expired.",
+                       MetricKind::gauge, {{{}, *in.expectations_pending}}});
+    if (in.queue_proc) {
+        const std::vector<std::pair<std::string, std::string>> q{{"queue", std::to_string(in.queue)}};
+        const auto& k = *in.queue_proc;
+        out.push_back({"tbhelper_queue_waiting", "Packets in the kernel's queue waiting for a verdict (kernel figure).",
+                       MetricKind::gauge, {{q, std::uint64_t{k.waiting}}}});
+        out.push_back({"tbhelper_queue_dropped_total",
+                       "Packets the kernel could not queue because the queue was full (with fail-open they pass "
+                       "unexamined and are not counted here).",
+                       MetricKind::counter, {{q, std::uint64_t{k.queue_dropped}}}});
+        out.push_back({"tbhelper_queue_user_dropped_total",
+                       "Packets the kernel dropped because it could not send them to tbhelperd (socket full).",
+                       MetricKind::counter, {{q, std::uint64_t{k.user_dropped}}}});
     }
     return out;
 }

@@ -8,8 +8,12 @@
 #   - the table for people shows the same row;
 #   - `watch --json`, started before the session, printed a "new" event for
 #     it and ends with status 0 on SIGTERM;
+#   - `metrics` passes the Prometheus project's parser of the text format
+#     (tests/kernel/tools/check_metrics.py) with tbhelper_up 1, the pending
+#     expectation, the daemon's counters and the kernel's queue counters;
 #   - with the daemon killed (SIGKILL: the helper stays registered, the
-#     expectation stays), `expectations` still works, without service names.
+#     expectation stays), `expectations` still works, without service names,
+#     and `metrics` says tbhelper_up 0 without the daemon's counters.
 . "$(dirname "$0")/lib.sh"
 kt_begin "tbhelperctl expectations and watch list the kernel's expectations"
 kt_need tbhelperd tbhelperctl tbsim
@@ -64,8 +68,31 @@ assert_eq "watch --json: one NEW event for the offered port" 1 "$(grep -c . "$KT
 assert_eq "watch --json: the NEW event names the service" intercom "$(jq -r .service "$KT_WORK/watch-new.json" | head -n1)"
 assert_no_grep "watch printed no other helper's events" '"helper":"(ftp|sip|tftp)"' "$KT_WORK/watch.log"
 
+kt_step "metrics: the Prometheus text format, read by the format's own parser"
+in_fw "$TBCTL" metrics >"$KT_WORK/metrics.txt" 2>"$KT_WORK/metrics.err"; rc=$?
+assert_eq "metrics exit status" 0 "$rc"
+if /usr/bin/python3 "$KT_REPO/tests/kernel/tools/check_metrics.py" "$KT_WORK/metrics.txt" \
+        tbhelper_up == 1 tbhelper_expectations_pending ">=" 1 tbhelper_expectations_created_total ">=" 1 \
+        tbhelper_sessions_total ">=" 1 tbhelper_packets_total ">=" 1 tbhelper_uptime_seconds ">=" 0 \
+        "tbhelper_queue_dropped_total{queue=407}" ">=" 0 "tbhelper_queue_waiting{queue=407}" ">=" 0 \
+        >"$KT_WORK/metrics-check.txt" 2>&1; then
+    kt_pass "metrics parsed and as expected"
+else
+    kt_fail "metrics"
+fi
+kt_indent < "$KT_WORK/metrics-check.txt"
+
 kt_step "daemon killed: expectations still listed, without service names"
 kt_daemon_stop KILL
+in_fw "$TBCTL" metrics >"$KT_WORK/metrics-down.txt" 2>&1; rc=$?
+assert_eq "metrics with the daemon down: exit status" 0 "$rc"
+if /usr/bin/python3 "$KT_REPO/tests/kernel/tools/check_metrics.py" "$KT_WORK/metrics-down.txt" \
+        tbhelper_up == 0 --absent tbhelper_packets_total >"$KT_WORK/metrics-down-check.txt" 2>&1; then
+    kt_pass "metrics with the daemon down: tbhelper_up 0, no daemon counters"
+else
+    kt_fail "metrics with the daemon down"
+fi
+kt_indent < "$KT_WORK/metrics-down-check.txt"
 in_fw "$TBCTL" expectations --json >"$KT_WORK/exp2.json" 2>"$KT_WORK/exp2.err"; rc=$?
 kt_indent < "$KT_WORK/exp2.json"
 assert_eq "expectations --json with the daemon down: exit status" 0 "$rc"
