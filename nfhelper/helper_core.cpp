@@ -44,6 +44,34 @@ helper::ExpectationResult NetfilterPort::create_expectation(const helper::Conntr
 
 std::optional<helper::OriginalPath> NetfilterPort::route_to(const IpAddress& host) { return routes_.path_to(host); }
 
+namespace {
+
+// The journal fields of an event about a connection (docs/daemon.md#journald-fields):
+// TBHELPER_EVENT, the guest and host addresses, the contact port; the caller adds
+// the service and port an event is about.
+std::vector<LogField> conn_fields(std::string_view what, const helper::ConntrackFacts& c) {
+    return {{"TBHELPER_EVENT", std::string(what)},
+            {"TBHELPER_GUEST", c.orig.src.to_string()},
+            {"TBHELPER_HOST", c.reply.src.to_string()},
+            {"TBHELPER_CONTACT_PORT", std::to_string(c.orig.dport)}};
+}
+
+template <typename... Args>
+void log_event(LogLevel level, const std::vector<LogField>& fields, fmt::format_string<Args...> f, Args&&... args) {
+    if (!Log::enabled(level)) return;  // nothing formatted for a line that is not written
+    Log::write(level, fmt::format(f, std::forward<Args>(args)...), fields);
+}
+
+std::vector<LogField> expect_fields(std::string_view what, const helper::ConntrackFacts& c, const timbuktu::Expect& x) {
+    auto f = conn_fields(what, c);
+    f.push_back({"TBHELPER_SERVICE", timbuktu::service_name(x.service)});
+    f.push_back({"TBHELPER_PROTO", std::string(transport_name(x.transport))});
+    f.push_back({"TBHELPER_PORT", std::to_string(x.port)});
+    return f;
+}
+
+}  // namespace
+
 void LogSink::on_event(const helper::RuntimeEvent& ev) {
     namespace event = helper::event;
     auto expect_text = [](const timbuktu::Expect& x) {
@@ -67,7 +95,8 @@ void LogSink::on_event(const helper::RuntimeEvent& ev) {
                           timbuktu::phase_name(e.phase));
             },
             [](const event::Spoofed& e) {
-                log_warning("{}: reply packet not from the host, passed and ignored (spoofed): it arrived {}, the "
+                log_event(LogLevel::warning, conn_fields("spoofed", *e.conn),
+                            "{}: reply packet not from the host, passed and ignored (spoofed): it arrived {}, the "
                             "original direction leaves through {}",
                             e.conn->describe(), helper::describe_interfaces(e.ifaces),
                             e.original_outdev ? fmt::format("interface {}", e.original_outdev)
@@ -89,15 +118,17 @@ void LogSink::on_event(const helper::RuntimeEvent& ev) {
                             e.capacity, format_endpoint(e.orig.src, e.orig.sport));
             },
             [&](const event::ExpectationCreated& e) {
-                log_info("{}: expect {}", e.conn->describe(), expect_text(*e.expect));
+                log_event(LogLevel::info, expect_fields("expect", *e.conn, *e.expect), "{}: expect {}",
+                          e.conn->describe(), expect_text(*e.expect));
             },
             [&](const event::ExpectationFailed& e) {
-                log_warning("{}: expect {} FAILED: {}", e.conn->describe(), expect_text(*e.expect), e.why);
+                log_event(LogLevel::warning, expect_fields("expect-failed", *e.conn, *e.expect),
+                          "{}: expect {} FAILED: {}", e.conn->describe(), expect_text(*e.expect), e.why);
             },
             [](const event::ExpectationNote& e) { log_warning("{}: {}", e.conn->describe(), e.text); },
             [](const event::Rewritten& e) {
                 const auto& x = *e.rewrite;
-                log_info("{}: rewrite {} {}.{}.{}.{} -> {}.{}.{}.{}", e.conn->describe(), timbuktu::rewrite_field_text(x), x.old_bytes[0],
+                log_event(LogLevel::info, conn_fields("rewrite", *e.conn), "{}: rewrite {} {}.{}.{}.{} -> {}.{}.{}.{}", e.conn->describe(), timbuktu::rewrite_field_text(x), x.old_bytes[0],
                          x.old_bytes[1], x.old_bytes[2], x.old_bytes[3], x.new_bytes[0], x.new_bytes[1],
                          x.new_bytes[2], x.new_bytes[3]);
             },
@@ -107,8 +138,16 @@ void LogSink::on_event(const helper::RuntimeEvent& ev) {
                             e.result == net::RewriteResult::mismatch ? "bytes differ" : "out of range");
             },
             [](const event::Refused& e) {
-                log_info("{}: refuse ({}): {}", e.conn->describe(), timbuktu::refuse_reason_name(e.refuse->reason),
-                         timbuktu::refuse_text(*e.refuse));
+                if (!Log::enabled(LogLevel::info)) return;
+                auto f = conn_fields("refuse", *e.conn);
+                f.push_back({"TBHELPER_REASON", std::string(timbuktu::refuse_reason_name(e.refuse->reason))});
+                if (e.refuse->offer) {
+                    f.push_back({"TBHELPER_SERVICE", timbuktu::service_name(e.refuse->offer->service)});
+                    f.push_back({"TBHELPER_PROTO", std::string(transport_name(e.refuse->offer->transport))});
+                    f.push_back({"TBHELPER_PORT", std::to_string(e.refuse->offer->port)});
+                }
+                log_event(LogLevel::info, f, "{}: refuse ({}): {}", e.conn->describe(),
+                          timbuktu::refuse_reason_name(e.refuse->reason), timbuktu::refuse_text(*e.refuse));
             },
             [](const event::StoppedWatching& e) { log_info("{}: stop watching: {}", e.conn->describe(), timbuktu::stop_text(*e.stop)); },
             [](const event::EngineEvent& e) {
@@ -118,7 +157,8 @@ void LogSink::on_event(const helper::RuntimeEvent& ev) {
                                        : lvl == timbuktu::EventLevel::info  ? LogLevel::info
                                                                             : LogLevel::debug;
                 if (!Log::enabled(level)) return;
-                Log::write(level, fmt::format("{}: {}", e.conn->describe(), timbuktu::event_text(*e.event)));
+                Log::write(level, fmt::format("{}: {}", e.conn->describe(), timbuktu::event_text(*e.event)),
+                           conn_fields(timbuktu::event_kind_name(e.event->kind()), *e.conn));
             },
             [](const event::DroppedForRetransmit&) {},  // counted; the engine's own note says why
             [](const event::Detached&) {},              // counted (status: detached)

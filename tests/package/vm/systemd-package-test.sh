@@ -226,6 +226,30 @@ step "TCP session: TCP 407 contact, intercom offered on a dynamic UDP port"
 guest tcp 0 --service intercom
 check "TCP: 1 of 1 stream(s) worked" grep -q '1 of 1 stream(s) worked' "$work/guest-tcp.log"
 
+step "journald: the daemon's events carry TBHELPER_ fields (docs/daemon.md#journald-fields)"
+journal_expect() { # the intercom expectation's entry, selected by its field as an administrator would
+    journalctl -u tbhelperd TBHELPER_EVENT=expect -o json --no-pager > "$work/journal-expect.json" 2>&1
+    python3 -c '
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+ok = [r for r in rows if r.get("TBHELPER_SERVICE") == "intercom" and r.get("TBHELPER_GUEST") == "198.51.100.2"
+      and r.get("TBHELPER_HOST") == "203.0.113.2" and r.get("TBHELPER_PROTO") == "udp"
+      and r.get("TBHELPER_PORT", "").isdigit() and r.get("TBHELPER_CONTACT_PORT") == "407"
+      and ": expect udp 198.51.100.2 -> 203.0.113.2:" in r.get("MESSAGE", "")
+      and r.get("PRIORITY") == "6" and r.get("SYSLOG_IDENTIFIER") == "tbhelperd"]
+print(len(rows), "entries with TBHELPER_EVENT=expect,", len(ok), "of them the intercom offer with every field")
+sys.exit(0 if ok and all(r.get("TBHELPER_EVENT") == "expect" for r in rows) else 1)' "$work/journal-expect.json"
+}
+if wait_for 10 journal_expect; then
+    pass "journalctl -u tbhelperd TBHELPER_EVENT=expect: the offer, with guest, host, service, proto, port"
+else
+    fail "no journal entry TBHELPER_EVENT=expect with its fields"; tail -n 5 "$work/journal-expect.json" | ind
+fi
+check "journalctl TBHELPER_EVENT=hello selects the recognized session" \
+    sh -c "journalctl -u tbhelperd TBHELPER_EVENT=hello -o cat --no-pager | grep -q 'HELLO'"
+check "an event's entry is still a plain line for journalctl -u tbhelperd" \
+    sh -c "journalctl -u tbhelperd -o cat --no-pager | grep -q ': expect udp 198.51.100.2 -> 203.0.113.2:'"
+
 step "systemctl reload in the middle of a TCP session (between its two offer rounds)"
 timeout -k 5 90 ip netns exec "$TB_NS_GUEST" "$tbsim" guest --host "$TB_H4" --timeout 60 --stream-timeout 5 \
     --service drag-and-drop --wait-offers 2 > "$work/guest-reload.log" 2>&1 &
