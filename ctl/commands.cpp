@@ -24,6 +24,7 @@
 #include "ctl/expectations.hpp"
 #include "ctl/format.hpp"
 #include "ctl/metrics.hpp"
+#include "ctl/sessions.hpp"
 #include "netfilter/queue_proc.hpp"
 #include "ctl/rules.hpp"
 #include "ctl/status.hpp"
@@ -217,6 +218,30 @@ int cmd_metrics(const Globals& g) {
         in.queue_proc = netfilter::find_queue(netfilter::parse_queue_proc(text.str()), in.queue);
     }
     print(render_prometheus(metrics_families(in)));
+    return kExitOk;
+}
+
+// ---------------------------------------------------------------------------
+int cmd_sessions(const Globals& g) {
+    const json answer = control_request(g.socket_path(), "sessions");
+    std::optional<std::vector<ExpectationRow>> kernel;
+    try {
+        kernel = filter_timbuktu(dump_expectations());
+    } catch (const CtlError&) {
+        // not root: the sessions without their expectation counts (null / "?")
+    }
+    auto report = sessions_report(answer, kernel);
+    if (!report)
+        throw CtlError(kExitUnreachable, "tbhelperd's answer to \"sessions\" has no session list (daemon and "
+                                         "tbhelperctl versions differ?)");
+    if (g.json) {
+        print(dump_json(*report, 2) + "\n");
+    } else {
+        const std::size_t total = answer.contains("total") && answer["total"].is_number_unsigned()
+                                      ? answer["total"].get<std::size_t>()
+                                      : report->size();
+        print(format_sessions(*report, total));
+    }
     return kExitOk;
 }
 

@@ -28,5 +28,6 @@ int cmd_watch(const Globals& g);
 int cmd_check(const Globals& g);
 int cmd_analyze(const Globals& g, const std::string& pcap_file);
 int cmd_metrics(const Globals& g);
+int cmd_sessions(const Globals& g);
 
 }  // namespace tb::ctl

@@ -81,13 +81,17 @@ int main(int argc, char** argv) {
         ->type_name("FILE");
     analyze->add_flag("--json", g.json, "one JSON object (see docs/tbhelperctl.md)");
 
+    auto* sessions = app.add_subcommand("sessions", "list tbhelperd's tracked sessions (guest, host, service, phase, "
+                                                    "offers, expectations, age)");
+    sessions->add_flag("--json", g.json, "one JSON array (fields: proto guest guest_port host contact_port service "
+                                         "phase offers expectations age ...)");
     auto* metrics = app.add_subcommand("metrics", "print every counter and gauge in the Prometheus text format "
                                                   "(tbhelper_up is 0 when tbhelperd does not answer)");
 
     // Clearer words than CLI11's for a missing or mistyped command.
     const std::vector<std::string> commands = {"rules", "expectations", "status", "watch", "check", "analyze",
-                                               "metrics"};
-    const char* kCommandList = "rules, expectations, status, watch, check, analyze, metrics";
+                                               "metrics", "sessions"};
+    const char* kCommandList = "rules, expectations, status, watch, check, analyze, metrics, sessions";
     bool have_command = false;
     bool want_help = false;
     for (int i = 1; i < argc; ++i) {
@@ -146,6 +150,7 @@ int main(int argc, char** argv) {
         if (*check) return cmd_check(g);
         if (*analyze) return cmd_analyze(g, pcap_file);
         if (*metrics) return cmd_metrics(g);
+        if (*sessions) return cmd_sessions(g);
     } catch (const CtlError& e) {
         std::fflush(stdout);
         std::cerr << "tbhelperctl: " << e.what() << "\n";

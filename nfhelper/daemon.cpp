@@ -277,6 +277,7 @@ std::string Daemon::control_request(std::string_view line) {
     const std::string cmd = req["command"].get<std::string>();
     if (cmd == "status") return status_json();
     if (cmd == "expectations") return expectations_json();
+    if (cmd == "sessions") return sessions_json();
     std::string shown = cmd.size() > 64 ? cmd.substr(0, 64) + "..." : cmd;
     return nlohmann::json{{"ok", false}, {"error", fmt::format("unknown command '{}'", shown)}}
         .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
@@ -333,6 +334,32 @@ std::string Daemon::expectations_json() const {
                         {"timeout", e.timeout},
                         {"created", e.created}});
     return json{{"ok", true}, {"expectations", list}}.dump();
+}
+
+// The tracked connections, most recently active first, at most
+// kMaxSessionsListed of them (the answer stays within the control socket's
+// 64 KiB line: at most about 300 bytes a session); "total" says how many there are.
+std::string Daemon::sessions_json() const {
+    using nlohmann::json;
+    constexpr std::size_t kMaxSessionsListed = 128;
+    std::size_t total = 0;
+    const auto views = core_->sessions(kMaxSessionsListed, total);
+    const std::time_t now = std::time(nullptr);
+    json list = json::array();
+    for (const auto& v : views)
+        list.push_back({{"proto", std::string(transport_name(v.transport))},
+                        {"guest", v.guest.to_string()},
+                        {"guest_port", v.guest_port},
+                        {"address", v.contact_address.to_string()},
+                        {"host", v.host.to_string()},
+                        {"contact_port", v.contact_port},
+                        {"service", v.phase ? timbuktu::service_name(v.service) : std::string()},
+                        {"phase", v.phase ? timbuktu::phase_name(*v.phase) : std::string("handshake")},
+                        {"offers", v.offers},
+                        {"age", now >= v.created ? now - v.created : 0},
+                        {"idle", now >= v.last_seen ? now - v.last_seen : 0}});
+    return json{{"ok", true}, {"sessions", list}, {"total", total}}.dump(-1, ' ', false,
+                                                                        json::error_handler_t::replace);
 }
 
 }  // namespace tb::daemon

@@ -56,6 +56,7 @@ private:
     std::string control_request(std::string_view line);
     std::string status_json() const;
     std::string expectations_json() const;
+    std::string sessions_json() const;
 
     Options opts_;
     Config config_;

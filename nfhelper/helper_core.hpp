@@ -55,6 +55,9 @@ public:
     const stream::HoldBudget& hold_budget() const { return runtime_.hold_budget(); }
     const KernelCounters& kernel_counters() const { return runtime_.kernel_counters(); }
     std::size_t sessions_tracked() const { return runtime_.sessions_tracked(); }
+    std::vector<helper::SessionView> sessions(std::size_t limit, std::size_t& total) const {
+        return runtime_.sessions(limit, total);
+    }
     const netfilter::ExpectationMaker& expectations() const { return port_.expectations(); }
 
 private:

@@ -1,5 +1,7 @@
 #include "helper/runtime.hpp"
 
+#include <algorithm>
+
 #include <netinet/in.h>
 
 #include <cstring>
@@ -333,6 +335,33 @@ HelperRuntime::Carried HelperRuntime::carry_out(const timbuktu::Decisions& ds, c
                    d);
     }
     return c;
+}
+
+std::vector<SessionView> HelperRuntime::sessions(std::size_t limit, std::size_t& total) const {
+    std::vector<SessionView> out;
+    out.reserve(std::min(limit, table_.size()));
+    total = table_.size();
+    table_.for_each([&](const SessionEntry& e) {
+        SessionView v;
+        v.transport = e.key.l4 == IPPROTO_UDP ? Transport::udp : Transport::tcp;
+        v.guest = e.key.orig.src;
+        v.guest_port = e.key.orig.sport;
+        v.contact_address = e.key.orig.dst;
+        v.host = e.key.orig.dst;
+        v.contact_port = e.key.orig.dport;
+        if (e.session) {
+            v.phase = e.session->phase();
+            v.service = e.session->service();
+            v.offers = e.session->accepted_offers();
+            v.host = e.session->facts().host;
+        }
+        v.created = e.created;
+        v.last_seen = e.last_seen;
+        out.push_back(v);
+    });
+    std::sort(out.begin(), out.end(), [](const SessionView& a, const SessionView& b) { return a.last_seen > b.last_seen; });
+    if (out.size() > limit) out.resize(limit);
+    return out;
 }
 
 }  // namespace tb::helper

@@ -20,6 +20,7 @@
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 #include "helper/conntrack.hpp"
 #include "helper/counters.hpp"
@@ -229,6 +230,21 @@ struct RuntimeOptions {
     bool reply_interface_check = true;
 };
 
+// One tracked connection as `tbhelperctl sessions` shows it (docs/tbhelperctl.md#sessions).
+struct SessionView {
+    Transport transport = Transport::tcp;
+    IpAddress guest;
+    std::uint16_t guest_port = 0;
+    IpAddress contact_address;  // what the guest used (D)
+    IpAddress host;             // the host (H: after DNAT, the real one); D until the engine knows the connection
+    std::uint16_t contact_port = 0;
+    std::optional<timbuktu::Phase> phase;  // nullopt: only the TCP handshake seen so far
+    std::uint8_t service = 0;
+    std::uint32_t offers = 0;   // distinct offered streams accepted (each gave an expectation)
+    std::time_t created = 0;
+    std::time_t last_seen = 0;
+};
+
 class HelperRuntime {
 public:
     HelperRuntime(HelperDescriptor helper, const timbuktu::Policy& policy, const RuntimeOptions& options,
@@ -251,6 +267,9 @@ public:
     const stream::HoldBudget& hold_budget() const { return hold_budget_; }
     std::size_t sessions_tracked() const { return table_.size(); }
     std::size_t session_capacity() const { return table_.capacity(); }
+    // At most `limit` tracked connections, most recently active first; `total`
+    // is how many there are.
+    std::vector<SessionView> sessions(std::size_t limit, std::size_t& total) const;
     // The engine session of a connection, if the table holds one (analyze reads its phase).
     const timbuktu::Session* session_of(const ConntrackFacts& conn) const;
 

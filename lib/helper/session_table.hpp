@@ -105,6 +105,11 @@ public:
         for (auto& lane : lanes_)
             for (auto& e : lane) f(e);
     }
+    template <typename F>
+    void for_each(F&& f) const {
+        for (const auto& lane : lanes_)
+            for (const auto& e : lane) f(e);
+    }
     std::size_t size() const { return index_.size(); }
     std::size_t size(Lane lane) const { return lanes_[static_cast<std::size_t>(lane)].size(); }
     std::size_t capacity() const { return capacity_; }

@@ -8,6 +8,8 @@
 #   - the table for people shows the same row;
 #   - `watch --json`, started before the session, printed a "new" event for
 #     it and ends with status 0 on SIGTERM;
+#   - `sessions --json` lists the tracked session (service, phase framed, one
+#     offer, one expectation from the kernel by master tuple), and the table;
 #   - `metrics` passes the Prometheus project's parser of the text format
 #     (tests/kernel/tools/check_metrics.py) with tbhelper_up 1, the pending
 #     expectation, the daemon's counters and the kernel's queue counters;
@@ -67,6 +69,21 @@ jq -c "select(.event == \"new\" and .proto == \"udp\" and .dport == $dport and .
 assert_eq "watch --json: one NEW event for the offered port" 1 "$(grep -c . "$KT_WORK/watch-new.json")"
 assert_eq "watch --json: the NEW event names the service" intercom "$(jq -r .service "$KT_WORK/watch-new.json" | head -n1)"
 assert_no_grep "watch printed no other helper's events" '"helper":"(ftp|sip|tftp)"' "$KT_WORK/watch.log"
+
+kt_step "sessions: the daemon's tracked session, with its pending expectation"
+in_fw "$TBCTL" sessions --json >"$KT_WORK/sessions.json" 2>"$KT_WORK/sessions.err"; rc=$?
+kt_indent < "$KT_WORK/sessions.json"
+assert_eq "sessions --json exit status" 0 "$rc"
+sel='.[] | select(.proto == "tcp" and .guest == "'"$TB_GUEST_ADDR"'" and .contact_port == 407)'
+assert_eq "one tracked TCP session of the guest on 407" 1 "$(jq "[$sel] | length" "$KT_WORK/sessions.json")"
+assert_eq "its service" intercom "$(jq -r "$sel | .service" "$KT_WORK/sessions.json")"
+assert_eq "its phase" framed "$(jq -r "$sel | .phase" "$KT_WORK/sessions.json")"
+assert_eq "its offers" 1 "$(jq -r "$sel | .offers" "$KT_WORK/sessions.json")"
+assert_eq "its expectations (the kernel's, by master tuple)" 1 "$(jq -r "$sel | .expectations" "$KT_WORK/sessions.json")"
+assert_eq "its host" "$TB_TARGET_ADDR" "$(jq -r "$sel | .host" "$KT_WORK/sessions.json")"
+in_fw "$TBCTL" sessions >"$KT_WORK/sessions.txt" 2>&1
+kt_indent < "$KT_WORK/sessions.txt"
+assert_grep "sessions table row" "^tcp +$TB_GUEST_ADDR:[0-9]+ +$TB_TARGET_ADDR:407 +intercom +framed +1 +1 +[0-9]+[smh]$" "$KT_WORK/sessions.txt"
 
 kt_step "metrics: the Prometheus text format, read by the format's own parser"
 in_fw "$TBCTL" metrics >"$KT_WORK/metrics.txt" 2>"$KT_WORK/metrics.err"; rc=$?

@@ -413,3 +413,24 @@ TEST_CASE("runtime: uapi vocabulary", "[runtime]") {
     CHECK(tcp_state_closed(TCP_CONNTRACK_CLOSE));
     CHECK_FALSE(tcp_state_closed(TCP_CONNTRACK_FIN_WAIT));
 }
+
+TEST_CASE("runtime: the sessions list shows what the table holds, newest first, bounded", "[runtime]") {
+    Bed b;
+    const auto ct = conntrack(7);
+    b.send(ct, true, hello(timbuktu::kServiceIntercom));
+    b.send(ct, false, hello_ack(timbuktu::kServiceIntercom));
+    b.send(ct, false, offer(timbuktu::kServiceIntercom, Transport::udp, 40001, 0, 30));
+    std::size_t total = 0;
+    auto views = b.rt.sessions(10, total);
+    REQUIRE(total == 1);
+    REQUIRE(views.size() == 1);
+    CHECK(views[0].phase == timbuktu::Phase::framed);
+    CHECK(views[0].service == timbuktu::kServiceIntercom);
+    CHECK(views[0].offers == 1);
+    CHECK(views[0].guest == ct.orig.src);
+    CHECK(views[0].guest_port == ct.orig.sport);
+    CHECK(views[0].contact_port == ct.orig.dport);
+    CHECK(views[0].transport == Transport::tcp);
+    CHECK(b.rt.sessions(0, total).empty());
+    CHECK(total == 1);
+}
