@@ -38,6 +38,10 @@ if command -v tshark >/dev/null; then
     tshark -i lo -w "$CAP" -f 'tcp or udp' >"$WORK/capture.log" 2>&1 &
     CAP_PID=$!
     wait_for "$WORK/capture.log" "Capturing on" 10 || fail "tshark did not start capturing"
+    # tshark says "Capturing on" when its capture child has opened the
+    # interface; on a loaded machine the first packets can still be missed
+    # (seen: one session of six absent from the capture), so give it a moment.
+    sleep 1
 elif command -v tcpdump >/dev/null; then
     CAP=$WORK/sessions.pcap
     tcpdump -i lo -U -w "$CAP" 'tcp or udp' >"$WORK/capture.log" 2>&1 &
@@ -48,7 +52,7 @@ else
 fi
 stop_capture() {
     [[ -n ${CAP_PID:-} ]] || return 0
-    sleep 0.5  # the last packets reach the capture buffer
+    sleep 1  # the last packets reach the capture buffer (longer on a loaded machine)
     kill -INT "$CAP_PID" 2>/dev/null
     wait "$CAP_PID" 2>/dev/null
     CAP_PID=""
