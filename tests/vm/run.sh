@@ -14,6 +14,8 @@
 #   --no-prepare        skip tests/vm/prepare.sh (it is fast when cached anyway)
 #   Also: TBVM_APPEND="..." extra kernel arguments (e.g. tbvm.cache=none),
 #         TBVM_CPU=qemu64 instead of -cpu max,
+#         TBVM_BOOT_ATTEMPTS=N boots when the kernel panics before the
+#         command has started (default 2; never once it has started),
 #         TBVM_ROOT=DIR the guest's root filesystem instead of the host's /
 #         (a Debian root of another release, packaging/debian-root.sh): the
 #         kernel's modules must then be in DIR/usr/lib/modules/VERSION, and
@@ -188,23 +190,63 @@ trap 'loud "INTERRUPTED (SIGINT)"; exit 130' INT
 trap 'loud "TERMINATED (SIGTERM)"; exit 143' TERM
 
 t_start=$EPOCHREALTIME
-"${qemu[@]}" </dev/null >"$fifo" 2>"$qlog" &
-qpid=$!
+# One boot of the guest: qemu, its watchdog, and the reading of its markers.
+boot_guest() {
+    rc="" booted="" bootfail="" t_boot="" qrc=""
+    rm -f "$rundir/timed-out"
+    "${qemu[@]}" </dev/null >"$fifo" 2>"$qlog" &
+    qpid=$!
 
-# Watchdog: the whole run, boot included.
-(
-    trap 'kill $sp 2>/dev/null; exit 0' TERM
-    sleep "$timeout" & sp=$!
-    wait "$sp"
-    touch "$rundir/timed-out"
-    kill -TERM "$qpid" 2>/dev/null; sleep 3; kill -KILL "$qpid" 2>/dev/null
-) </dev/null >/dev/null 2>&1 &
-wdpid=$!
+    # Watchdog: the whole run, boot included.
+    (
+        trap 'kill $sp 2>/dev/null; exit 0' TERM
+        sleep "$timeout" & sp=$!
+        wait "$sp"
+        touch "$rundir/timed-out"
+        kill -TERM "$qpid" 2>/dev/null; sleep 3; kill -KILL "$qpid" 2>/dev/null
+    ) </dev/null >/dev/null 2>&1 &
+    wdpid=$!
 
-if [ "$verbose" = 1 ]; then
-    tail -n +1 -F "$console" 2>/dev/null | sed -u 's/^/[console] /' >&2 &
-    tailpid=$!
-fi
+    if [ "$verbose" = 1 ]; then
+        tail -n +1 -F "$console" 2>/dev/null | sed -u 's/^/[console] /' >&2 &
+        tailpid=$!
+    fi
+
+    while IFS= read -r line || [ -n "$line" ]; do
+        line=${line%$'\r'}
+        case "$line" in
+            *"TBVM-$mark-EXIT:"*)
+                pre=${line%%"TBVM-$mark-EXIT:"*}
+                [ -n "$pre" ] && printf '%s\n' "$pre"
+                rc=${line##*"TBVM-$mark-EXIT:"}
+                rc=${rc%%[!0-9]*}
+                t_cmd=$(elapsed "$t_boot")
+                # The guest powers off now; do not wait long if it does not.
+                ( sleep 15; kill -KILL "$qpid" 2>/dev/null ) </dev/null >/dev/null 2>&1 &
+                grace=$!
+                ;;
+            *"TBVM-$mark-BOOTED"*)
+                booted=1
+                t_boot=$EPOCHREALTIME
+                [ "$verbose" = 1 ] && echo "tbvm: booted $kver ($release) in $(elapsed "$t_start") s" >&2
+                ;;
+            "TBVM-BOOT-FAILED:"*)
+                bootfail=${line#TBVM-BOOT-FAILED: }
+                ;;
+            *)
+                printf '%s\n' "$line"
+                ;;
+        esac
+    done < "$fifo"
+    wait "$qpid" 2>/dev/null && qrc=0 || qrc=$?
+    qpid=""
+    kill "$wdpid" 2>/dev/null || true
+    wait "$wdpid" 2>/dev/null || true
+    wdpid=""
+    if [ -n "$tailpid" ]; then sleep 0.3; kill "$tailpid" 2>/dev/null || true; tailpid=""; fi
+    [ -n "$grace" ] && { kill "$grace" 2>/dev/null || true; grace=""; }
+    return 0
+}
 
 elapsed() { # since $1 (EPOCHREALTIME), one decimal
     local a=${1/[.,]/} b=${EPOCHREALTIME/[.,]/}
@@ -212,40 +254,27 @@ elapsed() { # since $1 (EPOCHREALTIME), one decimal
     echo "$((d / 10)).$((d % 10))"
 }
 
-rc="" booted="" bootfail="" t_boot=""
-while IFS= read -r line || [ -n "$line" ]; do
-    line=${line%$'\r'}
-    case "$line" in
-        *"TBVM-$mark-EXIT:"*)
-            pre=${line%%"TBVM-$mark-EXIT:"*}
-            [ -n "$pre" ] && printf '%s\n' "$pre"
-            rc=${line##*"TBVM-$mark-EXIT:"}
-            rc=${rc%%[!0-9]*}
-            t_cmd=$(elapsed "$t_boot")
-            # The guest powers off now; do not wait long if it does not.
-            ( sleep 15; kill -KILL "$qpid" 2>/dev/null ) </dev/null >/dev/null 2>&1 &
-            grace=$!
-            ;;
-        *"TBVM-$mark-BOOTED"*)
-            booted=1
-            t_boot=$EPOCHREALTIME
-            [ "$verbose" = 1 ] && echo "tbvm: booted $kver ($release) in $(elapsed "$t_start") s" >&2
-            ;;
-        "TBVM-BOOT-FAILED:"*)
-            bootfail=${line#TBVM-BOOT-FAILED: }
-            ;;
-        *)
-            printf '%s\n' "$line"
-            ;;
-    esac
-done < "$fifo"
-wait "$qpid" 2>/dev/null && qrc=0 || qrc=$?
-qpid=""
-kill "$wdpid" 2>/dev/null || true
-wait "$wdpid" 2>/dev/null || true
-wdpid=""
-if [ -n "$tailpid" ]; then sleep 0.3; kill "$tailpid" 2>/dev/null || true; tailpid=""; fi
-[ -n "$grace" ] && { kill "$grace" 2>/dev/null || true; grace=""; }
+# A kernel that panics before the job has started (Debian 13's 6.12 kernel
+# once oopsed in sched_clock_cpu 2.7 s into boot under TCG, in CI) says
+# nothing about the command: boot again, loudly, up to TBVM_BOOT_ATTEMPTS
+# times (default 2). Once the job has started nothing is ever repeated.
+attempts=${TBVM_BOOT_ATTEMPTS:-2}
+[[ "$attempts" =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: TBVM_BOOT_ATTEMPTS takes a number >= 1" >&2; exit 2; }
+attempt=1
+while :; do
+    boot_guest
+    if [ -z "$rc" ] && [ -z "$booted" ] && [ ! -f "$rundir/timed-out" ] && [ "$attempt" -lt "$attempts" ] \
+        && grep -q 'Kernel panic' "$console" 2>/dev/null; then
+        loud "KERNEL PANIC before the job started (boot attempt $attempt of $attempts): $(grep -m1 'Kernel panic' "$console" | tr -d '\r')" \
+             "the command did not run; booting again (first console kept in $out/panic-console.log)"
+        tail -n 25 "$console" 2>/dev/null | sed 's/^/###   /' >&2 || true
+        cp "$console" "$out/panic-console.log" 2>/dev/null || true
+        attempt=$((attempt + 1))
+        t_start=$EPOCHREALTIME
+        continue
+    fi
+    break
+done
 
 boot_s=""
 [ -n "$t_boot" ] && boot_s=$(awk -v a="${t_start/,/.}" -v b="${t_boot/,/.}" 'BEGIN { printf "%.1f", b - a }')
