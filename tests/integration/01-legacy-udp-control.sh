@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Legacy contact (spec B7): HELLO in a UDP datagram to the UDP contact ports
+# Legacy contact (B7, docs/protocol-model.md#b7): HELLO in a UDP datagram to the UDP contact ports
 # (407 and 1419, here 14101 and 14102); the host answers with one datagram,
-# HELLO-ACK + PORT-OFFER of the fixed legacy control port TCP 1417 (spec A2),
+# HELLO-ACK + PORT-OFFER of the fixed legacy control port TCP 1417 (A2, docs/protocol-model.md#a2),
 # on which it listens (--legacy-ports). IPv4 and IPv6.
 source "$(dirname "$0")/lib.bash"
 need_root "1417-1420"
@@ -26,7 +26,7 @@ for s in observe:1418 send-files:1419 exchange-files:1420; do
     has "$WORK/${s%%:*}.out" "guest: offer tcp/${s##*:} service ${s%%:*} -> stream ok (256 bytes echoed)"
 done
 
-# Attended access: every service on a dynamic port (spec A2).
+# Attended access: every service on a dynamic port (A2, docs/protocol-model.md#a2).
 guest attended 0 --host 127.0.0.1 --port 14101 --legacy-udp --service control --attended
 has_re "$WORK/attended.out" '^guest: offer tcp/220[0-9][0-9] service control -> stream ok \(256 bytes echoed\)$'
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Legacy contact for intercom (spec A2, B7): one datagram with HELLO-ACK and two
+# Legacy contact for intercom (A2, B7, docs/protocol-model.md#a2): one datagram with HELLO-ACK and two
 # offers, a dynamic UDP port and a dynamic TCP port; the guest opens both. The
 # embedded guest address is logged by the host as received (NAT tests rely on
 # this line). --sessions makes the host exit 0 once the sessions are served.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# TCP contact (5.2 and later, spec B7) for intercom: HELLO-ACK then one
+# TCP contact (5.2 and later, B7, docs/protocol-model.md#b7) for intercom: HELLO-ACK then one
 # PORT-OFFER of a dynamic UDP port on the framed contact stream; the guest
 # sends datagrams there and gets them back. IPv4 and IPv6, offer address
 # 0.0.0.0 (default) and `self`.
@@ -24,7 +24,7 @@ lacks_re "$WORK/h.log" 'udp/14120|listening udp'
 stop_host h
 
 # --offer-address self: the host's own address of the contact connection (IPv4);
-# on IPv6 the field must stay 0.0.0.0 (spec B5).
+# on IPv6 the field must stay 0.0.0.0 (B5, docs/protocol-model.md#b5).
 start_host s --listen :: --tcp-port 14121 --udp-port 0 --dynamic-base 22220 --offer-address self
 guest self4 0 --host 127.0.0.1 --port 14121 --service intercom
 has "$WORK/self4.out" "guest: PORT-OFFER udp/22220 service intercom address 127.0.0.1 lifetime 0"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# TCP contact for drag-and-drop (spec A1, B7): HELLO-ACK then one PORT-OFFER of
+# TCP contact for drag-and-drop (A1, B7, docs/protocol-model.md#a1): HELLO-ACK then one PORT-OFFER of
 # a dynamic TCP port; the guest connects and gets its bytes echoed. The same
 # for chat, notify, clipboard exchange and ask-for-permission. IPv4 and IPv6.
 source "$(dirname "$0")/lib.bash"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# TCP contact for services 1 to 4 (spec B7): HELLO-ACK, then unframed service
-# data on the same stream and no offer. Send files uses the opcodes of spec A8
+# TCP contact for services 1 to 4 (B7, docs/protocol-model.md#b7): HELLO-ACK, then unframed service
+# data on the same stream and no offer. Send files uses the opcodes of A8, docs/protocol-model.md#a8
 # (0xFF, 0xFB header, 0xF8 + u16 + data, 0xFE end); the guest decodes them,
 # then proves the stream carries data both ways (echo).
 source "$(dirname "$0")/lib.bash"

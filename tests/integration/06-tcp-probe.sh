@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# TCP contact with service 0 (the public probe of spec A7 is such a HELLO),
+# TCP contact with service 0 (the public probe of A7, docs/protocol-model.md#a7 is such a HELLO),
 # invite (11) and an unknown code (42): HELLO-ACK only, no offer.
 source "$(dirname "$0")/lib.bash"
 

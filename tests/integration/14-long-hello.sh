@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# --long-hello (spec A11, B3): the guest sends the exploit's 176-byte HELLO
+# --long-hello (A11, B3, docs/protocol-model.md#a11): the guest sends the exploit's 176-byte HELLO
 # body with the embedded guest address again at offsets 160-163; the host
 # reads both copies and says whether they agree. Over TCP and legacy UDP,
 # with the auto address and a given one, IPv4 and IPv6 (0.0.0.0 there); a

@@ -2,7 +2,7 @@
 # tbhelperctl analyze against a real capture: tbsim sessions over loopback
 # (TCP contact IPv4 and IPv6, legacy UDP contact, an unframed service, a
 # non-Timbuktu flow on the contact port, a third-party offer) and two
-# exchanges of Timbuktu outside the model sent as literal bytes (spec A9: the
+# exchanges of Timbuktu outside the model sent as literal bytes (A9, docs/protocol-model.md#a9: the
 # detection probe and a reply holding 00 25 D0 B9; A10: a Sun RPC call
 # answered by a datagram beginning 00 23 D1 1F), captured with tshark (or
 # tcpdump), then `tbhelperctl analyze --json` must report exactly the

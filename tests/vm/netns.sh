@@ -23,7 +23,7 @@
 #
 # After a topo_* function these variables (exported) describe the topology:
 #   TB_TOPO          routed | dnat | masq
-#   TB_GUEST_ADDR    the guest's own address (spec B8: G)            (+ ..._ADDR6)
+#   TB_GUEST_ADDR    the guest's own address (B8, docs/protocol-model.md#b8: G)            (+ ..._ADDR6)
 #   TB_TARGET_ADDR   the address the guest connects to (D)           (+ ..._ADDR6)
 #   TB_HOST_ADDR     the address the host listens on (H)             (+ ..._ADDR6)
 #   TB_GUEST_SEEN    the source address the host sees for the guest  (+ ..._SEEN6)

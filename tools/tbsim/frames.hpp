@@ -1,4 +1,4 @@
-// tbsim: frames over a TCP byte stream (spec B1), decoded with the project's
+// tbsim: frames over a TCP byte stream (B1, docs/protocol-model.md#b1), decoded with the project's
 // codec (protocol/wire.hpp). Bytes that follow the last frame stay buffered so
 // that unframed service data after a HELLO-ACK is not lost.
 #pragma once

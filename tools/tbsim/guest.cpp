@@ -53,7 +53,7 @@ std::vector<std::uint8_t> malformed_frame(const std::string& kind, const std::ve
         header(0x0202, static_cast<std::uint32_t>(hello_body.size()));
         out.insert(out.end(), hello_body.begin(), hello_body.end());
     } else if (kind == "huge-length") {
-        header(timbuktu::kClassGuest, 0x100000);  // above the 65535 maximum of spec B1
+        header(timbuktu::kClassGuest, 0x100000);  // above the 65535 maximum of B1, docs/protocol-model.md#b1
         out.insert(out.end(), hello_body.begin(), hello_body.end());
     } else if (kind == "short-hello") {
         header(timbuktu::kClassGuest, 10);  // a HELLO needs at least 16 body bytes

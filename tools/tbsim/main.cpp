@@ -1,5 +1,5 @@
 // tbsim: a Timbuktu Pro guest and host speaking the tbhelper wire model
-// (docs: docs/tbsim.md; wire model: spec part B) over real sockets.
+// (docs: docs/tbsim.md; wire model: part B of docs/protocol-model.md) over real sockets.
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
@@ -45,7 +45,7 @@ std::string check_ip(const std::string& s) {
 
 int main(int argc, char** argv) {
     CLI::App app{
-        "tbsim: a Timbuktu Pro guest and host that speak the tbhelper wire model (spec part B) over real\n"
+        "tbsim: a Timbuktu Pro guest and host that speak the tbhelper wire model (part B of docs/protocol-model.md) over real\n"
         "sockets, IPv4 and IPv6. Used by the tests and the demonstration. See docs/tbsim.md."};
     app.set_version_flag("--version", std::string("tbsim ") + TBHELPER_VERSION);
     app.require_subcommand(1);
@@ -59,7 +59,7 @@ int main(int argc, char** argv) {
         ->capture_default_str()
         ->check(check_ip);
     host->add_option("--tcp-port", h.tcp_ports,
-                     "TCP contact port(s), repeatable or comma list (spec A5); 0 = no TCP contact")
+                     "TCP contact port(s), repeatable or comma list (A5, docs/protocol-model.md#a5); 0 = no TCP contact")
         ->delimiter(',')
         ->capture_default_str();
     host->add_option("--udp-port", h.udp_ports,
@@ -162,7 +162,7 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(1, 60000));
     guest->add_option("--name", g.name, "Guest name sent in the HELLO")->capture_default_str();
     guest->add_flag("--long-hello", g.long_hello,
-                    "Send the 176-byte HELLO of spec A11: the embedded guest address again at body offsets "
+                    "Send the 176-byte HELLO of the public exploit (docs/protocol-model.md#a11): the embedded guest address again at body offsets "
                     "160-163 (the name must end before offset 160)");
     guest->add_flag("--json", g.json, "Print one JSON object at the end on stdout (event lines go to stderr)");
     guest->add_flag("--verbose,-v", g.verbose, "More detail");

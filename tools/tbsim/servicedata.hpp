@@ -1,5 +1,5 @@
 // tbsim: the unframed service data that follows a HELLO-ACK on a TCP contact
-// for services 1 to 4 (spec B7). Send files uses the opcodes of spec A8; the
+// for services 1 to 4 (B7, docs/protocol-model.md#b7). Send files uses the opcodes of A8, docs/protocol-model.md#a8; the
 // other three carry a fixed 64-byte block that only tbsim gives meaning to.
 #pragma once
 
