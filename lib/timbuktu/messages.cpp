@@ -75,16 +75,70 @@ constexpr bool messages_agree_across_senders() {
 }
 static_assert(messages_agree_across_senders(), "a class and opcode name the same message from either side");
 
+// An index over the table, built from it at compile time, so that a lookup
+// (two per frame) costs a few comparisons instead of a scan: the classes and
+// the specific opcodes the table names, and for each sender, class and
+// opcode slot (the last slot: every other opcode) the row find_row gives.
+constexpr std::size_t kMaxIndexed = 4;
+struct Index {
+    std::array<std::uint16_t, kMaxIndexed> classes{};
+    std::size_t class_count = 0;
+    std::array<std::uint16_t, kMaxIndexed> opcodes{};
+    std::size_t opcode_count = 0;
+    std::array<std::array<std::array<const DispatchRow*, kMaxIndexed + 1>, kMaxIndexed>, 2> rows{};
+};
+template <std::size_t N>
+constexpr std::size_t slot_of(const std::array<std::uint16_t, N>& values, std::size_t count, std::uint16_t v) {
+    for (std::size_t i = 0; i < count; ++i)
+        if (values[i] == v) return i;
+    return count;
+}
+constexpr Index build_index() {
+    Index ix;
+    for (const auto& row : kTable) {
+        if (slot_of(ix.classes, ix.class_count, row.frame_class) == ix.class_count)
+            ix.classes[ix.class_count++] = row.frame_class;
+        if (row.opcode != kAnyOpcode) {
+            const auto op = static_cast<std::uint16_t>(row.opcode);
+            if (slot_of(ix.opcodes, ix.opcode_count, op) == ix.opcode_count) ix.opcodes[ix.opcode_count++] = op;
+        }
+    }
+    std::uint16_t unnamed = 0;  // an opcode no row names: stands for "every other opcode"
+    while (slot_of(ix.opcodes, ix.opcode_count, unnamed) != ix.opcode_count) ++unnamed;
+    for (std::size_t s = 0; s < 2; ++s)
+        for (std::size_t c = 0; c < ix.class_count; ++c)
+            for (std::size_t o = 0; o <= ix.opcode_count; ++o)
+                ix.rows[s][c][o] = find_row(s == 0 ? Side::guest : Side::host, ix.classes[c],
+                                            o < ix.opcode_count ? ix.opcodes[o] : unnamed);
+    return ix;
+}
+constexpr Index kIndex = build_index();
+constexpr const DispatchRow* indexed_row(Side sender, std::uint16_t frame_class, std::uint16_t opcode) {
+    const std::size_t c = slot_of(kIndex.classes, kIndex.class_count, frame_class);
+    if (c == kIndex.class_count) return nullptr;
+    return kIndex.rows[sender == Side::guest ? 0 : 1][c][slot_of(kIndex.opcodes, kIndex.opcode_count, opcode)];
+}
+constexpr bool index_agrees() {
+    for (Side sender : {Side::guest, Side::host})
+        for (std::uint16_t cls : {kClassGuest, kClassHost, std::uint16_t{0}, std::uint16_t{0x0202}})
+            for (std::uint32_t op = 0; op < 0x40; ++op)
+                if (indexed_row(sender, cls, static_cast<std::uint16_t>(op)) !=
+                    find_row(sender, cls, static_cast<std::uint16_t>(op)))
+                    return false;
+    return true;
+}
+static_assert(index_agrees(), "the index gives the rows the table gives");
+
 }  // namespace
 
 std::span<const DispatchRow> dispatch_table() { return kTable; }
 
 const DispatchRow* dispatch(Side sender, std::uint16_t frame_class, std::uint16_t opcode) {
-    return find_row(sender, frame_class, opcode);
+    return indexed_row(sender, frame_class, opcode);
 }
 
 Message message_of(std::uint16_t frame_class, std::uint16_t opcode) {
-    const DispatchRow* row = find_row(Side::guest, frame_class, opcode);
+    const DispatchRow* row = indexed_row(Side::guest, frame_class, opcode);
     return row ? row->message : Message::other;
 }
 

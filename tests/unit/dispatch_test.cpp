@@ -214,3 +214,18 @@ TEST_CASE("probe: the session's first-frame verdicts are the probe's", "[probe][
         CHECK(found);
     }
 }
+
+TEST_CASE("dispatch: the lookup gives the first matching row of the table", "[dispatch]") {
+    const auto table = dispatch_table();
+    for (Side sender : {Side::guest, Side::host})
+        for (std::uint16_t cls : {kClassGuest, kClassHost, std::uint16_t{0x0202}})
+            for (std::uint32_t op = 0; op <= 0xFFFF; ++op) {
+                const DispatchRow* first = nullptr;
+                for (const auto& row : table)
+                    if (row.sender == sender && row.frame_class == cls && (row.opcode == op || row.opcode == kAnyOpcode)) {
+                        first = &row;
+                        break;
+                    }
+                REQUIRE(dispatch(sender, cls, static_cast<std::uint16_t>(op)) == first);
+            }
+}
