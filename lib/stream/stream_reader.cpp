@@ -4,19 +4,9 @@
 #include <cstring>
 #include <utility>
 
-#include <fmt/format.h>
+#include "timbuktu/messages.hpp"
 
 namespace tb::stream {
-
-std::string StreamReader::stop_reason_name(StopReason r) {
-    switch (r) {
-        case StopReason::none: return "none";
-        case StopReason::malformed_header: return "malformed-header";
-        case StopReason::lost_frame_start: return "lost-frame-start";
-        case StopReason::by_request: return "unframed";
-    }
-    return "unknown";
-}
 
 StreamReader::~StreamReader() { release_held(); }
 
@@ -67,10 +57,11 @@ void StreamReader::stop() {
     release_held();
 }
 
-void StreamReader::halt(FeedResult& result, StopReason reason, std::string why, std::uint32_t at) {
+void StreamReader::halt(FeedResult& result, StopReason reason, std::uint32_t at,
+                        std::optional<timbuktu::WireError> header_error) {
     stop();
     result.stopped_now = reason;
-    result.why = std::move(why);
+    result.header_error = header_error;
     result.stop_seq = at;
 }
 
@@ -173,7 +164,7 @@ std::span<const std::uint8_t> StreamReader::retained() const {
 bool StreamReader::begin_frame(const std::uint8_t* header_bytes, std::uint32_t frame_seq, FeedResult& result) {
     auto parsed = timbuktu::decode_header(std::span<const std::uint8_t>(header_bytes, timbuktu::kHeaderSize));
     if (const auto* err = timbuktu::parsed_error(parsed)) {
-        halt(result, StopReason::malformed_header, err->reason, frame_seq);
+        halt(result, StopReason::malformed_header, frame_seq, *err);
         return false;
     }
     header_ = std::get<timbuktu::FrameHeader>(parsed);
@@ -220,11 +211,9 @@ std::size_t StreamReader::take_body(std::span<const std::uint8_t> data, std::siz
 bool StreamReader::consume(std::span<const std::uint8_t> data, Sink& sink, FeedResult& result) {
     if (data.empty()) return true;
     if (lost_frame_start_) {
-        halt(result, StopReason::lost_frame_start,
-             fmt::format("the daemon restarted inside a frame; bytes at seq {} continue a frame whose "
-                         "beginning was lost, so the framing of this direction is unknown",
-                         next_seq_),
-             next_seq_);
+        // The bytes at next_seq_ continue a frame whose beginning died with the
+        // old daemon: the framing of this direction is unknown.
+        halt(result, StopReason::lost_frame_start, next_seq_);
         return false;
     }
     result.new_bytes += data.size();
@@ -232,7 +221,7 @@ bool StreamReader::consume(std::span<const std::uint8_t> data, Sink& sink, FeedR
     next_seq_ += static_cast<std::uint32_t>(data.size());
     auto seq_at = [base](std::size_t offset) { return base + static_cast<std::uint32_t>(offset); };
     auto stop_here = [&](std::uint32_t at) {
-        halt(result, StopReason::by_request, "the rest of the stream is not framed", at);
+        halt(result, StopReason::by_request, at);
         return false;
     };
 

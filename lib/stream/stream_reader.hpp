@@ -1,4 +1,4 @@
-// Spec B1: reads one direction of a TCP contact connection as a stream of frames.
+// docs/protocol-model.md#reassembly: reads one direction of a TCP contact connection as a stream of frames.
 //
 // The reader sees segments as the firewall sees them: possibly split at any
 // byte, several frames per segment, retransmitted, overlapping, out of order,
@@ -67,7 +67,7 @@ public:
     class Sink {
     public:
         // Return false to stop reading this direction for good (the session
-        // decided that the rest of the stream is not framed, spec B7, or the
+        // decided that the rest of the stream is not framed, docs/protocol-model.md#phases, or the
         // flow is no longer parsed).
         virtual bool on_frame(const Frame& frame) = 0;
 
@@ -81,7 +81,6 @@ public:
         lost_frame_start,   // restored mid-frame: the frame's beginning died with the old daemon
         by_request,         // the sink (session) asked to stop: unframed service data follows
     };
-    static std::string stop_reason_name(StopReason r);
 
     struct FeedResult {
         std::size_t new_bytes = 0;      // bytes parsed for the first time (this segment or drained held ones)
@@ -94,8 +93,11 @@ public:
         // gap that nobody ever retransmits: the receiver would have the bytes.
         bool refused = false;
         StopReason stopped_now = StopReason::none;  // this feed stopped the reader
-        std::string why;                // readable detail when stopped_now != none
+        // malformed_header: why the bytes at stop_seq are not a header. The
+        // words are timbuktu::stream_stop_text's (event_text.hpp), at the edge.
+        std::optional<timbuktu::WireError> header_error;
         std::uint32_t stop_seq = 0;     // stream position where reading stopped
+                                        // (lost_frame_start: the first byte after the restart)
     };
 
     explicit StreamReader(HoldBudget* budget = nullptr) : budget_(budget) {}
@@ -149,7 +151,8 @@ private:
     void hold(std::uint32_t seq, std::span<const std::uint8_t> data, FeedResult& result);
     void drain_held(Sink& sink, FeedResult& result);
     void release_held();
-    void halt(FeedResult& result, StopReason reason, std::string why, std::uint32_t at);
+    void halt(FeedResult& result, StopReason reason, std::uint32_t at,
+              std::optional<timbuktu::WireError> header_error = std::nullopt);
 
     HoldBudget* budget_ = nullptr;
     bool synced_ = false;

@@ -73,8 +73,9 @@ struct Rewrite {
 // ---- events: what a person should see in the log that is not a decision ----
 // Bytes a peer chose (a guest or host name) stay exactly as they came:
 // escaping is the edge's job, done once where the text is printed
-// (docs/daemon.md#untrusted-text). Reasons from the wire parser and the
-// stream reader (`parser_reason`) are carried as those layers state them.
+// (docs/daemon.md#untrusted-text). Reasons from the wire parser are carried
+// as the typed WireError it returned (`parser_error`), rendered by
+// event_text.hpp like every other reason (docs/protocol-model.md#typed-events).
 
 enum class NotTimbuktuReason : std::uint8_t {
     host_data_first,         // TCP: the host side sent data before any guest frame
@@ -123,14 +124,16 @@ struct HelloAck {
 struct NotTimbuktu {
     NotTimbuktuReason reason{};
     std::uint16_t frame_class = 0, opcode = 0;
-    std::string parser_reason;
+    // first_datagram_invalid, first_bytes_not_header, first_hello_invalid: the parser's reason.
+    std::optional<WireError> parser_error{};
 };
 struct Malformed {
     MalformedReason reason{};
     Side side = Side::guest;
     std::uint32_t stream_position = 0;
     std::size_t size = 0;
-    std::string parser_reason;
+    // frame_header, datagram, guest_hello, host_hello_ack, host_offer: the parser's reason.
+    std::optional<WireError> parser_error{};
     std::size_t more_in_packet = 0;  // further malformed frames of the same packet, not reported one by one
 };
 struct Hostile {
@@ -146,9 +149,11 @@ struct Unmodelled {
     std::array<std::uint8_t, 4> leading{};
     std::uint8_t leading_count = 0;
 };
+// A restarted daemon was inside a frame of this direction: the bytes from
+// `stream_position` on continue a frame whose beginning was lost.
 struct StreamLost {
     Side side = Side::guest;
-    std::string parser_reason;
+    std::uint32_t stream_position = 0;
 };
 struct HostStillParsed {};
 struct RewriteSkipped {

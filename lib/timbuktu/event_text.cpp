@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "timbuktu/services.hpp"
+#include "timbuktu/wire.hpp"
 
 namespace tb::timbuktu {
 
@@ -37,6 +38,60 @@ constexpr std::array<std::string_view, 6> kStopReasonNames{"not-timbuktu", "host
 
 std::string v4(std::uint32_t a) { return IpAddress::v4(a).to_string(); }
 
+// The wire parser's reasons (WireReason), one row each, in the enum's order
+// (systemd's string tables): a reason added without its words fails the
+// static_asserts below. The words are what the log, analyze and tbsim have
+// always printed (tests/integration/09-malformed.sh greps tbsim's). Fields:
+// {value}, {have}, {offset}, {limit} (the bound the rule names) and
+// {address} (value as an IPv4 address).
+struct WireWords {
+    WireReason reason;
+    std::string_view words;
+    std::uint32_t limit = 0;
+};
+constexpr std::array<WireWords, static_cast<std::size_t>(WireReason::count)> kWireWords{{
+    {WireReason::header_short, "frame header needs {limit} bytes, have {have}", kHeaderSize},
+    {WireReason::class_unknown, "frame class 0x{value:04x} is not Timbuktu contact traffic"},
+    {WireReason::length_below_minimum, "frame body length {value} is below the minimum of {limit}", kMinBodyLength},
+    {WireReason::length_above_maximum, "frame body length {value} exceeds the maximum of {limit}", kMaxBodyLength},
+    {WireReason::datagram_empty, "empty datagram"},
+    {WireReason::datagram_header_cut, "datagram ends {have} bytes into a frame header at offset {offset}"},
+    {WireReason::datagram_frame_cut,
+     "frame at offset {offset} declares {value} body bytes but the datagram holds {have}"},
+    {WireReason::hello_short, "HELLO body is {have} bytes, at least {limit} required", kHelloMinBody},
+    {WireReason::hello_opcode, "HELLO body does not start with opcode 0x{limit:04x}", kOpHello},
+    {WireReason::hello_name_cut, "HELLO guest name of {value} bytes does not end inside the {have}-byte body"},
+    {WireReason::hello_ack_short, "HELLO-ACK body is {have} bytes, at least {limit} required",
+     kHelloAckNameOffset + 1},
+    {WireReason::hello_ack_opcode, "HELLO-ACK body does not start with opcode 0x{limit:04x}", kOpHello},
+    {WireReason::hello_ack_name_cut,
+     "HELLO-ACK host name of {value} bytes does not end inside the {have}-byte body"},
+    {WireReason::port_offer_size, "PORT-OFFER body is {have} bytes, exactly {limit} required", kPortOfferBody},
+    {WireReason::port_offer_opcode, "PORT-OFFER body does not start with opcode 0x{limit:04x}", kOpPortOffer},
+    {WireReason::port_offer_transport, "PORT-OFFER transport {value} is neither 6 (TCP) nor 17 (UDP)"},
+    {WireReason::port_offer_port_zero, "PORT-OFFER port 0 is not a port"},
+    {WireReason::port_offer_v4_on_v6,
+     "PORT-OFFER on an IPv6 contact connection carries IPv4 address {address}, only 0.0.0.0 is allowed"},
+}};
+constexpr bool wire_words_in_order() {
+    for (std::size_t i = 0; i < kWireWords.size(); ++i)
+        if (static_cast<std::size_t>(kWireWords[i].reason) != i || kWireWords[i].words.empty()) return false;
+    return true;
+}
+static_assert(wire_words_in_order(), "kWireWords: one row per WireReason, in the enum's order, each with words");
+
+// The stream reader's stop reasons, in StreamReader::StopReason's order.
+constexpr std::array<std::string_view, 4> kStreamStopWords{
+    "",
+    "",  // malformed_header: the header's WireError says why
+    "the daemon restarted inside a frame; bytes at seq {} continue a frame whose beginning was lost, so the "
+    "framing of this direction is unknown",
+    "the rest of the stream is not framed",
+};
+static_assert(static_cast<std::size_t>(stream::StreamReader::StopReason::by_request) + 1 == kStreamStopWords.size());
+
+std::string parser_text(const std::optional<WireError>& e) { return e ? wire_error_text(*e) : std::string(); }
+
 std::string leading_bytes(const event::Unmodelled& u) {
     std::string out;
     for (std::size_t i = 0; i < u.leading_count && i < u.leading.size(); ++i)
@@ -51,16 +106,16 @@ std::string not_timbuktu_why(const event::NotTimbuktu& n) {
         case NotTimbuktuReason::host_data_first:
             return "the host side sent data before any guest frame (a Timbuktu guest speaks first)";
         case NotTimbuktuReason::host_datagram_first: return "the host side sent a datagram before any guest datagram";
-        case NotTimbuktuReason::first_datagram_invalid: return "first guest datagram: " + n.parser_reason;
+        case NotTimbuktuReason::first_datagram_invalid: return "first guest datagram: " + parser_text(n.parser_error);
         case NotTimbuktuReason::first_bytes_not_header:
-            return "the first guest bytes are not a frame header: " + n.parser_reason;
+            return "the first guest bytes are not a frame header: " + parser_text(n.parser_error);
         case NotTimbuktuReason::first_frame_port_offer: return "the first guest frame is a PORT-OFFER, not a HELLO";
         case NotTimbuktuReason::first_frame_class:
             return fmt::format("the first guest frame has class 0x{:04x}, not 0x0001", n.frame_class);
         case NotTimbuktuReason::first_frame_opcode:
             return fmt::format("the first guest frame has opcode 0x{:04x}, not a HELLO (0x0023)", n.opcode);
         case NotTimbuktuReason::first_hello_invalid:
-            return "the first guest frame is not a valid HELLO: " + n.parser_reason;
+            return "the first guest frame is not a valid HELLO: " + parser_text(n.parser_error);
     }
     return "unknown reason";
 }
@@ -106,15 +161,15 @@ std::string malformed_what(const event::Malformed& m) {
         case MalformedReason::frame_header:
             return fmt::format("{} frame header at stream position {}: {}; the framing of this direction "
                                "is lost, stopped parsing it",
-                               side_name(m.side), m.stream_position, m.parser_reason);
+                               side_name(m.side), m.stream_position, parser_text(m.parser_error));
         case MalformedReason::datagram:
-            return fmt::format("{} datagram of {} bytes: {}", side_name(m.side), m.size, m.parser_reason);
-        case MalformedReason::guest_hello: return "guest HELLO: " + m.parser_reason;
-        case MalformedReason::host_hello_ack: return "host HELLO-ACK: " + m.parser_reason;
+            return fmt::format("{} datagram of {} bytes: {}", side_name(m.side), m.size, parser_text(m.parser_error));
+        case MalformedReason::guest_hello: return "guest HELLO: " + parser_text(m.parser_error);
+        case MalformedReason::host_hello_ack: return "host HELLO-ACK: " + parser_text(m.parser_error);
         case MalformedReason::host_offer_size:
             return fmt::format("host PORT-OFFER: PORT-OFFER body is {} bytes, exactly {} required", m.size,
                                kPortOfferBody);
-        case MalformedReason::host_offer: return "host PORT-OFFER: " + m.parser_reason;
+        case MalformedReason::host_offer: return "host PORT-OFFER: " + parser_text(m.parser_error);
     }
     return "unknown reason";
 }
@@ -149,7 +204,8 @@ struct TextOf {
         return "Timbuktu outside the model, passed unchanged and never acted on: " + unmodelled_why(u);
     }
     std::string operator()(const event::StreamLost& s) const {
-        return fmt::format("{} stream lost, stopped parsing it: {}", side_name(s.side), s.parser_reason);
+        return fmt::format("{} stream lost, stopped parsing it: {}", side_name(s.side),
+                           stream_stop_text(stream::StreamReader::StopReason::lost_frame_start, s.stream_position));
     }
     std::string operator()(const event::HostStillParsed&) const { return "the host direction is still parsed for offers"; }
     std::string operator()(const event::RewriteSkipped& r) const {
@@ -275,6 +331,26 @@ std::string rewrite_field_text(const Rewrite& r) {
     std::string text(address_field_name(r.what));
     if (r.retransmit) text += " (retransmit)";
     return text;
+}
+
+std::string wire_error_text(const WireError& e) {
+    const auto i = static_cast<std::size_t>(e.reason);
+    if (i >= kWireWords.size()) return "unknown reason";
+    const WireWords& row = kWireWords[i];
+    std::string text = fmt::format(fmt::runtime(row.words), fmt::arg("value", e.value), fmt::arg("have", e.have),
+                                   fmt::arg("offset", e.offset), fmt::arg("limit", row.limit),
+                                   fmt::arg("address", v4(e.value)));
+    if (e.in_datagram) return fmt::format("frame at offset {}: {}", e.offset, text);
+    return text;
+}
+
+std::string stream_stop_text(stream::StreamReader::StopReason reason, std::uint32_t stop_seq,
+                             const std::optional<WireError>& header_error) {
+    using SR = stream::StreamReader::StopReason;
+    if (reason == SR::malformed_header) return parser_text(header_error);
+    const auto i = static_cast<std::size_t>(reason);
+    if (i >= kStreamStopWords.size()) return "unknown reason";
+    return fmt::format(fmt::runtime(kStreamStopWords[i]), stop_seq);
 }
 
 std::string_view event_kind_name(EventKind k) { return table_name(kEventKindNames, k); }

@@ -5,9 +5,11 @@
 // (docs/daemon.md#untrusted-text).
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
+#include "stream/stream_reader.hpp"
 #include "timbuktu/decisions.hpp"
 
 namespace tb::timbuktu {
@@ -25,6 +27,14 @@ std::string rewrite_field_text(const Rewrite& r); // "HELLO guest address", "...
 std::string offer_text(const PortOffer& o);
 // Why a flow is not Timbuktu: the words after "not Timbuktu, leaving the connection alone: ".
 std::string not_timbuktu_why(const event::NotTimbuktu& n);       // "PORT-OFFER <service> udp/5000 address ... lifetime 0s"
+
+// The wire parser's reason, in the words the log, analyze and tbsim print
+// ("frame class 0x0202 is not Timbuktu contact traffic").
+std::string wire_error_text(const WireError& e);
+// Why a stream reader stopped: a malformed header's reason, the lost frame
+// start at `stop_seq`, or the unframed rest of the stream.
+std::string stream_stop_text(stream::StreamReader::StopReason reason, std::uint32_t stop_seq,
+                             const std::optional<WireError>& header_error = std::nullopt);
 
 // String tables for the enums' names (stable words for reports and tests).
 std::string_view event_kind_name(EventKind k);

@@ -1,5 +1,5 @@
 // The engine's policy: the part of the configuration its decisions depend on
-// (docs/protocol-model.md#b8-offers). The configuration file's loader
+// (docs/protocol-model.md#offers). The configuration file's loader
 // (lib/config) embeds it as the engine's section of `Config`, so that the
 // fields exist once; `Policy::from_config` is the one conversion.
 #pragma once

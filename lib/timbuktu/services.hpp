@@ -1,4 +1,4 @@
-// Spec B2: the Timbuktu service codes.
+// The Timbuktu service codes (docs/protocol-model.md#services).
 #pragma once
 
 #include <cstdint>
@@ -27,13 +27,13 @@ constexpr std::uint8_t kLastKnownService = kServiceInvite;
 // Stable machine names used in logs, JSON and command lines:
 // none, control, observe, send-files, exchange-files, chat, notify, intercom,
 // clipboard-exchange, drag-and-drop, ask-for-permission, invite; codes above
-// 11 are "service-N" (spec B2).
+// 11 are "service-N" (docs/protocol-model.md#services).
 std::string service_name(std::uint8_t code);
 // Accepts the machine names above, "service-N" and plain decimal codes.
 std::optional<std::uint8_t> service_from_name(std::string_view name);
-// Spec A2: the fixed TCP port of the legacy services 1 to 4, else 0 (dynamic).
+// docs/protocol-model.md#observation (A2): the fixed TCP port of the legacy services 1 to 4, else 0 (dynamic).
 std::uint16_t service_legacy_port(std::uint8_t code);
-// Spec B7: after HELLO-ACK, services 1 to 4 carry unframed service data.
+// docs/protocol-model.md#phases: after HELLO-ACK, services 1 to 4 carry unframed service data.
 inline bool service_stream_unframed(std::uint8_t code) {
     return code >= kServiceControl && code <= kServiceExchangeFiles;
 }

@@ -1,5 +1,9 @@
-// The per-connection state machine (docs/protocol-model.md#phases, #offers, #nat-rewrites). See docs/protocol-model.md for
-// every choice made where the protocol model leaves room.
+// The per-connection state machine (docs/protocol-model.md#phases). What a
+// frame means comes from the dispatch table (messages.hpp), the first frame's
+// verdict from the probe (probe.hpp), embedded addresses are rewritten by
+// nat_rewrite.hpp, offers judged by offer_policy.hpp and the state stored by
+// persisted_state.hpp; this file sequences them and keeps the bounds. See
+// docs/protocol-model.md for every choice made where the model leaves room.
 #include "timbuktu/session.hpp"
 
 #include <algorithm>
@@ -7,10 +11,11 @@
 #include <utility>
 #include <vector>
 
-#include <fmt/format.h>
-
 #include "stream/stream_reader.hpp"
-#include "timbuktu/event_text.hpp"
+#include "timbuktu/messages.hpp"
+#include "timbuktu/nat_rewrite.hpp"
+#include "timbuktu/offer_policy.hpp"
+#include "timbuktu/probe.hpp"
 #include "timbuktu/services.hpp"
 #include "timbuktu/wire.hpp"
 
@@ -32,12 +37,6 @@ std::string phase_name(Phase p) {
 
 namespace {
 
-// Hard bound on the per-connection table of accepted offers, whatever the
-// policy says (the configuration allows at most this many).
-constexpr std::size_t kMaxOfferTable = kMaxExpectationsLimit;
-// Rewrites remembered per direction, so that a retransmitted segment carrying a
-// rewritten field is rewritten the same way again.
-constexpr std::size_t kRememberedRewrites = 4;
 // docs/protocol-model.md#malformed-cap: the 8th malformed frame or datagram of
 // a connection makes it hostile; it is no longer parsed.
 // (kMaxMalformedPerSession, timbuktu/persisted_state.hpp)
@@ -49,8 +48,6 @@ constexpr std::size_t kMaxDebugNotesPerPacket = 4;
 
 // Offer keys stored across a restart (docs/protocol-model.md#persistence).
 constexpr std::size_t kPersistMaxKeys = kPersistedOfferKeys;
-
-Side side_of(PacketDirection d) { return d == PacketDirection::original ? Side::guest : Side::host; }
 
 // docs/protocol-model.md#b9-unmodelled: u16 0x0023 or 0x0025 where a frame
 // header should be.
@@ -69,36 +66,17 @@ event::Unmodelled unmodelled_event(UnmodelledReason reason, PacketDirection d, s
     return u;
 }
 
-struct RememberedRewrite {
-    std::uint32_t seq = 0;
-    std::array<std::uint8_t, 4> old_bytes{};
-    std::array<std::uint8_t, 4> new_bytes{};
-    AddressField what = AddressField::hello_guest_address;
-};
-
 struct DirectionState {
     stream::StreamReader reader;
     // Stream position of the frame whose start (class and opcode) was judged,
-    // and of the frame whose embedded addresses are being examined, so that a
-    // frame seen first as a prefix and then complete is judged once and each
-    // of its address fields is examined once (bit i of examined_fields).
+    // so that a frame seen first as a prefix and then complete is judged once.
     std::optional<std::uint32_t> judged_frame;
-    std::optional<std::uint32_t> examined_frame;
-    std::uint8_t examined_fields = 0;
-    std::array<RememberedRewrite, kRememberedRewrites> rewrites{};
-    std::uint8_t rewrite_count = 0;
-    std::uint8_t rewrite_next = 0;
+    NatRewriter nat;  // its address fields, each examined once, and the rewrites to repeat
 
-    void remember(const RememberedRewrite& r) {
-        rewrites[rewrite_next] = r;
-        rewrite_next = static_cast<std::uint8_t>((rewrite_next + 1) % rewrites.size());
-        rewrite_count = static_cast<std::uint8_t>(std::min<std::size_t>(rewrite_count + 1u, rewrites.size()));
-    }
     void new_datagram() {
         // Datagram offsets repeat from one datagram to the next: judge and examine every frame afresh.
         judged_frame.reset();
-        examined_frame.reset();
-        examined_fields = 0;
+        nat.new_datagram();
     }
 };
 
@@ -141,12 +119,11 @@ struct Session::Impl {
     Phase phase = Phase::await_hello;
     std::uint8_t service = 0;
     std::uint8_t malformed_frames = 0;     // of this connection; kMaxMalformedPerSession makes it hostile
-    bool await_reply_verdict = false;      // A10: the first reply datagram is still to be examined
+    bool await_reply_verdict = false;      // the first reply datagram is still to be examined (docs/protocol-model.md#b9-unmodelled, A10)
     bool events_capped = false;            // kMaxEventsPerSession reached and said so
     std::uint32_t events_reported = 0;
     std::array<DirectionState, 2> directions;
-    std::vector<OfferKey> known_offers;  // most recent last; at most kMaxOfferTable
-    std::uint32_t accepted = 0;          // distinct accepted offers; at most kMaxOfferTable
+    OfferTable offers;  // the distinct streams accepted on this connection
     // TCP, until the host's first frame: the first bytes of the guest's stream
     // as the engine saw them, to catch a guest that sends other bytes for the
     // same positions (docs/protocol-model.md#guest-consistency). Freed after.
@@ -162,13 +139,9 @@ struct Session::Impl {
     }
 
     bool is_tcp() const { return facts.transport == Transport::tcp; }
-    bool is_v4() const { return facts.guest.is_v4() && facts.contact_address.is_v4() && facts.host.is_v4(); }
     bool ipv6_contact() const { return facts.contact_address.is_v6(); }
-    bool dnat() const { return facts.host.family != IpAddress::Family::none && facts.host != facts.contact_address; }
-    bool snat() const { return facts.guest_translated.family != IpAddress::Family::none &&
-                               facts.guest_translated != facts.guest; }
-    bool natted() const { return dnat() || snat(); }
     bool terminal() const { return phase_is_terminal(phase); }
+    std::uint32_t accepted() const { return offers.accepted(); }
     DirectionState& side(PacketDirection d) { return directions[d == PacketDirection::original ? 0 : 1]; }
 
     Decisions on_packet(const Packet& packet);
@@ -176,13 +149,12 @@ struct Session::Impl {
     void on_udp(const Packet& packet, PacketContext& ctx);
     void on_first_reply_verdict(PacketContext& ctx);
     bool on_frame(PacketContext& ctx, const stream::StreamReader::Frame& frame);
-    bool judge(PacketContext& ctx, const stream::StreamReader::Frame& frame);
-    bool on_guest_frame(PacketContext& ctx, const stream::StreamReader::Frame& frame);
-    bool on_host_frame(PacketContext& ctx, const stream::StreamReader::Frame& frame);
+    bool judge(PacketContext& ctx, const stream::StreamReader::Frame& frame, const DispatchRow& row);
+    bool on_hello(PacketContext& ctx, const stream::StreamReader::Frame& frame);
+    bool on_hello_ack(PacketContext& ctx, const stream::StreamReader::Frame& frame);
+    bool on_port_offer(PacketContext& ctx, const stream::StreamReader::Frame& frame);
     void forged(PacketContext& ctx, const stream::StreamReader::Frame& frame);
-    void examine_addresses(PacketContext& ctx, const stream::StreamReader::Frame& frame);
-    void examine_field(PacketContext& ctx, const stream::StreamReader::Frame& frame, std::size_t offset,
-                       const IpAddress& from, const IpAddress& to, AddressField what);
+    void examine_addresses(PacketContext& ctx, const stream::StreamReader::Frame& frame, const DispatchRow& row);
     void replay_rewrites(PacketContext& ctx);
     void on_offer(PacketContext& ctx, const timbuktu::PortOffer& offer);
     void commit_offers(PacketContext& ctx);
@@ -272,13 +244,13 @@ void Session::Impl::on_udp(const Packet& packet, PacketContext& ctx) {
     auto split = timbuktu::split_datagram(packet.payload);
     if (const auto* err = timbuktu::parsed_error(split)) {
         if (phase == Phase::await_hello) {
-            // A10: a foreign first datagram may still be answered by Timbuktu
+            // A foreign first datagram may still be answered by Timbuktu
             // outside the model; keep watching until the first reply is seen.
             const bool not_a_frame = !starts_with_frame_header(packet.payload);
-            not_timbuktu(ctx, {NotTimbuktuReason::first_datagram_invalid, 0, 0, err->reason}, !not_a_frame);
+            not_timbuktu(ctx, {NotTimbuktuReason::first_datagram_invalid, 0, 0, *err}, !not_a_frame);
             await_reply_verdict = not_a_frame;
         } else {
-            malformed(ctx, {MalformedReason::datagram, side_of(packet.direction), 0, packet.payload.size(), err->reason});
+            malformed(ctx, {MalformedReason::datagram, side_of(packet.direction), 0, packet.payload.size(), *err});
         }
         return;
     }
@@ -302,68 +274,69 @@ void Session::Impl::on_first_reply_verdict(PacketContext& ctx) {
         unmodelled(ctx, unmodelled_event(UnmodelledReason::reply_after_foreign_datagram, ctx.direction, ctx.payload));
         return;
     }
-    if (accepted == 0) ctx.out.push_back(StopWatching{StopReason::reply_not_timbuktu});
+    if (accepted() == 0) ctx.out.push_back(StopWatching{StopReason::reply_not_timbuktu});
 }
 
 // Returns false when this direction is no longer to be parsed.
 bool Session::Impl::on_frame(PacketContext& ctx, const stream::StreamReader::Frame& frame) {
     if (terminal()) return false;
+    if (frame.body.size() < 2) return true;  // a prefix without its opcode: nothing to judge yet
+    const std::uint16_t opcode = load_be16(frame.body.data());
+    const Side sender = side_of(ctx.direction);
+    const DispatchRow* row = dispatch(sender, frame.header.frame_class, opcode);
+    if (!row) return false;  // not reached: decode_header admits only the two classes the table has
     DirectionState& dir = side(ctx.direction);
-    if (frame.body.size() >= 2 && dir.judged_frame != frame.frame_seq) {
+    if (dir.judged_frame != frame.frame_seq) {
         dir.judged_frame = frame.frame_seq;
-        if (!judge(ctx, frame) || terminal()) return false;
+        if (!judge(ctx, frame, *row) || terminal()) return false;
     }
-    examine_addresses(ctx, frame);
+    examine_addresses(ctx, frame, *row);
     if (!frame.complete) return true;
-    const bool go_on = ctx.direction == PacketDirection::original ? on_guest_frame(ctx, frame)
-                                                                   : on_host_frame(ctx, frame);
+    bool go_on = true;
+    switch (row->handler) {
+        case Handler::none: break;  // the verdict said it all (a forged offer)
+        case Handler::hello: go_on = on_hello(ctx, frame); break;
+        case Handler::hello_ack: go_on = on_hello_ack(ctx, frame); break;
+        case Handler::port_offer: go_on = on_port_offer(ctx, frame); break;
+        case Handler::ignore:  // docs/protocol-model.md#dispatch: opcodes the model does not act on
+            counters->count_opcode(opcode);
+            debug(ctx, {event::OpcodeIgnored{sender, opcode}});
+            break;
+    }
     return go_on && !terminal();
 }
 
 // A frame's class and opcode, judged as soon as they have arrived
 // (docs/protocol-model.md#b10-roles): a first guest frame that is not a HELLO
-// ends the flow without waiting for the rest of it; a frame of the wrong class
-// for its side makes the flow hostile.
-bool Session::Impl::judge(PacketContext& ctx, const stream::StreamReader::Frame& frame) {
-    const std::uint16_t opcode = load_be16(frame.body.data());
+// ends the flow without waiting for the rest of it (the probe says so); a
+// frame of the wrong class for its side makes the flow hostile. The verdicts
+// are the dispatch table's.
+bool Session::Impl::judge(PacketContext& ctx, const stream::StreamReader::Frame& frame, const DispatchRow& row) {
     const std::uint16_t cls = frame.header.frame_class;
-    if (ctx.direction == PacketDirection::original) {
-        if (phase == Phase::await_hello) {
-            if (opcode == timbuktu::kOpPortOffer) {
-                forged(ctx, frame);
-                not_timbuktu(ctx, {NotTimbuktuReason::first_frame_port_offer, cls, opcode});
-                return false;
-            }
-            if (cls != timbuktu::kClassGuest) {
-                not_timbuktu(ctx, {NotTimbuktuReason::first_frame_class, cls, opcode});
-                return false;
-            }
-            if (opcode != timbuktu::kOpHello) {
-                not_timbuktu(ctx, {NotTimbuktuReason::first_frame_opcode, cls, opcode});
-                return false;
-            }
-            return true;
-        }
-        if (opcode == timbuktu::kOpPortOffer) forged(ctx, frame);  // B5, whatever the class
-        if (cls != timbuktu::kClassGuest) {
-            hostile(ctx, {HostileReason::guest_sent_host_class, 0, 0, 0, cls, opcode}, true);
+    const std::uint16_t opcode = load_be16(frame.body.data());
+    if (row.forged_offer) forged(ctx, frame);  // docs/protocol-model.md#forgery, whatever the class
+    if (row.sender == Side::guest && phase == Phase::await_hello) {
+        // The connection's first frame (docs/protocol-model.md#probe): judged
+        // by its class and opcode now, as a HELLO once it is complete.
+        const ProbeResult probe = probe_first_frame(frame.header, frame.body.first(2));
+        if (probe.verdict != ProbeVerdict::not_timbuktu) return true;
+        not_timbuktu(ctx, {probe.reason, cls, opcode});
+        return false;
+    }
+    const bool opening = row.sender == Side::host && phase == Phase::await_ack;  // the host's first frame
+    const Verdict& verdict = opening ? row.opening : row.established;
+    switch (verdict.kind) {
+        case Verdict::Kind::parse: return true;
+        case Verdict::Kind::not_timbuktu: not_timbuktu(ctx, {verdict.not_timbuktu, cls, opcode}); return false;
+        case Verdict::Kind::hostile:
+            hostile(ctx, {verdict.hostile, 0, 0, 0, cls, opcode}, true);  // the table's hostile rows are reflections
             return false;
-        }
-        return true;
     }
-    if (cls != timbuktu::kClassHost) {
-        hostile(ctx, {HostileReason::host_sent_guest_class, 0, 0, 0, cls, opcode}, true);
-        return false;
-    }
-    if (phase == Phase::await_ack && opcode != timbuktu::kOpHello) {
-        hostile(ctx, {HostileReason::host_first_not_ack, 0, 0, 0, cls, opcode}, true);
-        return false;
-    }
-    return true;
+    return false;
 }
 
 void Session::Impl::forged(PacketContext& ctx, const stream::StreamReader::Frame& frame) {
-    // B5: the same bytes from the guest are a forgery, whatever their class or shape.
+    // docs/protocol-model.md#forgery: the same bytes from the guest are a forgery, whatever their class or shape.
     saturating_inc(counters->forged);
     const timbuktu::PortOffer* offer = nullptr;
     std::optional<timbuktu::Parsed<timbuktu::PortOffer>> parsed;
@@ -377,166 +350,116 @@ void Session::Impl::forged(PacketContext& ctx, const stream::StreamReader::Frame
     refuse(ctx, std::move(r));
 }
 
-bool Session::Impl::on_guest_frame(PacketContext& ctx, const stream::StreamReader::Frame& frame) {
-    const std::uint16_t opcode = load_be16(frame.body.data());
-    if (opcode == timbuktu::kOpPortOffer) return true;  // judged (forged) when its opcode arrived
-    if (opcode != timbuktu::kOpHello) {  // only after the HELLO: judge() ended the flow otherwise
-        counters->count_opcode(opcode);
-        debug(ctx, {event::OpcodeIgnored{Side::guest, opcode}});
-        return true;
-    }
+bool Session::Impl::on_hello(PacketContext& ctx, const stream::StreamReader::Frame& frame) {
     // The retained prefix (docs/protocol-model.md#streaming) gives the verdict of the whole body.
-    auto parsed = timbuktu::parse_hello(frame.body);
-    const auto* hello = timbuktu::parsed_value(parsed);
     if (phase != Phase::await_hello) {
-        if (!hello) malformed(ctx, {MalformedReason::guest_hello, Side::guest, 0, 0, timbuktu::parsed_error(parsed)->reason});
-        else debug(ctx, {event::HelloRepeated{}});
+        auto parsed = timbuktu::parse_hello(frame.body);
+        if (const auto* err = timbuktu::parsed_error(parsed))
+            malformed(ctx, {MalformedReason::guest_hello, Side::guest, 0, 0, *err});
+        else
+            debug(ctx, {event::HelloRepeated{}});
         return true;
     }
-    if (!hello) {
-        not_timbuktu(ctx, {NotTimbuktuReason::first_hello_invalid, frame.header.frame_class, opcode,
-                           timbuktu::parsed_error(parsed)->reason});
+    ProbeResult probe = probe_first_frame(frame.header, frame.body);  // complete: never need_more
+    if (probe.verdict != ProbeVerdict::timbuktu) {
+        not_timbuktu(ctx, {NotTimbuktuReason::first_hello_invalid, frame.header.frame_class, probe.opcode,
+                           probe.parser_error});
         return false;
     }
+    const Hello& hello = *probe.hello;
     saturating_inc(counters->sessions);
-    service = hello->service;
+    service = hello.service;
     phase = Phase::await_ack;
-    event::Hello recognized{facts.transport, service, hello->version_major, hello->version_minor, hello->flags,
-                            hello->guest_address, std::nullopt, hello->guest_name};
+    event::Hello recognized{facts.transport, service, hello.version_major, hello.version_minor, hello.flags,
+                            hello.guest_address, std::nullopt, std::move(probe.hello->guest_name)};
     if (frame.header.length >= timbuktu::kHelloSecondAddressMinBody)
         recognized.second_address = load_be32(frame.body.data() + timbuktu::kHelloSecondAddressOffset);
     event(ctx, Event{std::move(recognized)});
     if (is_tcp() && timbuktu::service_stream_unframed(service)) {
-        // B7: for services 1-4 the guest has nothing more to say in frames; what it
-        // sends after its HELLO is service data, not an error (docs/protocol-model.md).
+        // docs/protocol-model.md#phases: for services 1-4 the guest has nothing
+        // more to say in frames; what it sends after its HELLO is service data,
+        // not an error.
         debug(ctx, {event::GuestServiceData{service}});
         return false;
     }
     return true;
 }
 
-bool Session::Impl::on_host_frame(PacketContext& ctx, const stream::StreamReader::Frame& frame) {
-    const std::uint16_t opcode = load_be16(frame.body.data());
-    if (opcode == timbuktu::kOpHello) {
-        auto parsed = timbuktu::parse_hello_ack(frame.body);
-        const auto* ack = timbuktu::parsed_value(parsed);
-        if (!ack) {
-            malformed(ctx, {MalformedReason::host_hello_ack, Side::host, 0, 0, timbuktu::parsed_error(parsed)->reason});
-            return true;
-        }
-        if (phase != Phase::await_ack) {
-            debug(ctx, {event::HelloAckRepeated{}});
-            return true;
-        }
-        event(ctx, Event{event::HelloAck{ack->service, ack->version_major, ack->version_minor, ack->flags,
-                                         ack->host_address, ack->host_name}});
-        if (is_tcp() && timbuktu::service_stream_unframed(service)) {
-            enter_terminal(ctx, Phase::service_data, StopWatching{StopReason::service_data, Side::guest, service});
-            return false;
-        }
-        phase = Phase::framed;
+bool Session::Impl::on_hello_ack(PacketContext& ctx, const stream::StreamReader::Frame& frame) {
+    auto parsed = timbuktu::parse_hello_ack(frame.body);
+    const auto* ack = timbuktu::parsed_value(parsed);
+    if (!ack) {
+        malformed(ctx, {MalformedReason::host_hello_ack, Side::host, 0, 0, *timbuktu::parsed_error(parsed)});
         return true;
     }
-    if (opcode == timbuktu::kOpPortOffer) {
-        if (frame.header.length != timbuktu::kPortOfferBody) {
-            malformed(ctx, {MalformedReason::host_offer_size, Side::host, 0, frame.header.length, {}});
-            return true;
-        }
-        auto parsed = timbuktu::parse_port_offer(frame.body, ipv6_contact());
-        const auto* offer = timbuktu::parsed_value(parsed);
-        if (!offer) malformed(ctx, {MalformedReason::host_offer, Side::host, 0, 0, timbuktu::parsed_error(parsed)->reason});
-        else on_offer(ctx, *offer);  // judge() made sure the HELLO-ACK came first
+    if (phase != Phase::await_ack) {
+        debug(ctx, {event::HelloAckRepeated{}});
         return true;
     }
-    counters->count_opcode(opcode);
-    debug(ctx, {event::OpcodeIgnored{Side::host, opcode}});
+    event(ctx, Event{event::HelloAck{ack->service, ack->version_major, ack->version_minor, ack->flags,
+                                     ack->host_address, ack->host_name}});
+    if (is_tcp() && timbuktu::service_stream_unframed(service)) {
+        enter_terminal(ctx, Phase::service_data, StopWatching{StopReason::service_data, Side::guest, service});
+        return false;
+    }
+    phase = Phase::framed;
     return true;
 }
 
-// ---- B8 rewrites ----
-
-void Session::Impl::examine_addresses(PacketContext& ctx, const stream::StreamReader::Frame& frame) {
-    if (!policy.nat_rewrite || !is_v4() || frame.body.size() < 2) return;
-    DirectionState& dir = side(ctx.direction);
-    if (dir.examined_frame != frame.frame_seq) {
-        dir.examined_frame = frame.frame_seq;
-        dir.examined_fields = 0;
+bool Session::Impl::on_port_offer(PacketContext& ctx, const stream::StreamReader::Frame& frame) {
+    if (frame.header.length != timbuktu::kPortOfferBody) {
+        malformed(ctx, {MalformedReason::host_offer_size, Side::host, 0, frame.header.length, {}});
+        return true;
     }
-    const std::uint16_t opcode = load_be16(frame.body.data());
-    if (ctx.direction == PacketDirection::original) {
-        if (frame.header.frame_class != timbuktu::kClassGuest || opcode != timbuktu::kOpHello || !snat()) return;
-        examine_field(ctx, frame, timbuktu::kEmbeddedAddressOffset, facts.guest, facts.guest_translated,
-                      AddressField::hello_guest_address);
-        // docs/protocol-model.md#b3-second-address
-        if (frame.header.length >= timbuktu::kHelloSecondAddressMinBody)
-            examine_field(ctx, frame, timbuktu::kHelloSecondAddressOffset, facts.guest, facts.guest_translated,
-                          AddressField::hello_guest_address_second);
-        return;
-    }
-    if (frame.header.frame_class != timbuktu::kClassHost || !dnat()) return;
-    if (opcode == timbuktu::kOpHello)
-        examine_field(ctx, frame, timbuktu::kEmbeddedAddressOffset, facts.host, facts.contact_address,
-                      AddressField::hello_ack_host_address);
-    else if (opcode == timbuktu::kOpPortOffer)
-        examine_field(ctx, frame, timbuktu::kEmbeddedAddressOffset, facts.host, facts.contact_address,
-                      AddressField::port_offer_address);
+    auto parsed = timbuktu::parse_port_offer(frame.body, ipv6_contact());
+    if (const auto* err = timbuktu::parsed_error(parsed))
+        malformed(ctx, {MalformedReason::host_offer, Side::host, 0, 0, *err});
+    else
+        on_offer(ctx, std::get<timbuktu::PortOffer>(parsed));  // judge() made sure the HELLO-ACK came first
+    return true;
 }
 
-// Examines one 4-byte field once, as soon as its bytes have arrived.
-void Session::Impl::examine_field(PacketContext& ctx, const stream::StreamReader::Frame& frame, std::size_t offset,
-                                  const IpAddress& from, const IpAddress& to, AddressField what) {
-    DirectionState& dir = side(ctx.direction);
-    const auto bit = static_cast<std::uint8_t>(offset == timbuktu::kEmbeddedAddressOffset ? 1 : 2);
-    if ((dir.examined_fields & bit) || frame.body.size() < offset + 4) return;
-    dir.examined_fields = static_cast<std::uint8_t>(dir.examined_fields | bit);
+// ---- NAT rewrites (docs/protocol-model.md#nat-rewrites) ----
 
-    const std::uint8_t* field = frame.body.data() + offset;
-    if (!std::equal(field, field + 4, from.bytes.begin())) return;  // other values are left alone (docs/protocol-model.md#nat-rewrites)
-
-    const std::uint32_t field_seq = frame.body_seq() + static_cast<std::uint32_t>(offset);
-    const std::int64_t at = stream::seq_distance(ctx.payload_seq, field_seq);
-    if (at < 0 || at + 4 > static_cast<std::int64_t>(ctx.payload.size())) {
-        saturating_inc(counters->rewrites_skipped);
-        event(ctx, Event{event::RewriteSkipped{what, from, to, field_seq, at, ctx.payload.size()}});
-        return;
+void Session::Impl::examine_addresses(PacketContext& ctx, const stream::StreamReader::Frame& frame,
+                                      const DispatchRow& row) {
+    if (!policy.nat_rewrite || row.address_count == 0 || !is_v4(facts)) return;
+    const auto translation = translation_for(row.sender, facts);
+    if (!translation) return;
+    const auto outcomes =
+        side(ctx.direction).nat.examine(row, frame, {ctx.payload_seq, ctx.payload}, *translation, is_tcp());
+    for (std::size_t i = 0; i < outcomes.count; ++i) {
+        const FieldOutcome& o = outcomes.items[i];
+        if (o.kind == FieldOutcome::Kind::skipped) {
+            saturating_inc(counters->rewrites_skipped);
+            event(ctx, Event{o.skipped});
+        } else {
+            saturating_inc(counters->rewrites);
+            ctx.out.push_back(o.rewrite);
+        }
     }
-    Rewrite rw;
-    rw.payload_offset = static_cast<std::size_t>(at);
-    std::copy_n(field, 4, rw.old_bytes.begin());
-    std::copy_n(to.bytes.begin(), 4, rw.new_bytes.begin());
-    rw.what = what;
-    if (is_tcp()) dir.remember(RememberedRewrite{field_seq, rw.old_bytes, rw.new_bytes, what});
-    saturating_inc(counters->rewrites);
-    ctx.out.push_back(std::move(rw));
 }
 
 void Session::Impl::replay_rewrites(PacketContext& ctx) {
-    DirectionState& dir = side(ctx.direction);
-    for (std::size_t i = 0; i < dir.rewrite_count; ++i) {
-        const auto& r = dir.rewrites[i];
-        const std::int64_t offset = stream::seq_distance(ctx.payload_seq, r.seq);
-        if (offset < 0 || offset + 4 > static_cast<std::int64_t>(ctx.payload.size())) continue;
-        const auto* at = ctx.payload.data() + offset;
-        if (!std::equal(r.old_bytes.begin(), r.old_bytes.end(), at)) continue;
-        Rewrite rw{static_cast<std::size_t>(offset), r.old_bytes, r.new_bytes, r.what, true};
+    side(ctx.direction).nat.replay({ctx.payload_seq, ctx.payload}, [&](const Rewrite& rw) {
         saturating_inc(counters->rewrites);
-        ctx.out.push_back(std::move(rw));
-    }
+        ctx.out.push_back(rw);
+    });
 }
 
-// ---- B8 offers ----
+// ---- offers (docs/protocol-model.md#offers) ----
 
 void Session::Impl::on_offer(PacketContext& ctx, const timbuktu::PortOffer& offer) {
     saturating_inc(counters->offers);
-    if (is_v4() && offer.address != 0 && offer.address != facts.host.v4_value()) {
-        Refuse r{RefuseReason::third_party_address, offer};
-        r.host = facts.host;
-        refuse(ctx, std::move(r));
-        return;
-    }
-    if (!policy.port_allowed(offer.port)) {
-        refuse(ctx, Refuse{RefuseReason::port_not_allowed, offer});
-        return;
+    switch (check_offer(offer, facts, policy)) {
+        case OfferCheck::allowed: break;
+        case OfferCheck::third_party_address: {
+            Refuse r{RefuseReason::third_party_address, offer};
+            r.host = facts.host;
+            refuse(ctx, std::move(r));
+            return;
+        }
+        case OfferCheck::port_not_allowed: refuse(ctx, Refuse{RefuseReason::port_not_allowed, offer}); return;
     }
     ctx.candidates.push_back(Candidate{offer, ctx.out.size()});
     ctx.out.push_back(DropForRetransmit{});  // a placeholder, replaced or removed by commit_offers
@@ -570,46 +493,27 @@ void Session::Impl::commit_offers(PacketContext& ctx) {
             }
         }
     }
-    const std::size_t limit = std::min<std::size_t>(policy.max_expectations, kMaxOfferTable);
     for (const auto& [offer, slot] : ctx.candidates) {
         if (slot == kNoSlot) continue;  // one copy too many of this stream in this packet
         Decision& decision = ctx.out[slot];
-        const OfferKey key{offer.transport, offer.port};
-        auto known = std::find(known_offers.begin(), known_offers.end(), key);
-        if (known != known_offers.end()) {
-            known_offers.erase(known);  // a repeated offer replaces the earlier expectation (docs/protocol-model.md#offers)
-        } else {
-            if (accepted >= limit) {
-                saturating_inc(counters->expectations_refused);
-                if (ctx.events < kMaxEventsPerPacket && events_reported < kMaxEventsPerSession) {
-                    ++ctx.events;
-                    ++events_reported;
-                    Refuse r{RefuseReason::too_many_expectations, offer};
-                    r.accepted = accepted;
-                    r.max_expectations = policy.max_expectations;
-                    decision = std::move(r);
-                } else {
-                    ++ctx.suppressed;
-                    ctx.dead_slots.push_back(slot);
-                }
-                continue;
+        // A repeated offer replaces the earlier expectation with the same Expect (docs/protocol-model.md#offers).
+        if (offers.admit(offer, policy) == OfferTable::Admission::over_limit) {
+            saturating_inc(counters->expectations_refused);
+            if (ctx.events < kMaxEventsPerPacket && events_reported < kMaxEventsPerSession) {
+                ++ctx.events;
+                ++events_reported;
+                Refuse r{RefuseReason::too_many_expectations, offer};
+                r.accepted = accepted();
+                r.max_expectations = policy.max_expectations;
+                decision = std::move(r);
+            } else {
+                ++ctx.suppressed;
+                ctx.dead_slots.push_back(slot);
             }
-            ++accepted;
-            if (known_offers.size() >= kMaxOfferTable) known_offers.erase(known_offers.begin());
+            continue;
         }
-        known_offers.push_back(key);
-        Expect e;
-        e.transport = offer.transport;
-        e.guest = facts.guest;
-        e.address = facts.contact_address;
-        e.port = offer.port;
-        e.service = offer.service;
-        e.timeout_seconds = (offer.lifetime != 0 && offer.lifetime < policy.expectation_timeout)
-                                ? offer.lifetime
-                                : policy.expectation_timeout;
-        e.follow_nat = natted();
         saturating_inc(counters->expectations_created);
-        decision = std::move(e);
+        decision = expect_for(offer, facts, policy);
     }
     ctx.candidates.clear();
 }
@@ -752,7 +656,7 @@ void Session::Impl::enter_terminal(PacketContext& ctx, Phase p, StopWatching why
     phase = p;
     for (auto& d : directions) d.reader.stop();
     // StopWatching only while no expectation hangs off this connection (docs/protocol-model.md#phases).
-    if (stop_watching && accepted == 0) ctx.out.push_back(std::move(why));
+    if (stop_watching && accepted() == 0) ctx.out.push_back(std::move(why));
 }
 
 void Session::Impl::on_reader_stop(PacketContext& ctx, const stream::StreamReader::FeedResult& r) {
@@ -764,14 +668,14 @@ void Session::Impl::on_reader_stop(PacketContext& ctx, const stream::StreamReade
             return;  // the session itself decided; it already said why
         case SR::malformed_header:
             if (ctx.direction == PacketDirection::original && phase == Phase::await_hello) {
-                not_timbuktu(ctx, {NotTimbuktuReason::first_bytes_not_header, 0, 0, r.why});
+                not_timbuktu(ctx, {NotTimbuktuReason::first_bytes_not_header, 0, 0, r.header_error});
                 return;
             }
-            malformed(ctx, {MalformedReason::frame_header, who, r.stop_seq, 0, r.why});
+            malformed(ctx, {MalformedReason::frame_header, who, r.stop_seq, 0, r.header_error});
             break;
         case SR::lost_frame_start:
             saturating_inc(counters->stream_lost);
-            event(ctx, Event{event::StreamLost{who, r.why}});
+            event(ctx, Event{event::StreamLost{who, r.stop_seq}});
             break;
     }
     if (terminal()) return;
@@ -802,9 +706,10 @@ PersistedState Session::Impl::persisted() const {
         }
     }
     f.await_reply_verdict = !is_tcp() && await_reply_verdict;
-    f.accepted_offers = static_cast<std::uint8_t>(accepted);
-    f.key_count = static_cast<std::uint8_t>(std::min(known_offers.size(), kPersistMaxKeys));
-    for (std::size_t i = 0; i < f.key_count; ++i) f.keys[i] = known_offers[known_offers.size() - 1 - i];
+    const auto& keys = offers.keys();
+    f.accepted_offers = static_cast<std::uint8_t>(accepted());
+    f.key_count = static_cast<std::uint8_t>(std::min(keys.size(), kPersistMaxKeys));
+    for (std::size_t i = 0; i < f.key_count; ++i) f.keys[i] = keys[keys.size() - 1 - i];
     f.malformed_frames = malformed_frames;
     return encode_persisted(f, facts.transport);
 }
@@ -826,11 +731,12 @@ std::optional<Session> Session::restore(ConnectionFacts facts, const Policy& pol
     auto impl = std::make_unique<Impl>(std::move(facts), policy, counters, hold_budget);
     impl->phase = stored->phase;
     impl->service = stored->service;
-    impl->accepted = stored->accepted_offers;
     impl->malformed_frames = stored->malformed_frames;
     impl->await_reply_verdict = stored->await_reply_verdict;
-    for (std::size_t i = stored->key_count; i-- > 0;)  // stored most recent first; the table keeps most recent last
-        impl->known_offers.push_back(stored->keys[i]);
+    std::array<OfferKey, kPersistMaxKeys> keys{};
+    for (std::size_t i = 0; i < stored->key_count; ++i)  // stored most recent first; the table keeps most recent last
+        keys[i] = stored->keys[stored->key_count - 1 - i];
+    impl->offers.restore(stored->accepted_offers, std::span<const OfferKey>(keys.data(), stored->key_count));
     if (tcp) {
         for (std::size_t i = 0; i < 2; ++i) {
             const auto& d = stored->directions[i];
@@ -851,11 +757,11 @@ std::uint8_t Session::service() const { return impl_->service; }
 PersistedState Session::persisted() const { return impl_->persisted(); }
 const ConnectionFacts& Session::facts() const { return impl_->facts; }
 void Session::set_policy(const Policy& policy) { impl_->policy = policy; }
-std::uint32_t Session::accepted_offers() const { return impl_->accepted; }
+std::uint32_t Session::accepted_offers() const { return impl_->accepted(); }
 std::size_t Session::memory_bytes() const {
     std::size_t bytes = sizeof(Session) + sizeof(Impl);
     bytes += impl_->policy.allowed_ports.capacity() * sizeof(PortRange);
-    bytes += impl_->known_offers.capacity() * sizeof(OfferKey);
+    bytes += impl_->offers.heap_bytes();
     if (impl_->guest_prefix) bytes += sizeof(Impl::GuestPrefix) + impl_->guest_prefix->bytes.capacity();
     for (const auto& d : impl_->directions) bytes += d.reader.heap_bytes();
     return bytes;

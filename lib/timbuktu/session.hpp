@@ -10,6 +10,7 @@
 #include <span>
 
 #include "net/address.hpp"
+#include "timbuktu/connection.hpp"
 #include "timbuktu/policy.hpp"
 #include "timbuktu/counters.hpp"
 #include "timbuktu/decisions.hpp"
@@ -18,31 +19,6 @@
 #include "stream/hold_budget.hpp"
 
 namespace tb::timbuktu {
-
-// Facts about the contact connection, from conntrack: original tuple G:gport ->
-// D:dport and reply tuple H:hport -> G':g'port. Without NAT, H == D and G' == G.
-struct ConnectionFacts {
-    Transport transport = Transport::tcp;
-    IpAddress guest;           // G, original source
-    std::uint16_t guest_port = 0;
-    IpAddress contact_address; // D, original destination
-    std::uint16_t contact_port = 0;
-    IpAddress host;            // H, reply source
-    IpAddress guest_translated;// G', reply destination
-};
-
-enum class PacketDirection : std::uint8_t { original, reply };  // guest->host, host->guest
-
-struct Packet {
-    PacketDirection direction = PacketDirection::original;
-    std::uint32_t tcp_seq = 0;  // sequence number of payload[0]; ignored for UDP
-    std::span<const std::uint8_t> payload;  // L4 payload
-    // TCP SYN flag. When the kernel layer passes the SYN (with or without
-    // payload), the stream's first byte is tcp_seq + 1; otherwise the first
-    // segment with payload defines the start of that direction's stream.
-    bool tcp_syn = false;
-};
-
 
 class Session {
 public:

@@ -2,12 +2,12 @@
 
 #include <algorithm>
 
-#include <fmt/format.h>
-
 namespace tb::timbuktu {
 namespace {
 
-Malformed bad(std::string reason) { return Malformed{std::move(reason)}; }
+WireError bad(WireReason reason, std::size_t value = 0, std::size_t have = 0) {
+    return WireError{reason, static_cast<std::uint32_t>(value), static_cast<std::uint32_t>(have), 0, false};
+}
 
 // Reads an optional or mandatory Pascal string at `offset`; returns the offset
 // after it, or nullopt when the string does not end inside the body.
@@ -39,42 +39,44 @@ void append_be32(std::vector<std::uint8_t>& out, std::uint32_t v) {
 
 Parsed<FrameHeader> decode_header(std::span<const std::uint8_t> bytes) {
     if (bytes.size() < kHeaderSize)
-        return bad(fmt::format("frame header needs {} bytes, have {}", kHeaderSize, bytes.size()));
+        return bad(WireReason::header_short, 0, bytes.size());
     FrameHeader h;
     h.frame_class = load_be16(bytes.data());
     h.flags = bytes[2];
     h.length = load_be24(bytes.data() + 3);
     if (h.frame_class != kClassGuest && h.frame_class != kClassHost)
-        return bad(fmt::format("frame class 0x{:04x} is not Timbuktu contact traffic", h.frame_class));
+        return bad(WireReason::class_unknown, h.frame_class);
     if (h.length < kMinBodyLength)
-        return bad(fmt::format("frame body length {} is below the minimum of {}", h.length, kMinBodyLength));
+        return bad(WireReason::length_below_minimum, h.length);
     if (h.length > kMaxBodyLength)
-        return bad(fmt::format("frame body length {} exceeds the maximum of {}", h.length, kMaxBodyLength));
+        return bad(WireReason::length_above_maximum, h.length);
     return h;
-}
-
-std::size_t retained_body_bytes(const FrameHeader& header, std::uint16_t opcode) {
-    std::size_t want = 2;  // the opcode
-    if (opcode == kOpHello) want = header.frame_class == kClassHost ? kHelloAckRetainedBody : kHelloRetainedBody;
-    else if (opcode == kOpPortOffer) want = kPortOfferBody;
-    return std::min<std::size_t>(want, header.length);
 }
 
 Parsed<std::vector<FrameView>> split_datagram(std::span<const std::uint8_t> datagram) {
     std::vector<FrameView> frames;
-    if (datagram.empty()) return bad("empty datagram");
+    if (datagram.empty()) return bad(WireReason::datagram_empty);
     std::size_t pos = 0;
     while (pos < datagram.size()) {
         auto rest = datagram.subspan(pos);
-        if (rest.size() < kHeaderSize)
-            return bad(fmt::format("datagram ends {} bytes into a frame header at offset {}", rest.size(), pos));
+        if (rest.size() < kHeaderSize) {
+            auto e = bad(WireReason::datagram_header_cut, 0, rest.size());
+            e.offset = static_cast<std::uint32_t>(pos);
+            return e;
+        }
         auto header = decode_header(rest);
-        if (auto* err = parsed_error(header))
-            return bad(fmt::format("frame at offset {}: {}", pos, err->reason));
+        if (auto* err = parsed_error(header)) {
+            WireError e = *err;
+            e.offset = static_cast<std::uint32_t>(pos);
+            e.in_datagram = true;
+            return e;
+        }
         const auto& h = std::get<FrameHeader>(header);
-        if (rest.size() - kHeaderSize < h.length)
-            return bad(fmt::format("frame at offset {} declares {} body bytes but the datagram holds {}", pos,
-                                   h.length, rest.size() - kHeaderSize));
+        if (rest.size() - kHeaderSize < h.length) {
+            auto e = bad(WireReason::datagram_frame_cut, h.length, rest.size() - kHeaderSize);
+            e.offset = static_cast<std::uint32_t>(pos);
+            return e;
+        }
         frames.push_back(FrameView{h, rest.subspan(kHeaderSize, h.length)});
         pos += kHeaderSize + h.length;
     }
@@ -83,8 +85,8 @@ Parsed<std::vector<FrameView>> split_datagram(std::span<const std::uint8_t> data
 
 Parsed<Hello> parse_hello(std::span<const std::uint8_t> body) {
     if (body.size() < kHelloMinBody)
-        return bad(fmt::format("HELLO body is {} bytes, at least {} required", body.size(), kHelloMinBody));
-    if (load_be16(body.data()) != kOpHello) return bad("HELLO body does not start with opcode 0x0023");
+        return bad(WireReason::hello_short, 0, body.size());
+    if (load_be16(body.data()) != kOpHello) return bad(WireReason::hello_opcode);
     Hello m;
     m.version_major = body[2];
     m.version_minor = body[3];
@@ -96,8 +98,7 @@ Parsed<Hello> parse_hello(std::span<const std::uint8_t> body) {
         std::string name;
         auto end = read_pascal(body, kHelloMinBody, name);
         if (!end)
-            return bad(fmt::format("HELLO guest name of {} bytes does not end inside the {}-byte body",
-                                   body[kHelloMinBody], body.size()));
+            return bad(WireReason::hello_name_cut, body[kHelloMinBody], body.size());
         m.guest_name = std::move(name);
         m.trailer.assign(body.begin() + static_cast<std::ptrdiff_t>(*end), body.end());
     }
@@ -106,9 +107,8 @@ Parsed<Hello> parse_hello(std::span<const std::uint8_t> body) {
 
 Parsed<HelloAck> parse_hello_ack(std::span<const std::uint8_t> body) {
     if (body.size() < kHelloAckNameOffset + 1)
-        return bad(fmt::format("HELLO-ACK body is {} bytes, at least {} required", body.size(),
-                               kHelloAckNameOffset + 1));
-    if (load_be16(body.data()) != kOpHello) return bad("HELLO-ACK body does not start with opcode 0x0023");
+        return bad(WireReason::hello_ack_short, 0, body.size());
+    if (load_be16(body.data()) != kOpHello) return bad(WireReason::hello_ack_opcode);
     HelloAck m;
     m.version_major = body[2];
     m.version_minor = body[3];
@@ -118,28 +118,25 @@ Parsed<HelloAck> parse_hello_ack(std::span<const std::uint8_t> body) {
     std::copy_n(body.begin() + 10, m.opaque.size(), m.opaque.begin());
     auto end = read_pascal(body, kHelloAckNameOffset, m.host_name);
     if (!end)
-        return bad(fmt::format("HELLO-ACK host name of {} bytes does not end inside the {}-byte body",
-                               body[kHelloAckNameOffset], body.size()));
+        return bad(WireReason::hello_ack_name_cut, body[kHelloAckNameOffset], body.size());
     m.trailer.assign(body.begin() + static_cast<std::ptrdiff_t>(*end), body.end());
     return m;
 }
 
 Parsed<PortOffer> parse_port_offer(std::span<const std::uint8_t> body, bool ipv6_contact) {
     if (body.size() != kPortOfferBody)
-        return bad(fmt::format("PORT-OFFER body is {} bytes, exactly {} required", body.size(), kPortOfferBody));
-    if (load_be16(body.data()) != kOpPortOffer) return bad("PORT-OFFER body does not start with opcode 0x0031");
+        return bad(WireReason::port_offer_size, 0, body.size());
+    if (load_be16(body.data()) != kOpPortOffer) return bad(WireReason::port_offer_opcode);
     PortOffer m;
     m.service = body[2];
     auto transport = transport_from_number(body[3]);
-    if (!transport) return bad(fmt::format("PORT-OFFER transport {} is neither 6 (TCP) nor 17 (UDP)", body[3]));
+    if (!transport) return bad(WireReason::port_offer_transport, body[3]);
     m.transport = *transport;
     m.port = load_be16(body.data() + 4);
-    if (m.port == 0) return bad("PORT-OFFER port 0 is not a port");
+    if (m.port == 0) return bad(WireReason::port_offer_port_zero);
     m.address = load_be32(body.data() + 6);
     if (ipv6_contact && m.address != 0)
-        return bad(fmt::format("PORT-OFFER on an IPv6 contact connection carries IPv4 address {}, "
-                               "only 0.0.0.0 is allowed",
-                               IpAddress::v4(m.address).to_string()));
+        return bad(WireReason::port_offer_v4_on_v6, m.address);
     m.lifetime = load_be16(body.data() + 10);
     return m;
 }

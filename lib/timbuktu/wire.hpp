@@ -1,6 +1,7 @@
-// Spec B1, B3 to B6: Timbuktu contact frames and the messages they carry.
+// Timbuktu contact frames and the messages they carry (docs/protocol-model.md#model;
+// what each one means: timbuktu/messages.hpp, docs/protocol-model.md#dispatch).
 // Pure functions over byte spans: no allocation beyond the results, every
-// read bounds-checked, every rejection carries a reason a person can read.
+// read bounds-checked, every rejection a typed WireError.
 #pragma once
 
 #include <array>
@@ -26,9 +27,9 @@ constexpr std::uint32_t kMaxBodyLength = 65535;
 constexpr std::size_t kHelloMinBody = 16;
 constexpr std::size_t kHelloAckNameOffset = 38;
 constexpr std::size_t kPortOfferBody = 12;
-// Spec B8: offsets 6 to 9 of HELLO, HELLO-ACK and PORT-OFFER hold an IPv4 address.
+// docs/protocol-model.md#nat-rewrites: offsets 6 to 9 of HELLO, HELLO-ACK and PORT-OFFER hold an IPv4 address.
 constexpr std::size_t kEmbeddedAddressOffset = 6;
-// Spec B3 (A11): a HELLO body of 164 bytes or more carries a second copy of the
+// docs/protocol-model.md#b3-second-address: a HELLO body of 164 bytes or more carries a second copy of the
 // guest's address at offsets 160 to 163 (docs/protocol-model.md#b3-second-address).
 constexpr std::size_t kHelloSecondAddressOffset = 160;
 constexpr std::size_t kHelloSecondAddressMinBody = kHelloSecondAddressOffset + 4;
@@ -45,30 +46,54 @@ struct FrameHeader {
     std::uint32_t length = 0;  // body length (u24 on the wire)
 };
 
-// Why a header or a message was rejected. `reason` is one sentence.
-struct Malformed {
-    std::string reason;
+// Why a header or a message was rejected, as a value: the reason and the
+// numbers it is about. The words are rendered only at the edge, by
+// wire_error_text() in timbuktu/event_text.hpp (one string table; a reason
+// without words fails its static_assert and the unit test).
+enum class WireReason : std::uint8_t {
+    header_short,           // have: the bytes there are
+    class_unknown,          // value: the class
+    length_below_minimum,   // value: the body length
+    length_above_maximum,   // value: the body length
+    datagram_empty,
+    datagram_header_cut,    // have: header bytes in the datagram, offset
+    datagram_frame_cut,     // value: declared body length, have: body bytes in the datagram, offset
+    hello_short,            // have: the body size
+    hello_opcode,
+    hello_name_cut,         // value: the name's length byte, have: the body size
+    hello_ack_short,        // have: the body size
+    hello_ack_opcode,
+    hello_ack_name_cut,     // value: the name's length byte, have: the body size
+    port_offer_size,        // have: the body size
+    port_offer_opcode,
+    port_offer_transport,   // value: the transport byte
+    port_offer_port_zero,
+    port_offer_v4_on_v6,    // value: the IPv4 address (host order)
+    count                   // not a reason: how many there are (systemd's _MAX)
+};
+struct WireError {
+    WireReason reason = WireReason::header_short;
+    std::uint32_t value = 0;
+    std::uint32_t have = 0;
+    std::uint32_t offset = 0;   // in a datagram: where the frame (or the cut header) starts
+    bool in_datagram = false;   // a header reason about the frame at `offset` of a datagram
+    friend bool operator==(const WireError&, const WireError&) = default;
 };
 
 template <class T>
-using Parsed = std::variant<T, Malformed>;
+using Parsed = std::variant<T, WireError>;
 
 template <class T>
 const T* parsed_value(const Parsed<T>& p) { return std::get_if<T>(&p); }
 template <class T>
-const Malformed* parsed_error(const Parsed<T>& p) { return std::get_if<Malformed>(&p); }
+const WireError* parsed_error(const Parsed<T>& p) { return std::get_if<WireError>(&p); }
 
-// Decodes the 6-byte header. The span must hold at least kHeaderSize bytes.
-// Rejects: an unknown class ("not Timbuktu contact traffic"), length < 2 or > 65535.
+// Decodes the 6-byte header (header_short when the span holds fewer bytes).
+// Rejects an unknown class, a length below 2 or above 65535.
 Parsed<FrameHeader> decode_header(std::span<const std::uint8_t> bytes);
 
-// How many bytes at the start of a body the engine needs to judge a frame of
-// this class and opcode: a HELLO up to the end of its name and its second
-// address, a HELLO-ACK up to the end of its name, a PORT-OFFER whole; of any
-// other frame only the opcode. The body parsers give the same verdict on this
-// prefix as on the whole body (only the opaque trailer is cut), so a stream
-// reader may skip the rest by count (docs/protocol-model.md#streaming).
-std::size_t retained_body_bytes(const FrameHeader& header, std::uint16_t opcode);
+// retained_body_bytes(), the body prefix the engine keeps of a frame, follows
+// from what the frame is: timbuktu/messages.hpp.
 
 // A whole frame: header plus a view of its body (valid while the source is).
 struct FrameView {
@@ -77,7 +102,7 @@ struct FrameView {
     std::uint16_t opcode() const { return load_be16(body.data()); }
 };
 
-// Splits a UDP datagram into whole frames (spec B1: a frame that does not end
+// Splits a UDP datagram into whole frames (docs/protocol-model.md#malformed: a frame that does not end
 // inside its datagram is malformed; so is an empty datagram).
 Parsed<std::vector<FrameView>> split_datagram(std::span<const std::uint8_t> datagram);
 
@@ -130,7 +155,7 @@ std::vector<std::uint8_t> hello_frame(const Hello& m);
 std::vector<std::uint8_t> hello_ack_frame(const HelloAck& m);
 std::vector<std::uint8_t> port_offer_frame(const PortOffer& m);
 
-// The public probe of spec A7.
+// The public probe (A7, docs/protocol-model.md#observation).
 std::vector<std::uint8_t> public_probe_frame();
 
 }  // namespace tb::timbuktu

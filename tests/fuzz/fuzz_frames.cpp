@@ -1,5 +1,7 @@
 // libFuzzer target: the codec. Whatever the parsers accept, the encoders give
 // back byte for byte; whatever they reject comes with a reason.
+#include <algorithm>
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -7,6 +9,9 @@
 
 #include "invariant.hpp"
 #include "timbuktu/services.hpp"
+#include "timbuktu/event_text.hpp"
+#include "timbuktu/messages.hpp"
+#include "timbuktu/probe.hpp"
 #include "timbuktu/wire.hpp"
 
 using namespace tb;
@@ -16,7 +21,7 @@ namespace {
 
 template <class T>
 const T* check(const Parsed<T>& p) {
-    if (const auto* e = parsed_error(p)) INVARIANT(!e->reason.empty());
+    if (const auto* e = parsed_error(p)) INVARIANT(!wire_error_text(*e).empty());
     return parsed_value(p);
 }
 
@@ -65,6 +70,29 @@ void retained_prefix_judges_alike(const FrameHeader& header, std::span<const std
         if (const auto* a = parsed_value(whole)) INVARIANT(a->host_name == parsed_value(part)->host_name);
     }
 }
+// docs/protocol-model.md#probe: the probe's verdict on every prefix of the
+// input is need_more until it decides, and once decided it never changes.
+void probe_agrees(std::span<const std::uint8_t> input) {
+    const auto whole = probe_stream_start(input);
+    if (input.size() >= kHeaderSize && parsed_error(decode_header(input)))
+        INVARIANT(whole.verdict == ProbeVerdict::not_timbuktu &&
+                  whole.reason == NotTimbuktuReason::first_bytes_not_header && whole.parser_error);
+    if (whole.verdict == ProbeVerdict::timbuktu) INVARIANT(whole.hello && whole.opcode == kOpHello);
+    if (whole.parser_error) INVARIANT(!wire_error_text(*whole.parser_error).empty());
+    bool decided = false;
+    std::array<std::size_t, 6> lengths{0, 6, 7, 8, input.size() / 2, input.size()};
+    std::sort(lengths.begin(), lengths.end());
+    for (std::size_t n : lengths) {
+        if (n > input.size()) continue;
+        const auto part = probe_stream_start(input.first(n));
+        if (part.verdict == ProbeVerdict::need_more) {
+            INVARIANT(!decided);
+            continue;
+        }
+        decided = true;
+        INVARIANT(part.verdict == whole.verdict && part.reason == whole.reason);
+    }
+}
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -92,6 +120,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         INVARIANT(again == std::vector<std::uint8_t>(input.begin(), input.end()));
     }
     bodies(input);
+    probe_agrees(input);
     if (size >= 2 && size <= kMaxBodyLength) {  // the input as a body under either class
         retained_prefix_judges_alike(FrameHeader{kClassGuest, 0, static_cast<std::uint32_t>(size)}, input);
         retained_prefix_judges_alike(FrameHeader{kClassHost, 0, static_cast<std::uint32_t>(size)}, input);

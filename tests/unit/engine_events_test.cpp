@@ -7,6 +7,7 @@
 
 using namespace tb;
 using namespace tb::timbuktu;
+using Bytes = std::vector<std::uint8_t>;
 
 namespace {
 PortOffer offer() {
@@ -45,9 +46,10 @@ TEST_CASE("events: each kind renders its words and level", "[events]") {
     m.more_in_packet = 2;
     CHECK(text({m}).find("(and 2 more malformed frames in this packet)") != std::string::npos);
     CHECK(Event{m}.level() == EventLevel::warning);
-    CHECK(text({event::Malformed{MalformedReason::frame_header, Side::guest, 77, 0, "bad"}}) ==
-          "malformed: guest frame header at stream position 77: bad; the framing of this direction is lost, "
-          "stopped parsing it");
+    CHECK(text({event::Malformed{MalformedReason::frame_header, Side::guest, 77, 0,
+                                 WireError{WireReason::class_unknown, 0x0202}}}) ==
+          "malformed: guest frame header at stream position 77: frame class 0x0202 is not Timbuktu contact "
+          "traffic; the framing of this direction is lost, stopped parsing it");
 
     CHECK(text({event::Hostile{HostileReason::host_sent_guest_class, 0, 0, 0, 1, 0x23}}) ==
           "hostile connection, nothing on it is acted on any more: the host side sent a frame of guest class 0x0001 "
@@ -57,7 +59,9 @@ TEST_CASE("events: each kind renders its words and level", "[events]") {
     event::Unmodelled u{UnmodelledReason::datagram_signature, Side::guest, 30, {0, 0x25, 0, 0x22}, 4};
     CHECK(text({u}) == "Timbuktu outside the model, passed unchanged and never acted on: the guest datagram of 30 "
                        "bytes begins 00 25 00 22, not a frame header");
-    CHECK(text({event::StreamLost{Side::host, "why"}}) == "host stream lost, stopped parsing it: why");
+    CHECK(text({event::StreamLost{Side::host, 1234}}) ==
+          "host stream lost, stopped parsing it: the daemon restarted inside a frame; bytes at seq 1234 continue a "
+          "frame whose beginning was lost, so the framing of this direction is unknown");
     CHECK(text({event::HostStillParsed{}}) == "the host direction is still parsed for offers");
     CHECK(text({event::OffersNotActedOn{offer(), 1, NotActedReason::flow_hostile}})
               .find("and 1 more offers not acted on: the flow is hostile") != std::string::npos);
@@ -105,4 +109,66 @@ TEST_CASE("string tables name every value", "[events]") {
     CHECK(stop_reason_name(StopReason::reply_not_timbuktu) == "reply-not-timbuktu");
     CHECK(refuse_reason_name(RefuseReason::forged_guest_offer) == "forged");
     CHECK(address_field_name(AddressField::hello_ack_host_address) == "HELLO-ACK host address");
+}
+
+// docs/protocol-model.md#typed-events: the wire parser's and the stream
+// reader's reasons are values; event_text renders them with one string table.
+TEST_CASE("wire reasons: every value has words, the parsers' sentences stay the same", "[events][wire]") {
+    for (std::size_t i = 0; i < static_cast<std::size_t>(WireReason::count); ++i) {
+        const auto text = wire_error_text(WireError{static_cast<WireReason>(i), 1, 2, 3});
+        INFO("WireReason " << i);
+        CHECK_FALSE(text.empty());
+        CHECK(text != "unknown reason");
+    }
+    CHECK(wire_error_text(WireError{WireReason::count}) == "unknown reason");
+    const auto words = [](auto parsed) { return wire_error_text(*parsed_error(parsed)); };
+    const Bytes bad_class{0x02, 0x02, 0x00, 0x00, 0x00, 0x10};
+    CHECK(words(decode_header(bad_class)) == "frame class 0x0202 is not Timbuktu contact traffic");
+    CHECK(parsed_error(decode_header(bad_class))->reason == WireReason::class_unknown);
+    CHECK(words(decode_header(Bytes{0x00, 0x01, 0x00, 0x10, 0x00, 0x00})) ==
+          "frame body length 1048576 exceeds the maximum of 65535");
+    CHECK(words(decode_header(Bytes{0x00, 0x01, 0x00, 0x00, 0x00, 0x01})) ==
+          "frame body length 1 is below the minimum of 2");
+    CHECK(words(decode_header(Bytes{0x00, 0x01})) == "frame header needs 6 bytes, have 2");
+    CHECK(words(split_datagram(Bytes{})) == "empty datagram");
+    CHECK(words(split_datagram(Bytes{0x00, 0x01, 0x00, 0x00, 0x00, 0x40, 0x00, 0x23})) ==
+          "frame at offset 0 declares 64 body bytes but the datagram holds 2");
+    CHECK(words(split_datagram(Bytes{0x00, 0x01, 0x00, 0x00, 0x00, 0x02, 0x00, 0x23, 0x00})) ==
+          "datagram ends 1 bytes into a frame header at offset 8");
+    const auto in_dgram = split_datagram(Bytes{0x00, 0x01, 0x00, 0x00, 0x00, 0x02, 0x00, 0x23, 0x07, 0x07, 0, 0, 0, 2});
+    CHECK(words(in_dgram) == "frame at offset 8: frame class 0x0707 is not Timbuktu contact traffic");
+    CHECK(parsed_error(in_dgram)->in_datagram);
+    CHECK(parsed_error(in_dgram)->offset == 8);
+    CHECK(words(parse_hello(Bytes(10, 0))) == "HELLO body is 10 bytes, at least 16 required");
+    Bytes hello_body(17, 0);
+    hello_body[1] = 0x23;
+    hello_body[16] = 9;
+    CHECK(words(parse_hello(hello_body)) == "HELLO guest name of 9 bytes does not end inside the 17-byte body");
+    CHECK(parsed_error(parse_hello(hello_body))->value == 9);
+    CHECK(words(parse_hello(Bytes(16, 0))) == "HELLO body does not start with opcode 0x0023");
+    CHECK(words(parse_hello_ack(Bytes(20, 0))) == "HELLO-ACK body is 20 bytes, at least 39 required");
+    CHECK(words(parse_port_offer(Bytes(9, 0))) == "PORT-OFFER body is 9 bytes, exactly 12 required");
+    Bytes po{0x00, 0x31, 7, 9, 0x13, 0x88, 0, 0, 0, 0, 0, 0};
+    CHECK(words(parse_port_offer(po)) == "PORT-OFFER transport 9 is neither 6 (TCP) nor 17 (UDP)");
+    po[3] = 17;
+    po[6] = 10;
+    po[9] = 1;
+    CHECK(words(parse_port_offer(po, true)) ==
+          "PORT-OFFER on an IPv6 contact connection carries IPv4 address 10.0.0.1, only 0.0.0.0 is allowed");
+    po[4] = po[5] = 0;
+    CHECK(words(parse_port_offer(po)) == "PORT-OFFER port 0 is not a port");
+}
+
+TEST_CASE("stream reasons: typed, rendered at the edge", "[events][stream]") {
+    using SR = stream::StreamReader::StopReason;
+    CHECK(stream_stop_text(SR::lost_frame_start, 77) ==
+          "the daemon restarted inside a frame; bytes at seq 77 continue a frame whose beginning was lost, so the "
+          "framing of this direction is unknown");
+    CHECK(stream_stop_text(SR::by_request, 5) == "the rest of the stream is not framed");
+    CHECK(stream_stop_text(SR::malformed_header, 5, WireError{WireReason::length_above_maximum, 70000}) ==
+          "frame body length 70000 exceeds the maximum of 65535");
+    const Event nt{event::NotTimbuktu{NotTimbuktuReason::first_bytes_not_header, 0, 0,
+                                      WireError{WireReason::class_unknown, 0x4745}}};
+    CHECK(event_text(nt) == "not Timbuktu, leaving the connection alone: the first guest bytes are not a frame "
+                            "header: frame class 0x4745 is not Timbuktu contact traffic");
 }

@@ -1,4 +1,4 @@
-// Spec B8: in-place rewrites of embedded IPv4 addresses under NAT.
+// docs/protocol-model.md#nat-rewrites: in-place rewrites of embedded IPv4 addresses under NAT.
 #include <catch2/catch.hpp>
 
 #include <cstring>

@@ -1,4 +1,4 @@
-// Spec B2: service codes and names.
+// docs/protocol-model.md#services: service codes and names.
 #include <catch2/catch.hpp>
 
 #include "timbuktu/services.hpp"

@@ -1,4 +1,4 @@
-// Spec B10 (who may speak for the host), the malformed cap and the bounds on
+// docs/protocol-model.md#b10-roles (who may speak for the host), the malformed cap and the bounds on
 // events: docs/protocol-model.md#b10-roles, #malformed-cap, #event-bounds.
 #include <catch2/catch.hpp>
 

@@ -1,4 +1,4 @@
-// Spec B1 + B7 on TCP: the same conversation, segmented in every way the
+// docs/protocol-model.md#reassembly and #phases on TCP: the same conversation, segmented in every way the
 // network can segment it, gives the same decisions.
 #include <catch2/catch.hpp>
 

@@ -1,4 +1,4 @@
-// Spec B7/B8: the session state machine, offers and policy.
+// docs/protocol-model.md#phases and #offers: the session state machine, offers and policy.
 #include <catch2/catch.hpp>
 
 #include "timbuktu/counters.hpp"

@@ -1,10 +1,12 @@
-// Spec B1 on TCP: reassembly of one direction into frames.
+// docs/protocol-model.md#reassembly on TCP: reassembly of one direction into frames.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
 #include <random>
 
 #include "stream/stream_reader.hpp"
+#include "timbuktu/event_text.hpp"
+#include "timbuktu/messages.hpp"
 #include "helpers.hpp"
 
 using namespace tbtest;
@@ -278,7 +280,12 @@ TEST_CASE("stream: malformed header stops the reader at the frame position", "[s
         }
         CHECK(last.stopped_now == stream::StreamReader::StopReason::malformed_header);
         CHECK(last.stop_seq == 500 + second);
-        CHECK(last.why.find("0x0701") != std::string::npos);
+        // Typed: the header's reason and the offending class, words only at the edge.
+        REQUIRE(last.header_error);
+        CHECK(last.header_error->reason == timbuktu::WireReason::class_unknown);
+        CHECK(last.header_error->value == 0x0701);
+        CHECK(timbuktu::stream_stop_text(last.stopped_now, last.stop_seq, last.header_error).find("0x0701") !=
+              std::string::npos);
         REQUIRE(rec.complete.size() == 1);
     }
     stream::StreamReader r;
@@ -358,7 +365,9 @@ TEST_CASE("stream: restored mid-frame, the next new byte stops the reader", "[st
     CHECK_FALSE(r.stopped());
     auto res = r.feed(100, Bytes(10, 0), rec);
     CHECK(res.stopped_now == stream::StreamReader::StopReason::lost_frame_start);
-    CHECK(res.why.find("restarted") != std::string::npos);
+    CHECK(res.stop_seq == 100);
+    CHECK_FALSE(res.header_error);
+    CHECK(timbuktu::stream_stop_text(res.stopped_now, res.stop_seq).find("restarted") != std::string::npos);
     stream::StreamReader clean;
     clean.restore(100, false);
     auto f = offer(7, tb::Transport::udp, 4000);

@@ -1,4 +1,4 @@
-// Spec B1, B3-B5 and A6/A7: the frame codec in lib/timbuktu/wire.
+// docs/protocol-model.md#model and #observation (A6/A7): the frame codec in lib/timbuktu/wire.
 #include <catch2/catch.hpp>
 
 #include "helpers.hpp"
@@ -8,7 +8,7 @@ using namespace tbtest;
 namespace timbuktu = tb::timbuktu;
 
 namespace {
-std::string reason_of(const timbuktu::Malformed* m) { return m ? m->reason : std::string("(accepted)"); }
+std::string reason_of(const timbuktu::WireError* m) { return m ? timbuktu::wire_error_text(*m) : std::string("(accepted)"); }
 Bytes header(std::uint16_t cls, std::uint8_t flags, std::uint32_t length) {
     Bytes h(6);
     tb::store_be16(h.data(), cls);

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "timbuktu/event_text.hpp"
+
 namespace tbsim {
 
 namespace timbuktu = tb::timbuktu;
@@ -26,7 +28,7 @@ FrameReader::Result FrameReader::next(int fd, const Deadline& deadline, int stop
             auto h = timbuktu::decode_header(buf_);
             if (auto* err = timbuktu::parsed_error(h)) {
                 r.status = Status::malformed;
-                r.reason = err->reason;
+                r.reason = timbuktu::wire_error_text(*err);
                 return r;
             }
             const auto& hdr = std::get<timbuktu::FrameHeader>(h);

@@ -12,6 +12,7 @@
 
 #include "frames.hpp"
 #include "log.hpp"
+#include "timbuktu/event_text.hpp"
 #include "timbuktu/services.hpp"
 #include "timbuktu/wire.hpp"
 #include "servicedata.hpp"
@@ -253,7 +254,7 @@ bool Guest::handle_host_frame(const timbuktu::FrameHeader& h, std::span<const st
     if (h.frame_class == timbuktu::kClassHost && op == timbuktu::kOpPortOffer) {
         auto po = timbuktu::parse_port_offer(body, v6_);
         if (auto* e = timbuktu::parsed_error(po)) {
-            problem(fmt::format("malformed PORT-OFFER from the host: {}", e->reason));
+            problem(fmt::format("malformed PORT-OFFER from the host: {}", timbuktu::wire_error_text(*e)));
             return false;
         }
         const auto& v = std::get<timbuktu::PortOffer>(po);
@@ -283,7 +284,7 @@ std::optional<timbuktu::HelloAck> parse_ack(const timbuktu::FrameHeader& h, std:
     }
     auto p = timbuktu::parse_hello_ack(body);
     if (auto* e = timbuktu::parsed_error(p)) {
-        why = "malformed HELLO-ACK: " + e->reason;
+        why = "malformed HELLO-ACK: " + timbuktu::wire_error_text(*e);
         return std::nullopt;
     }
     return std::get<timbuktu::HelloAck>(p);
@@ -334,7 +335,7 @@ bool Guest::receive_ack_udp() {
         }
         auto split = timbuktu::split_datagram(std::span<const std::uint8_t>(buf.data(), static_cast<std::size_t>(n)));
         if (auto* e = timbuktu::parsed_error(split)) {
-            problem("malformed datagram from the host: " + e->reason);
+            problem("malformed datagram from the host: " + timbuktu::wire_error_text(*e));
             return false;
         }
         const auto& frames = std::get<std::vector<timbuktu::FrameView>>(split);
@@ -412,7 +413,7 @@ void Guest::offers_udp() {
         }
         auto split = timbuktu::split_datagram(std::span<const std::uint8_t>(buf.data(), static_cast<std::size_t>(n)));
         if (auto* e = timbuktu::parsed_error(split)) {
-            problem("malformed datagram from the host: " + e->reason);
+            problem("malformed datagram from the host: " + timbuktu::wire_error_text(*e));
             break;
         }
         std::vector<timbuktu::PortOffer> batch;

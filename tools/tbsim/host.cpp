@@ -21,6 +21,7 @@
 
 #include "frames.hpp"
 #include "log.hpp"
+#include "timbuktu/event_text.hpp"
 #include "timbuktu/services.hpp"
 #include "timbuktu/wire.hpp"
 #include "servicedata.hpp"
@@ -640,8 +641,8 @@ void Host::contact_tcp(Fd fd, SockAddr peer, SockAddr local, std::uint16_t port)
     if (auto* err = timbuktu::parsed_error(parsed)) {
         ++c_malformed_;
         log_.event("malformed",
-                   fmt::format("host: malformed HELLO from {} on {}: {}; closing contact", who, where, err->reason),
-                   {{"guest", who}, {"contact", where}, {"reason", err->reason}});
+                   fmt::format("host: malformed HELLO from {} on {}: {}; closing contact", who, where, timbuktu::wire_error_text(*err)),
+                   {{"guest", who}, {"contact", where}, {"reason", timbuktu::wire_error_text(*err)}});
         return;
     }
     const auto& hello = std::get<timbuktu::Hello>(parsed);
@@ -788,8 +789,8 @@ void Host::handle_datagram(int fd, std::uint16_t port, const Datagram& d) {
     auto split = timbuktu::split_datagram(d.data);
     if (auto* err = timbuktu::parsed_error(split)) {
         ++c_malformed_;
-        log_.event("malformed", fmt::format("host: malformed datagram from {} on {}: {}; ignored", who, where, err->reason),
-                   {{"guest", who}, {"contact", where}, {"reason", err->reason}});
+        log_.event("malformed", fmt::format("host: malformed datagram from {} on {}: {}; ignored", who, where, timbuktu::wire_error_text(*err)),
+                   {{"guest", who}, {"contact", where}, {"reason", timbuktu::wire_error_text(*err)}});
         return;
     }
     const auto& frames = std::get<std::vector<timbuktu::FrameView>>(split);
@@ -808,8 +809,8 @@ void Host::handle_datagram(int fd, std::uint16_t port, const Datagram& d) {
     auto parsed = timbuktu::parse_hello(first.body);
     if (auto* err = timbuktu::parsed_error(parsed)) {
         ++c_malformed_;
-        log_.event("malformed", fmt::format("host: malformed HELLO from {} on {}: {}; ignored", who, where, err->reason),
-                   {{"guest", who}, {"contact", where}, {"reason", err->reason}});
+        log_.event("malformed", fmt::format("host: malformed HELLO from {} on {}: {}; ignored", who, where, timbuktu::wire_error_text(*err)),
+                   {{"guest", who}, {"contact", where}, {"reason", timbuktu::wire_error_text(*err)}});
         return;
     }
     const auto& hello = std::get<timbuktu::Hello>(parsed);

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Writes the seed corpora of tests/fuzz (small binary files). Run from anywhere:
-the files land next to this script. Frames follow spec B1-B5."""
+the files land next to this script. Frames follow docs/protocol-model.md#model."""
 import os
 import struct
 
