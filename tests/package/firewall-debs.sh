@@ -22,7 +22,7 @@ build=$(realpath -m -- "${1:-build}")
 dir=$build/firewall-debs
 wanted=(firewalld ufw)
 # .complete names the layout of the tree; an older one is made anew.
-layout=2-pyc-trimmed
+layout=3-pyc-trimmed-includes
 if [[ -f $dir/.complete && $(cat "$dir/.complete") == "$layout" ]]; then echo "$dir"; exit 0; fi
 names=$(apt-get install --simulate --no-install-recommends -o Debug::NoLocking=1 "${wanted[@]}" 2>/dev/null \
     | awk '$1 == "Inst" { print $2 }') \
@@ -55,15 +55,27 @@ actions=$tree/usr/share/polkit-1/actions
 ln -sf org.fedoraproject.FirewallD1.server.policy.choice "$actions/org.fedoraproject.FirewallD1.policy"
 # Smaller to extract over 9p: no manual pages, translations, documentation.
 rm -rf "$tree/usr/share/man" "$tree/usr/share/locale" "$tree/usr/share/doc" "$tree/usr/share/ufw/messages"
-# firewalld's catalogue of services: only those its zones and policies name
-# (and the helpers, all of them, a few files). firewalld parses every service
-# file at each start and reload, about 200 of them, which under QEMU's CPU
-# emulation took most of a minute; none of the others takes part in the test.
+# firewalld's catalogue of services: only those its zones and policies name,
+# with the services those include (samba-client includes netbios-ns), and
+# the helpers, all of them, a few files. firewalld parses every service file
+# at each start and reload, about 200 of them, which under QEMU's CPU
+# emulation took most of a minute; none of the others takes part in the
+# test. A name left out would fail firewalld's start (INVALID_SERVICE).
 # The package under test brings its own service timbuktu.
 services=$tree/usr/lib/firewalld/services
 if [[ -d $services ]]; then
     keep=$(cat "$tree"/usr/lib/firewalld/zones/*.xml "$tree"/usr/lib/firewalld/policies/*.xml 2>/dev/null \
         | sed -n 's/.*<service name="\([^"]*\)".*/\1/p' | sort -u)
+    while :; do
+        more=$(for n in $keep; do cat "$services/$n.xml"; done \
+            | sed -n 's/.*<include service="\([^"]*\)".*/\1/p'; echo "$keep")
+        more=$(sort -u <<<"$more" | grep .)
+        [[ $more == "$keep" ]] && break
+        keep=$more
+    done
+    for n in $keep; do
+        [[ -f $services/$n.xml ]] || { echo "firewall-debs: service $n (named by a zone) missing" >&2; exit 1; }
+    done
     for f in "$services"/*.xml; do
         n=$(basename "$f" .xml)
         grep -qx -- "$n" <<<"$keep" || rm -f "$f"
