@@ -143,6 +143,8 @@ install: all $(BUILD)/tbhelper.nft
 	install -D -m 0644 packaging/tbhelper.conf $(DESTDIR)$(SYSCONFDIR)/tbhelper/tbhelper.conf
 	install -D -m 0644 $(BUILD)/tbhelper.nft $(DESTDIR)$(DATADIR)/tbhelper/tbhelper.nft
 	install -D -m 0644 packaging/tbhelperd.service $(DESTDIR)$(UNITDIR)/tbhelperd.service
+	install -D -m 0644 packaging/systemd/tbhelper-metrics.service $(DESTDIR)$(UNITDIR)/tbhelper-metrics.service
+	install -D -m 0644 packaging/systemd/tbhelper-metrics.timer $(DESTDIR)$(UNITDIR)/tbhelper-metrics.timer
 	install -D -m 0644 packaging/modules-load.conf $(DESTDIR)$(MODULESLOADDIR)/tbhelper.conf
 	install -D -m 0644 packaging/tbhelperctl.bash-completion $(DESTDIR)$(BASHCOMPDIR)/tbhelperctl
 	install -D -m 0644 packaging/man/tbhelperd.8 $(DESTDIR)$(MANDIR)/man8/tbhelperd.8

@@ -20,6 +20,7 @@
 
 #include "common.hpp"
 #include "control.hpp"
+#include "ctl/atomic_file.hpp"
 #include "ctl/audit.hpp"
 #include "ctl/expectations.hpp"
 #include "ctl/format.hpp"
@@ -193,7 +194,7 @@ int cmd_status(const Globals& g) {
 // Prometheus text format (docs/metrics.md). Whatever cannot be read is left
 // out rather than failing the command, so that a textfile collector always
 // gets a well-formed file, with tbhelper_up 0 when the daemon is down.
-int cmd_metrics(const Globals& g) {
+int cmd_metrics(const Globals& g, const std::string& output_file) {
     MetricsInput in;
     std::string origin;
     in.queue = g.load_config(origin).queue;
@@ -217,7 +218,14 @@ int cmd_metrics(const Globals& g) {
         text << proc.rdbuf();
         in.queue_proc = netfilter::find_queue(netfilter::parse_queue_proc(text.str()), in.queue);
     }
-    print(render_prometheus(metrics_families(in)));
+    const std::string text = render_prometheus(metrics_families(in));
+    if (output_file.empty()) {
+        print(text);
+        return kExitOk;
+    }
+    if (auto err = write_file_atomically(output_file, text, 0644))
+        throw CtlError(err->kind == WriteFileError::Kind::bad_path ? kExitUsage : kExitProblem,
+                       fmt::format("metrics --output: {}", err->message));
     return kExitOk;
 }
 
@@ -455,7 +463,8 @@ int cmd_check(const Globals& g) {
 
     // 6. Spoofed host replies: the kernel's reverse-path filter or our fib rule.
     if (have_ruleset)
-        if (auto f = audit_reverse_path(reverse_path_sysctls(), find_antispoof_rules(ruleset, config), fix_apply))
+        if (auto f = audit_reverse_path(reverse_path_sysctls(), find_antispoof_rules(ruleset, config), fix_apply,
+                                        manager))
             findings.push_back(std::move(*f));
 
     if (g.json)

@@ -27,7 +27,8 @@ int cmd_status(const Globals& g);
 int cmd_watch(const Globals& g);
 int cmd_check(const Globals& g);
 int cmd_analyze(const Globals& g, const std::string& pcap_file);
-int cmd_metrics(const Globals& g);
+// output_file empty: stdout; else written atomically (docs/metrics.md#textfile-collector).
+int cmd_metrics(const Globals& g, const std::string& output_file);
 int cmd_sessions(const Globals& g);
 
 }  // namespace tb::ctl

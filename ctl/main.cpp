@@ -87,6 +87,11 @@ int main(int argc, char** argv) {
                                          "phase offers expectations age ...)");
     auto* metrics = app.add_subcommand("metrics", "print every counter and gauge in the Prometheus text format "
                                                   "(tbhelper_up is 0 when tbhelperd does not answer)");
+    std::string metrics_output;
+    metrics->add_option("--output", metrics_output,
+                        "write to FILE instead of stdout, atomically (a temporary file in FILE's directory, renamed "
+                        "into place; mode 0644), e.g. /var/lib/prometheus/node-exporter/tbhelper.prom")
+        ->type_name("FILE");
 
     // Clearer words than CLI11's for a missing or mistyped command.
     const std::vector<std::string> commands = {"rules", "expectations", "status", "watch", "check", "analyze",
@@ -140,6 +145,12 @@ int main(int argc, char** argv) {
         return kExitUsage;
     }
 
+    if (*metrics && metrics->count("--output") > 0 && metrics_output.empty()) {
+        std::cerr << "tbhelperctl: metrics: --output needs a file path (e.g. "
+                     "/var/lib/prometheus/node-exporter/tbhelper.prom), got an empty one\n";
+        return kExitUsage;
+    }
+
     try {
         if (*rules)
             return cmd_rules(g, apply ? RulesAction::apply : remove ? RulesAction::remove : RulesAction::print,
@@ -149,7 +160,7 @@ int main(int argc, char** argv) {
         if (*watch) return cmd_watch(g);
         if (*check) return cmd_check(g);
         if (*analyze) return cmd_analyze(g, pcap_file);
-        if (*metrics) return cmd_metrics(g);
+        if (*metrics) return cmd_metrics(g, metrics_output);
         if (*sessions) return cmd_sessions(g);
     } catch (const CtlError& e) {
         std::fflush(stdout);

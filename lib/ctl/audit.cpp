@@ -674,8 +674,34 @@ AntispoofCoverage find_antispoof_rules(const json& nft, const Config& config) {
     return out;
 }
 
+namespace {
+
+// Under firewalld, table inet tbhelper is not loaded (firewalld attaches the
+// helper), so its anti-spoofing chain is not the fix. firewalld's own check
+// is IPv6_rpfilter (a fib rule in its prerouting chain, which
+// find_antispoof_rules recognizes); `firewall-cmd --reload` rereads
+// firewalld.conf. For IPv4 firewalld has no setting: strict reverse-path
+// filtering is the kernel's rp_filter.
+std::string reverse_path_fix(FirewallManager manager, bool ipv4_exposed, bool ipv6_exposed,
+                             const std::string& fix_apply) {
+    if (manager != FirewallManager::firewalld)
+        return fmt::format(
+            "load the anti-spoofing chain: {} (or, for IPv4 alone, sysctl -w net.ipv4.conf.all.rp_filter=1)",
+            fix_apply);
+    std::string fix;
+    if (ipv6_exposed)
+        fix = "set IPv6_rpfilter=yes in /etc/firewalld/firewalld.conf, then firewall-cmd --reload";
+    if (ipv4_exposed)
+        fix += std::string(fix.empty() ? "" : "; ") +
+               "sysctl -w net.ipv4.conf.all.rp_filter=1, and keep it in a file of /etc/sysctl.d/ (firewalld has "
+               "no reverse-path setting for IPv4: that check is the kernel's)";
+    return fix;
+}
+
+}  // namespace
+
 std::optional<Finding> audit_reverse_path(const ReversePathSysctls& s, const AntispoofCoverage& coverage,
-                                          const std::string& fix_apply) {
+                                          const std::string& fix_apply, FirewallManager manager) {
     std::vector<std::string> weak;  // "gw0 loose", "new interfaces off"
     bool ipv4_exposed = false;
     if (!coverage.ipv4 && !s.ipv4_rp_filter.empty()) {
@@ -711,8 +737,7 @@ std::optional<Finding> audit_reverse_path(const ReversePathSysctls& s, const Ant
                     "on another segment can send a reply with an inside host's address as source; only tbhelperd's "
                     "reply-interface check then stops it from acting on it",
                     what, families),
-        fmt::format("load the anti-spoofing chain: {} (or, for IPv4 alone, sysctl -w net.ipv4.conf.all.rp_filter=1)",
-                    fix_apply)};
+        reverse_path_fix(manager, ipv4_exposed, ipv6_exposed, fix_apply)};
 }
 
 // ---------------------------------------------------------------------------

@@ -123,8 +123,14 @@ struct ReversePathSysctls {
 // rp-filter-loose (warning): reverse-path filtering is loose or off for IPv4
 // on some interface (or for new interfaces), or IPv6 is on, and the ruleset
 // has no anti-spoofing rule for that family. nullopt when protected.
+// The fix depends on who manages the ruleset (docs/firewall-managers.md#reverse-path):
+// tbhelper's anti-spoofing chain (rules --apply) where tbhelper's own table is
+// the one to load, firewalld's words where firewalld attaches the helper
+// (IPv6_rpfilter in firewalld.conf for IPv6; IPv4's check is the kernel's
+// rp_filter sysctl, which firewalld has no setting for).
 std::optional<Finding> audit_reverse_path(const ReversePathSysctls& sysctls, const AntispoofCoverage& coverage,
-                                          const std::string& fix_apply);
+                                          const std::string& fix_apply,
+                                          FirewallManager manager = FirewallManager::none);
 
 // ---- kernel modules ---------------------------------------------------------
 

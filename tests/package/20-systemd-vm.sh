@@ -9,32 +9,9 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 
-if [[ $(id -u) -ne 0 ]]; then
-    echo "SKIP: needs root (the VM test bed: apt-get, qemu, 9p root)"; exit 77
-fi
-version=$(tr -d '[:space:]' < VERSION)
-arch=$(dpkg --print-architecture)
-deb=$PWD/build/tbhelper_${version}_${arch}.deb
-for b in tbhelperd tbhelperctl tbsim; do
-    [[ -x build/$b ]] || { echo "FAIL: build/$b missing (run make first)"; exit 1; }
-done
-
-fresh=1
-if [[ ! -f $deb ]]; then
-    fresh=0
-else
-    for f in build/tbhelperd build/tbhelperctl Makefile VERSION $(find packaging docs -type f); do
-        [[ $f -nt $deb ]] && { fresh=0; echo "$f is newer than $(basename "$deb")"; break; }
-    done
-fi
-if ((fresh == 0)); then
-    echo "== make deb"
-    if ! make --no-print-directory deb > build/package-vm-make-deb.log 2>&1; then
-        tail -n 30 build/package-vm-make-deb.log
-        echo "FAIL: make deb failed (build/package-vm-make-deb.log)"
-        exit 1
-    fi
-fi
+# shellcheck source=tests/package/lib.sh
+. tests/package/lib.sh
+package_deb build/package-vm-make-deb.log
 # nfct, for the helper-table checks, unpacked rather than installed (see there).
 nfct_dir=$(tests/package/nfct-tool.sh build) || { echo "FAIL: tests/package/nfct-tool.sh"; exit 1; }
 echo "== package $deb"

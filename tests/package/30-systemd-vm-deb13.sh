@@ -27,8 +27,10 @@ root=$(packaging/debian-root.sh trixie | tail -n 1)
 [[ -x $root/lib/systemd/systemd ]] || { echo "FAIL: no systemd in the Debian 13 root $root"; exit 1; }
 stage=$root/srv/tbtest
 rm -rf "$stage"
-mkdir -p "$stage/tests/package/vm" "$stage/tests/vm" "$stage/build"
-cp tests/package/vm/systemd-package-test.sh "$stage/tests/package/vm/"
+mkdir -p "$stage/tests/package/vm" "$stage/tests/vm" "$stage/tests/kernel/tools" "$stage/build"
+# The test, the library it sources, and the metrics checker it runs.
+cp tests/package/vm/systemd-package-test.sh tests/package/vm/lib.sh "$stage/tests/package/vm/"
+cp tests/kernel/tools/check_metrics.py "$stage/tests/kernel/tools/"
 cp tests/vm/netns.sh "$stage/tests/vm/"
 cp build/deb-trixie/tbsim "$stage/build/tbsim"
 cp "$deb" "$stage/"

@@ -21,7 +21,9 @@ set -euo pipefail
 build=$(realpath -m -- "${1:-build}")
 dir=$build/firewall-debs
 wanted=(firewalld ufw)
-if [[ -f $dir/.complete ]]; then echo "$dir"; exit 0; fi
+# .complete names the layout of the tree; an older one is made anew.
+layout=3-pyc-trimmed-includes
+if [[ -f $dir/.complete && $(cat "$dir/.complete") == "$layout" ]]; then echo "$dir"; exit 0; fi
 names=$(apt-get install --simulate --no-install-recommends -o Debug::NoLocking=1 "${wanted[@]}" 2>/dev/null \
     | awk '$1 == "Inst" { print $2 }') \
     || { echo "firewall-debs: apt-get install --simulate ${wanted[*]} failed (apt-get update?)" >&2; exit 1; }
@@ -53,8 +55,45 @@ actions=$tree/usr/share/polkit-1/actions
 ln -sf org.fedoraproject.FirewallD1.server.policy.choice "$actions/org.fedoraproject.FirewallD1.policy"
 # Smaller to extract over 9p: no manual pages, translations, documentation.
 rm -rf "$tree/usr/share/man" "$tree/usr/share/locale" "$tree/usr/share/doc" "$tree/usr/share/ufw/messages"
+# firewalld's catalogue of services: only those its zones and policies name,
+# with the services those include (samba-client includes netbios-ns), and
+# the helpers, all of them, a few files. firewalld parses every service file
+# at each start and reload, about 200 of them, which under QEMU's CPU
+# emulation took most of a minute; none of the others takes part in the
+# test. A name left out would fail firewalld's start (INVALID_SERVICE).
+# The package under test brings its own service timbuktu.
+services=$tree/usr/lib/firewalld/services
+if [[ -d $services ]]; then
+    keep=$(cat "$tree"/usr/lib/firewalld/zones/*.xml "$tree"/usr/lib/firewalld/policies/*.xml 2>/dev/null \
+        | sed -n 's/.*<service name="\([^"]*\)".*/\1/p' | sort -u)
+    while :; do
+        more=$(for n in $keep; do cat "$services/$n.xml"; done \
+            | sed -n 's/.*<include service="\([^"]*\)".*/\1/p'; echo "$keep")
+        more=$(sort -u <<<"$more" | grep .)
+        [[ $more == "$keep" ]] && break
+        keep=$more
+    done
+    for n in $keep; do
+        [[ -f $services/$n.xml ]] || { echo "firewall-debs: service $n (named by a zone) missing" >&2; exit 1; }
+    done
+    for f in "$services"/*.xml; do
+        n=$(basename "$f" .xml)
+        grep -qx -- "$n" <<<"$keep" || rm -f "$f"
+    done
+    echo "firewall-debs: firewalld services kept: $(echo $keep)" >&2
+fi
+# What the packages' postinst would do with py3compile: byte-compile their
+# Python modules (firewalld, firewall-cmd, ufw and the Python libraries the
+# machine lacked), here on this machine instead of in the guest, where every
+# firewall-cmd and ufw call compiled them again under QEMU's CPU emulation.
+# Debian's own interpreter (this machine's release is the guest's, so its
+# version and bytecode are the guest's); -p / records the installed paths.
+if [[ -d $tree/usr/lib/python3 ]]; then
+    /usr/bin/python3 -m compileall -q -j 0 -s "$tree" -p / "$tree/usr/lib/python3" >&2 \
+        || { echo "firewall-debs: python3 -m compileall failed" >&2; exit 1; }
+fi
 tar -C "$tree" -cf "$dir.tmp/root.tar" .
 rm -rf "$tree"
-touch "$dir.tmp/.complete"
+echo "$layout" > "$dir.tmp/.complete"
 rm -rf "$dir" && mv "$dir.tmp" "$dir"
 echo "$dir"

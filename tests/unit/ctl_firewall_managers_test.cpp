@@ -139,3 +139,80 @@ TEST_CASE("a plain nftables ruleset is nobody's") {
     CHECK(detect_firewall_manager(r) == FirewallManager::none);
     CHECK_FALSE(firewalld_assigns_helper(r));
 }
+
+// rp-filter-loose: spoofed contact traffic is dropped neither by the kernel's
+// strict rp_filter (IPv4) nor by a fib rule. firewalld's IPv6_rpfilter=yes
+// (Debian's default) is such a fib rule in table inet firewalld's
+// filter_PREROUTING, so on firewalld's rulesets only IPv4 is reported, and
+// the fix is in firewalld's words, not tbhelper's anti-spoofing chain (table
+// inet tbhelper is not loaded where firewalld attaches the helper).
+TEST_CASE("ctl check on firewalld: rp-filter-loose in firewalld's words", "[ctl][audit][firewalld][antispoof]") {
+    Config c;
+    ReversePathSysctls loose;  // Debian's default: rp_filter 2 everywhere
+    loose.ipv4_rp_filter = {{"all", 2}, {"default", 2}, {"lo", 0}, {"tbpgw0", 2}, {"tbphw0", 2}};
+    loose.ipv6_enabled = true;
+    for (const char* name : {"ruleset-firewalld-service.json", "ruleset-firewalld-udp-only.json"}) {
+        INFO(name);
+        const json nft = ruleset(name);
+        const FirewallManager m = detect_firewall_manager(nft);
+        REQUIRE(m == FirewallManager::firewalld);
+        const AntispoofCoverage cov = find_antispoof_rules(nft, c);
+        CHECK(cov.ipv6);   // IPv6_rpfilter's fib rule
+        CHECK_FALSE(cov.ipv4);
+        CHECK(cov.where_ipv6 == "inet firewalld filter_PREROUTING");
+        auto f = audit_reverse_path(loose, cov, "tbhelperctl rules --apply", m);
+        REQUIRE(f);
+        CHECK(f->code == "rp-filter-loose");
+        CHECK(f->message.find("IPv4 reverse-path filtering is loose") != std::string::npos);
+        CHECK(f->message.find("IPv6") == std::string::npos);
+        CHECK(f->fix.find("sysctl -w net.ipv4.conf.all.rp_filter=1") != std::string::npos);
+        CHECK(f->fix.find("/etc/sysctl.d/") != std::string::npos);
+        CHECK(f->fix.find("tbhelperctl rules --apply") == std::string::npos);
+        CHECK(f->fix.find("IPv6_rpfilter") == std::string::npos);
+    }
+    SECTION("strict rp_filter for IPv4: nothing to report") {
+        ReversePathSysctls strict = loose;
+        for (auto& [k, v] : strict.ipv4_rp_filter) v = k == "lo" ? 0 : 1;
+        const json nft = ruleset("ruleset-firewalld-service.json");
+        CHECK_FALSE(audit_reverse_path(strict, find_antispoof_rules(nft, c), "tbhelperctl rules --apply",
+                                       FirewallManager::firewalld));
+    }
+    SECTION("IPv6_rpfilter=no (the fib rule gone): firewalld.conf's setting is the fix for IPv6") {
+        json nft = ruleset("ruleset-firewalld-service.json");
+        auto& items = nft["nftables"];
+        for (auto it = items.begin(); it != items.end();) {
+            if (it->contains("rule") && (*it)["rule"]["chain"] == "filter_PREROUTING" &&
+                (*it)["rule"].dump().find("\"fib\"") != std::string::npos)
+                it = items.erase(it);
+            else
+                ++it;
+        }
+        const AntispoofCoverage cov = find_antispoof_rules(nft, c);
+        CHECK_FALSE(cov.ipv6);
+        auto f = audit_reverse_path(loose, cov, "tbhelperctl rules --apply", FirewallManager::firewalld);
+        REQUIRE(f);
+        CHECK(f->message.find("IPv6 has no reverse-path filter") != std::string::npos);
+        CHECK(f->fix.rfind("set IPv6_rpfilter=yes in /etc/firewalld/firewalld.conf, then firewall-cmd --reload; "
+                           "sysctl -w net.ipv4.conf.all.rp_filter=1",
+                           0) == 0);
+    }
+}
+
+// ufw loads tbhelper's own rules (tbhelperctl rules --apply): its capture has
+// table inet tbhelper's anti-spoofing chain, which covers both families, and
+// elsewhere the generic fix (that chain) is the right one.
+TEST_CASE("ctl check on ufw: the anti-spoofing chain of rules --apply covers both families",
+          "[ctl][audit][ufw][antispoof]") {
+    Config c;
+    const json nft = ruleset("ruleset-ufw-app.json");
+    REQUIRE(detect_firewall_manager(nft) == FirewallManager::ufw);
+    const AntispoofCoverage cov = find_antispoof_rules(nft, c);
+    CHECK(cov.ipv4);
+    CHECK(cov.ipv6);
+    ReversePathSysctls loose;
+    loose.ipv4_rp_filter = {{"all", 2}, {"default", 2}, {"eth0", 2}};
+    CHECK_FALSE(audit_reverse_path(loose, cov, "tbhelperctl rules --apply", FirewallManager::ufw));
+    auto f = audit_reverse_path(loose, AntispoofCoverage{}, "tbhelperctl rules --apply", FirewallManager::ufw);
+    REQUIRE(f);
+    CHECK(f->fix.find("load the anti-spoofing chain: tbhelperctl rules --apply") == 0);
+}

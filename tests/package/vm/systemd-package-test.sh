@@ -8,21 +8,17 @@
 #   TBTEST_PKG_DEB=/path/to/tbhelper_<version>_<arch>.deb  (required)
 #   TBTEST_BUILD=DIR   where tbsim is (default <repo>/build)
 #
-# Topology: the packaged daemon runs in the initial network namespace (that is
-# where systemd starts it, and NFQUEUE is per namespace), so the initial
-# namespace IS the firewall here. The guest and the host are network
-# namespaces routed through it:
-#
-#     tbpg (guest)                 initial namespace (firewall)     tbph (host)
-#     eth0 ------------------------ tbpgw0       tbphw0 ---------------- eth0
-#     198.51.100.2/24          198.51.100.1/24   203.0.113.1/24     203.0.113.2/24
+# Topology: tests/package/vm/lib.sh (guest and host namespaces routed
+# through the initial namespace, which is the firewall).
 #
 # The firewall's filter is a default-drop forward chain (table inet tbtest,
 # tests/vm/netns.sh's fw_load_baseline): established,related and the contact
 # ports only. The helper rules are the package's: `tbhelperctl rules --apply`.
 #
 # Steps: dpkg -i; the service runs, the firewall is unchanged and the dynamic
-# streams are blocked; systemctl enable --now; rules --apply; a legacy (UDP
+# streams are blocked; systemctl enable --now; the metrics timer is not
+# enabled, and once started writes /var/lib/prometheus/node-exporter/
+# tbhelper.prom (parsed with prometheus_client where the root has it); rules --apply; a legacy (UDP
 # 407 -> TCP 1417 control) and a TCP (TCP 407 -> UDP intercom) session pass;
 # systemctl reload between the two offer rounds of one TCP session; systemctl
 # stop: contact traffic still passes; start again; dpkg -r (= apt-get remove): rules,
@@ -42,41 +38,11 @@ if ! command -v nfct >/dev/null 2>&1 && [ -x "${TBTEST_NFCT_DIR:-}/nfct" ]; then
     export PATH=$TBTEST_NFCT_DIR:$PATH
 fi
 work=$(mktemp -d /tmp/tbpkg.XXXXXX)
-t0=$EPOCHREALTIME
-fails=0 passes=0 failed=()
-
-el() { awk -v a="${t0/,/.}" -v b="${EPOCHREALTIME/,/.}" 'BEGIN { printf "%.1f", b - a }'; }
-step() { echo; echo "== $* (+$(el)s)"; }
-pass() { passes=$((passes + 1)); echo "PASS: $*"; }
-fail() { fails=$((fails + 1)); failed+=("$*"); echo "FAIL: $*"; }
-note() { echo "NOTE: $*"; }
-ind() { sed 's/^/    /'; }
-check() { # WHAT COMMAND...: pass when COMMAND exits 0
-    local what=$1 out; shift
-    if out=$("$@" 2>&1); then pass "$what"; else fail "$what"; printf '%s\n' "$out" | tail -n 15 | ind; fi
-}
-check_not() { # WHAT COMMAND...: pass when COMMAND fails
-    local what=$1 out; shift
-    if out=$("$@" 2>&1); then fail "$what"; printf '%s\n' "$out" | tail -n 15 | ind; else pass "$what"; fi
-}
-wait_for() { # SECONDS COMMAND...
-    local end=$(( ${EPOCHREALTIME/[.,]/} + $1 * 1000000 )); shift
-    until "$@" >/dev/null 2>&1; do
-        (( ${EPOCHREALTIME/[.,]/} >= end )) && return 1
-        sleep 0.2
-    done
-}
-
-# tests/vm/netns.sh for its helpers (in_guest, in_host, fw_load_baseline,
-# tb_probe), with our own namespaces and the initial namespace as firewall.
-TB_NS_GUEST=tbpg TB_NS_HOST=tbph
-# shellcheck source=tests/vm/netns.sh
-. "$repo/tests/vm/netns.sh"
-TB_FW_GUEST_IF=tbpgw0 TB_FW_HOST_IF=tbphw0
+# shellcheck source=tests/package/vm/lib.sh
+. "$repo/tests/package/vm/lib.sh"
 in_fw() { "$@"; }
 export TB_HOST_ADDR=$TB_H4
 
-pids=()
 diagnostics() {
     step "diagnostics"
     echo "-- systemctl status tbhelperd"; systemctl status --no-pager tbhelperd 2>&1 | ind
@@ -87,13 +53,6 @@ diagnostics() {
     echo "-- conntrack -L"; conntrack -L 2>&1 | head -n 30 | ind
     for f in "$work"/*.log; do [ -f "$f" ] && { echo "-- $(basename "$f")"; tail -n 40 "$f" | ind; }; done
 }
-cleanup() {
-    local p
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-    ip netns del "$TB_NS_GUEST" 2>/dev/null
-    ip netns del "$TB_NS_HOST" 2>/dev/null
-}
-trap cleanup EXIT
 
 echo "################ package test under systemd: $(basename "${deb:-?}")"
 echo "$(. /etc/os-release; echo "$PRETTY_NAME"), kernel $(uname -r), PID 1 $(ps -p 1 -o comm=), systemd $(systemctl --version | sed -n '1s/^systemd \([0-9]*\).*/\1/p')"
@@ -105,19 +64,6 @@ systemctl --failed --no-legend 2>&1 | ind
 
 # ---- topology ----------------------------------------------------------------------
 step "topology: guest and host namespaces routed through the initial namespace (firewall)"
-setup_topology() {
-    ip netns add "$TB_NS_GUEST" && ip netns add "$TB_NS_HOST" || return 1
-    ip -n "$TB_NS_GUEST" link set lo up && ip -n "$TB_NS_HOST" link set lo up || return 1
-    ip link add "$TB_FW_GUEST_IF" type veth peer name eth0 netns "$TB_NS_GUEST" || return 1
-    ip link add "$TB_FW_HOST_IF" type veth peer name eth0 netns "$TB_NS_HOST" || return 1
-    ip addr add "$TB_FWG4/24" dev "$TB_FW_GUEST_IF" && ip link set "$TB_FW_GUEST_IF" up || return 1
-    ip addr add "$TB_FWH4/24" dev "$TB_FW_HOST_IF" && ip link set "$TB_FW_HOST_IF" up || return 1
-    ip -n "$TB_NS_GUEST" addr add "$TB_G4/24" dev eth0 && ip -n "$TB_NS_GUEST" link set eth0 up || return 1
-    ip -n "$TB_NS_HOST" addr add "$TB_H4/24" dev eth0 && ip -n "$TB_NS_HOST" link set eth0 up || return 1
-    ip -n "$TB_NS_GUEST" route add default via "$TB_FWG4" || return 1
-    ip -n "$TB_NS_HOST" route add default via "$TB_FWH4" || return 1
-    sysctl -qw net.ipv4.ip_forward=1 || return 1
-}
 check "guest 198.51.100.2 - firewall (initial namespace) - host 203.0.113.2" setup_topology
 nft list ruleset > "$work/ruleset-empty.nft" 2>&1
 check "baseline default-drop forward filter (table inet tbtest)" fw_load_baseline
@@ -193,6 +139,38 @@ modes="$(stat -c '%a %U' /run/tbhelper) / $(stat -c '%a %U' /run/tbhelper/tbhelp
 tbhelperctl status > "$work/status.txt" 2>&1; rc=$?
 ind < "$work/status.txt"
 [ "$rc" = 0 ] && pass "tbhelperctl status (root, default socket)" || fail "tbhelperctl status exit $rc"
+
+step "the metrics timer (docs/metrics.md#textfile-collector): installed, not enabled; started, it writes the file"
+prom_dir=/var/lib/prometheus/node-exporter
+prom=$prom_dir/tbhelper.prom
+check "tbhelper-metrics.timer and .service are installed" systemctl cat tbhelper-metrics.timer tbhelper-metrics.service
+check_not "the package did not enable tbhelper-metrics.timer" systemctl is-enabled --quiet tbhelper-metrics.timer
+check_not "the package did not start tbhelper-metrics.timer" systemctl is-active --quiet tbhelper-metrics.timer
+check_not "nothing written by the install ($prom)" test -e "$prom"
+# What Debian's prometheus-node-exporter package creates (the unit does not).
+mkdir -p "$prom_dir"
+check "systemctl start tbhelper-metrics.timer" systemctl start tbhelper-metrics.timer
+check "the timer ran tbhelper-metrics.service: $prom written" wait_for 45 test -s "$prom"
+check "$prom: mode 0644" test "$(stat -c %a "$prom")" = 644
+check "only tbhelper.prom in $prom_dir (no temporary file left)" test "$(ls -A "$prom_dir")" = tbhelper.prom
+prom_shape() {
+    if grep -Ev '^(# (HELP|TYPE) tbhelper_[a-z_]+ .+|tbhelper_[a-z_]+(\{[a-z_]+="[^"]*"\})? [0-9.e+-]+)$' "$prom"; then
+        return 1
+    fi
+    grep -qx 'tbhelper_up 1' "$prom"
+}
+if /usr/bin/python3 -c 'import prometheus_client' 2>/dev/null; then
+    # The Prometheus project's parser (python3-prometheus-client).
+    check "$prom parses (prometheus_client) with tbhelper_up 1, tbhelper_uptime_seconds" \
+        /usr/bin/python3 "$repo/tests/kernel/tools/check_metrics.py" "$prom" tbhelper_up == 1 tbhelper_uptime_seconds '>=' 0
+else
+    # No parser in this root: every sample line has the format's shape, and tbhelper_up is 1.
+    note "python3-prometheus-client missing in this root: a line-shape check instead of the parser"
+    check "$prom: every line a comment or 'name[{labels}] value', tbhelper_up 1" prom_shape
+fi
+check "journal: tbhelper-metrics.service finished" sh -c \
+    "journalctl -u tbhelper-metrics.service --no-pager -o cat | grep -Eiq 'Finished|Deactivated successfully'"
+check "systemctl stop tbhelper-metrics.timer" systemctl stop tbhelper-metrics.timer
 
 step "boot order: tbhelperd before nftables.service (for the include), no ordering cycle"
 check "systemctl enable nftables" systemctl enable nftables
@@ -378,7 +356,4 @@ check_not "helper timbuktu not registered" sh -c 'nfct list helper | grep -q tim
 check_not "table inet tbhelper gone" nft list table inet tbhelper
 
 ((fails)) && diagnostics
-echo
-echo "package test under systemd: $passes passed, $fails failed (+$(el)s)"
-for f in "${failed[@]}"; do echo "  not passing: $f"; done
-((fails == 0))
+summary "package test under systemd"
