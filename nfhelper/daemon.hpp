@@ -14,7 +14,7 @@
 #include "netfilter/cthelper.hpp"
 #include "netfilter/netlink_socket.hpp"
 #include "netfilter/queue_reader.hpp"
-#include "netfilter/unique_fd.hpp"
+#include "sys/unique_fd.hpp"
 #include "watchdog.hpp"
 
 namespace tb::daemon {
@@ -71,7 +71,7 @@ private:
     std::unique_ptr<ControlServer> control_;
     std::vector<netfilter::HelperEntry> helpers_;
     std::uint32_t verdict_rejected_logged_ = 0;  // the second of the last such line
-    netfilter::UniqueFd signal_fd_;
+    sys::UniqueFd signal_fd_;
     std::optional<CrashWatchdog> watchdog_;
 };
 

@@ -122,7 +122,7 @@ std::optional<CrashWatchdog> CrashWatchdog::start(std::uint16_t queue, std::uint
         watchdog_main(rd, queue, portid, daemon_pid);
     }
     close(p[0]);
-    return CrashWatchdog(netfilter::UniqueFd(p[1]), pid);
+    return CrashWatchdog(sys::UniqueFd(p[1]), pid);
 }
 
 void CrashWatchdog::tell_queue(std::uint16_t queue, std::uint32_t portid) {
