@@ -449,7 +449,8 @@ int cmd_check(const Globals& g) {
         }
     }
 
-    // 5. The administrator's filter (spec A3) and related streams.
+    // 5. The administrator's filter: TCP contact dropped where UDP passes, related
+    //    streams dropped (docs/tbhelperctl.md#check, tcp-contact-dropped and related-dropped).
     if (have_ruleset)
         for (auto& f : audit_filter(ruleset, config)) findings.push_back(std::move(f));
 

@@ -1,4 +1,5 @@
 #include "netfilter/cthelper.hpp"
+#include "netfilter/c_handle.hpp"
 
 extern "C" {
 #include <libnetfilter_cthelper/libnetfilter_cthelper.h>
@@ -18,14 +19,8 @@ namespace tb::netfilter {
 
 namespace {
 
-struct HelperDeleter {
-    void operator()(nfct_helper* h) const { nfct_helper_free(h); }
-};
-struct PolicyDeleter {
-    void operator()(nfct_helper_policy* p) const { nfct_helper_policy_free(p); }
-};
-using HelperPtr = std::unique_ptr<nfct_helper, HelperDeleter>;
-using PolicyPtr = std::unique_ptr<nfct_helper_policy, PolicyDeleter>;
+using HelperPtr = CHandle<nfct_helper, nfct_helper_free>;
+using PolicyPtr = CHandle<nfct_helper_policy, nfct_helper_policy_free>;
 
 // Room for one helper message: name, tuple, queue, one policy, status, size.
 constexpr std::size_t kMsgBuffer = 4096;

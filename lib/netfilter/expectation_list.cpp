@@ -1,4 +1,5 @@
 #include "netfilter/expectation_list.hpp"
+#include "netfilter/c_handle.hpp"
 
 #include <arpa/inet.h>
 #include <libmnl/libmnl.h>
@@ -16,9 +17,6 @@ namespace tb::netfilter {
 
 namespace {
 
-struct ExpDestroy {
-    void operator()(nf_expect* e) const { nfexp_destroy(e); }
-};
 
 // Events come one skb at a time; 64 KiB holds the largest the kernel sends.
 constexpr std::size_t kEventBuffer = 64 * 1024;
@@ -40,7 +38,7 @@ Transport tuple_transport(const nf_conntrack* ct) {
 // False for a message that is not an expectation, or one that is neither TCP
 // nor UDP (not ours anyway).
 bool parse_expectation(const nlmsghdr* nlh, ListedExpectation& x) {
-    std::unique_ptr<nf_expect, ExpDestroy> exp(nfexp_new());
+    CHandle<nf_expect, nfexp_destroy> exp(nfexp_new());
     if (!exp || nfexp_nlmsg_parse(nlh, exp.get()) < 0) return false;
     if (!nfexp_attr_is_set(exp.get(), ATTR_EXP_EXPECTED) || !nfexp_attr_is_set(exp.get(), ATTR_EXP_MASTER))
         return false;

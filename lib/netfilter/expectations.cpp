@@ -1,4 +1,5 @@
 #include "expectations.hpp"
+#include "netfilter/c_handle.hpp"
 
 #include <arpa/inet.h>
 #include <libmnl/libmnl.h>
@@ -19,14 +20,8 @@ namespace tb::netfilter {
 
 namespace {
 
-struct CtDeleter {
-    void operator()(nf_conntrack* ct) const { nfct_destroy(ct); }
-};
-struct ExpDeleter {
-    void operator()(nf_expect* e) const { nfexp_destroy(e); }
-};
-using CtPtr = std::unique_ptr<nf_conntrack, CtDeleter>;
-using ExpPtr = std::unique_ptr<nf_expect, ExpDeleter>;
+using CtPtr = CHandle<nf_conntrack, nfct_destroy>;
+using ExpPtr = CHandle<nf_expect, nfexp_destroy>;
 
 // The kernel's expectation function that gives an expected connection its
 // master's NAT (nf_nat_core registers it).
