@@ -447,8 +447,8 @@ int cmd_check(const Globals& g) {
         }
     }
 
-    // 5. The administrator's filter: TCP contact dropped where UDP passes, related
-    //    streams dropped (docs/tbhelperctl.md#check, tcp-contact-dropped and related-dropped).
+    // 5. The administrator's filter: TCP contact dropped where UDP passes (A3,
+    //    docs/protocol-model.md#a3), related streams dropped (docs/tbhelperctl.md#check).
     if (have_ruleset)
         for (auto& f : audit_filter(ruleset, config)) findings.push_back(std::move(f));
 

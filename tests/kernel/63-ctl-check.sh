@@ -3,7 +3,7 @@
 # filter that passes TCP and UDP contact and related streams) it prints "no
 # problems found" and exits 0. Each misconfiguration is then reported with
 # exit 1 and its code in --json:
-#   - the filter accepts UDP 407 but drops TCP 407 (docs/tbhelperctl.md#check): tcp-contact-dropped
+#   - the filter accepts UDP 407 but drops TCP 407 (A3, docs/protocol-model.md#a3): tcp-contact-dropped
 #   - the filter drops related streams: related-dropped
 #   - rules loaded for other ports than the configuration's: rules-mismatch
 #   - rules not loaded: rules-missing
@@ -37,7 +37,7 @@ assert_eq "check prints exactly one line" "no problems found" "$(cat "$KT_WORK/o
 check_run ok
 assert_eq "check --json on a correct setup" "[]" "$(jq -c . "$KT_WORK/ok.json")"
 
-kt_step "the filter passes UDP 407 but drops TCP 407 (tcp-contact-dropped)"
+kt_step "A3: the filter passes UDP 407 but drops TCP 407 (tcp-contact-dropped)"
 fw_unload_baseline
 in_fw nft -f - <<'NFT' || kt_die "cannot load the A3 filter"
 table inet a3 {
