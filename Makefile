@@ -37,7 +37,7 @@ CTL_SRCS    := $(sort $(wildcard ctl/*.cpp))
 SIM_SRCS    := $(sort $(wildcard tools/tbsim/*.cpp))
 UNIT_SRCS   := $(sort $(wildcard tests/unit/*.cpp))
 # The daemon's pure units (no sockets, no netfilter libraries), unit-tested.
-DAEMON_PURE_SRCS := nfhelper/log.cpp nfhelper/log_limiter.cpp
+DAEMON_PURE_SRCS := nfhelper/log.cpp nfhelper/log_limiter.cpp nfhelper/kernel_text.cpp
 # bench_analyze.cpp has its own main (build/bench-analyze); the rest is build/bench.
 BENCH_SRCS  := $(filter-out tests/bench/bench_analyze.cpp,$(sort $(wildcard tests/bench/*.cpp)))
 FUZZ_SRCS   := $(sort $(wildcard tests/fuzz/*.cpp))

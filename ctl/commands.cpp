@@ -59,6 +59,13 @@ void print(const std::string& text) {
     std::fwrite(text.data(), 1, text.size(), stdout);
 }
 
+// "a, b" / "tcp and udp"
+std::string joined(const std::vector<std::string>& items, std::string_view separator) {
+    std::string out;
+    for (const auto& item : items) out += (out.empty() ? "" : std::string(separator)) + item;
+    return out;
+}
+
 constexpr const char* kNotRegistered = "helper timbuktu is not registered: start tbhelperd first";
 
 // Which transports lack a registered "timbuktu" helper; empty when all are there.
@@ -127,9 +134,8 @@ int cmd_rules(const Globals& g, RulesAction action, bool iptables, const RulesOp
     if (helpers.ok) {
         auto missing = unregistered_transports(helpers, config);
         if (!missing.empty()) {
-            std::string which;
-            for (const auto& m : missing) which += (which.empty() ? "" : " and ") + m;
-            throw CtlError(kExitUnreachable, fmt::format("{} (no registration for {})", kNotRegistered, which));
+            throw CtlError(kExitUnreachable,
+                           fmt::format("{} (no registration for {})", kNotRegistered, joined(missing, " and ")));
         }
     }
     Nft nft;
@@ -182,10 +188,8 @@ int cmd_status(const Globals& g) {
         print(format_status(r, path));
     }
     if (!missing.empty()) {
-        std::string keys;
-        for (const auto& k : missing) keys += (keys.empty() ? "" : ", ") + k;
         std::cerr << fmt::format("tbhelperctl: tbhelperd's status lacks {} (daemon and tbhelperctl versions differ?)\n",
-                                 keys);
+                                 joined(missing, ", "));
     }
     return kExitOk;
 }
@@ -295,6 +299,10 @@ int cmd_watch(const Globals& g) {
 // ---------------------------------------------------------------------------
 namespace {
 
+struct Closedir {
+    void operator()(DIR* d) const { ::closedir(d); }
+};
+
 std::string read_file_bounded(const std::string& path, std::size_t limit = 8 * 1024 * 1024) {
     std::ifstream in(path, std::ios::binary);
     if (!in) return {};
@@ -328,9 +336,6 @@ std::string gunzip_bounded(const std::string& path, std::size_t limit = 8 * 1024
 // net.ipv4.conf.*.rp_filter of this network namespace (/proc/sys/net is per namespace).
 ReversePathSysctls reverse_path_sysctls() {
     ReversePathSysctls s;
-    struct Closedir {
-        void operator()(DIR* d) const { ::closedir(d); }
-    };
     const std::string base = "/proc/sys/net/ipv4/conf";
     if (std::unique_ptr<DIR, Closedir> d(::opendir(base.c_str())); d) {
         while (dirent* e = ::readdir(d.get())) {
@@ -352,9 +357,6 @@ ReversePathSysctls reverse_path_sysctls() {
 ModuleSources module_sources() {
     ModuleSources s;
     s.proc_modules = read_file_bounded("/proc/modules");
-    struct Closedir {
-        void operator()(DIR* d) const { ::closedir(d); }
-    };
     if (std::unique_ptr<DIR, Closedir> d(::opendir("/sys/module")); d)
         while (dirent* e = ::readdir(d.get())) s.sys_module.insert(e->d_name);
     utsname u{};
@@ -396,24 +398,20 @@ int cmd_check(const Globals& g) {
             findings.push_back({"error", "helper-unknown", cthelper_unavailable(helpers.error),
                                 "modprobe nfnetlink_cthelper, then start tbhelperd"});
     } else if (auto missing = unregistered_transports(helpers, config); !missing.empty()) {
-        std::string which;
-        for (const auto& m : missing) which += (which.empty() ? "" : " and ") + m;
         findings.push_back({"error", "helper-not-registered",
                             fmt::format("helper {} is not registered in the kernel for {}: contact connections are "
                                         "not inspected",
-                                        kHelperName, which),
+                                        kHelperName, joined(missing, " and ")),
                             "start tbhelperd: systemctl start tbhelperd (journalctl -u tbhelperd tells why it stopped)"});
     } else {
         std::vector<std::string> parked;
         for (const auto& h : helpers.helpers)
             if (h.name == kHelperName && !h.enabled) parked.push_back(helper_text(h));
         if (!parked.empty()) {
-            std::string which;
-            for (const auto& p : parked) which += (which.empty() ? "" : ", ") + p;
             findings.push_back({"error", "helper-disabled",
                                 fmt::format("helper {} is registered but disabled ({}): tbhelperd stopped and "
                                             "parked it, contact connections pass uninspected",
-                                            kHelperName, which),
+                                            kHelperName, joined(parked, ", ")),
                                 "start tbhelperd: systemctl start tbhelperd"});
         }
     }
@@ -457,7 +455,8 @@ int cmd_check(const Globals& g) {
         }
     }
 
-    // 5. The administrator's filter (spec A3) and related streams.
+    // 5. The administrator's filter: TCP contact dropped where UDP passes (A3,
+    //    docs/protocol-model.md#a3), related streams dropped (docs/tbhelperctl.md#check).
     if (have_ruleset)
         for (auto& f : audit_filter(ruleset, config)) findings.push_back(std::move(f));
 

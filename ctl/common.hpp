@@ -5,7 +5,7 @@
 #include <string>
 #include <utility>
 
-#include "netfilter/unique_fd.hpp"
+#include "sys/unique_fd.hpp"
 
 namespace tb::ctl {
 
@@ -31,7 +31,7 @@ constexpr const char* kPermissionMessage = "permission denied talking to the ker
 // EPERM/EACCES, else "WHAT: strerror".
 [[noreturn]] void kernel_failure(const std::string& what, int err);
 
-// The one owning-fd class of both programs (netfilter/unique_fd.hpp).
-using Fd = netfilter::UniqueFd;
+// The one owning-fd class of every program (sys/unique_fd.hpp).
+using Fd = sys::UniqueFd;
 
 }  // namespace tb::ctl

@@ -1,13 +1,15 @@
-// The kernel side of tbhelperctl: ctnetlink expectations (dump and events)
-// and the userspace helpers registered through nfnetlink_cthelper.
+// The kernel side of tbhelperctl, over lib/netfilter's adapters (the ones
+// tbhelperd uses): ctnetlink expectations (dump and events) and the userspace
+// helpers registered through nfnetlink_cthelper. Failures become CtlError(3)
+// with tbhelperctl's words (docs/tbhelperctl.md#exit-status).
 #pragma once
 
-#include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
 
 #include "ctl/expectations.hpp"
+#include "netfilter/cthelper.hpp"
 
 namespace tb::ctl {
 
@@ -21,13 +23,7 @@ std::vector<ExpectationRow> dump_expectations();
 void watch_expectations(const std::function<void(const std::string&, const ExpectationRow&)>& on_event,
                         const std::function<void()>& on_lost);
 
-struct HelperEntry {
-    std::string name;
-    std::uint16_t l3 = 0;  // AF_INET / AF_INET6
-    std::uint8_t l4 = 0;   // IPPROTO_TCP / IPPROTO_UDP
-    std::uint32_t queue = 0;
-    bool enabled = true;  // NFCTH_STATUS; a parked helper (tbhelperd --park, clean stop) is disabled
-};
+using netfilter::HelperEntry;
 struct HelperDump {
     bool ok = false;
     int error = 0;  // errno when !ok (EPERM is thrown instead)

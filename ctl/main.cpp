@@ -70,7 +70,7 @@ int main(int argc, char** argv) {
     watch->add_flag("--json", g.json, "one JSON object per line");
 
     auto* check = app.add_subcommand("check", "audit this machine: kernel modules, helper registration, daemon, "
-                                              "rules, and the filter's handling of TCP and UDP contact (spec A3)");
+                                              "rules, and the filter's handling of TCP and UDP contact and related streams");
     check->add_flag("--json", g.json, "one JSON array of {severity, code, message, fix}");
 
     std::string pcap_file;

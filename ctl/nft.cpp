@@ -22,13 +22,22 @@ Nft::Nft(bool json_output) : ctx_(nft_ctx_new(NFT_CTX_DEFAULT)) {
 
 Nft::~Nft() = default;
 
-NftResult Nft::run(const std::string& commands) {
+namespace {
+
+// What a run left in the context's buffers.
+NftResult collect(nft_ctx* ctx, bool ok) {
     NftResult r;
-    r.ok = nft_run_cmd_from_buffer(ctx_.get(), commands.c_str()) == 0;
-    if (const char* o = nft_ctx_get_output_buffer(ctx_.get())) r.output = o;
-    if (const char* e = nft_ctx_get_error_buffer(ctx_.get())) r.error = e;
+    r.ok = ok;
+    if (const char* o = nft_ctx_get_output_buffer(ctx)) r.output = o;
+    if (const char* e = nft_ctx_get_error_buffer(ctx)) r.error = e;
     if (!r.ok && r.error.empty()) r.error = "Error: libnftables failed without a message\n";
     return r;
+}
+
+}  // namespace
+
+NftResult Nft::run(const std::string& commands) {
+    return collect(ctx_.get(), nft_run_cmd_from_buffer(ctx_.get(), commands.c_str()) == 0);
 }
 
 NftResult Nft::run_as_file(const std::string& commands) {
@@ -42,12 +51,7 @@ NftResult Nft::run_as_file(const std::string& commands) {
         done += static_cast<std::size_t>(n);
     }
     const std::string path = "/dev/fd/" + std::to_string(fd.get());
-    NftResult r;
-    r.ok = nft_run_cmd_from_filename(ctx_.get(), path.c_str()) == 0;
-    if (const char* o = nft_ctx_get_output_buffer(ctx_.get())) r.output = o;
-    if (const char* e = nft_ctx_get_error_buffer(ctx_.get())) r.error = e;
-    if (!r.ok && r.error.empty()) r.error = "Error: libnftables failed without a message\n";
-    return r;
+    return collect(ctx_.get(), nft_run_cmd_from_filename(ctx_.get(), path.c_str()) == 0);
 }
 
 bool nft_permission_error(const std::string& error) {

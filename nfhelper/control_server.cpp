@@ -49,7 +49,7 @@ ControlServer::ControlServer(std::string path, Handler handler) : path_(std::mov
         if (!S_ISSOCK(st.st_mode))
             throw std::runtime_error(fmt::format("{} exists and is not a socket; not touching it", path_));
         // A live daemon answers a connect; a stale socket refuses.
-        netfilter::UniqueFd probe(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+        sys::UniqueFd probe(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
         if (probe && connect(probe.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0)
             throw std::runtime_error(fmt::format("another tbhelperd is running (it answers on {})", path_));
         unlink(path_.c_str());
@@ -107,11 +107,11 @@ void ControlServer::on_ready(const pollfd& p) {
 
 void ControlServer::accept_clients() {
     for (int i = 0; i < 16; ++i) {
-        netfilter::UniqueFd fd(accept4(listen_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+        sys::UniqueFd fd(accept4(listen_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
         if (!fd) return;
         if (clients_.size() >= kMaxClients) {
             log_warning("control socket: too many clients; dropping one");
-            continue;  // closed by netfilter::UniqueFd
+            continue;  // closed by sys::UniqueFd
         }
         Client c;
         c.fd = std::move(fd);

@@ -12,7 +12,7 @@
 #include <string_view>
 #include <vector>
 
-#include "netfilter/unique_fd.hpp"
+#include "sys/unique_fd.hpp"
 
 namespace tb::daemon {
 
@@ -43,7 +43,7 @@ public:
 
 private:
     struct Client {
-        netfilter::UniqueFd fd;
+        sys::UniqueFd fd;
         std::string in;
         std::string out;
         std::size_t out_sent = 0;
@@ -56,7 +56,7 @@ private:
 
     std::string path_;
     Handler handler_;
-    netfilter::UniqueFd listen_;
+    sys::UniqueFd listen_;
     std::list<Client> clients_;
 };
 

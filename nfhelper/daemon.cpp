@@ -22,10 +22,11 @@
 #include "control_server.hpp"
 #include "helper/counter_table.hpp"
 #include "helper_core.hpp"
+#include "kernel_text.hpp"
 #include "log.hpp"
-#include "timbuktu/services.hpp"
-#include "queue_reader.hpp"
+#include "registration.hpp"
 #include "system_checks.hpp"
+#include "timbuktu/services.hpp"
 
 namespace tb::daemon {
 
@@ -57,7 +58,7 @@ void notify_systemd(const char* state) {
     if (len >= sizeof addr.sun_path) return;
     std::memcpy(addr.sun_path, path, len);
     if (addr.sun_path[0] == '@') addr.sun_path[0] = '\0';  // abstract namespace
-    netfilter::UniqueFd fd(socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    sys::UniqueFd fd(socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
     if (!fd) return;
     sendto(fd.get(), state, std::strlen(state), MSG_NOSIGNAL, reinterpret_cast<sockaddr*>(&addr),
            static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + len));
@@ -65,6 +66,23 @@ void notify_systemd(const char* state) {
 
 Daemon::Daemon(Options opts, Config config) : opts_(std::move(opts)), config_(std::move(config)) {}
 Daemon::~Daemon() = default;
+
+std::unique_ptr<QueueReader> Daemon::bind_queue(std::uint16_t queue) {
+    return std::make_unique<QueueReader>(queue, queue_stats_, [this](std::uint16_t q, const netfilter::QueueEvent& e) {
+        on_queue_event(q, e);
+    });
+}
+
+void Daemon::on_queue_event(std::uint16_t queue, const netfilter::QueueEvent& e) {
+    if (std::holds_alternative<netfilter::queue_event::VerdictRejected>(e)) {
+        // One line per distinct second at most: a storm must not flood the log.
+        const auto now = static_cast<std::uint32_t>(std::time(nullptr));
+        if (now == verdict_rejected_logged_) return;
+        verdict_rejected_logged_ = now;
+    }
+    const LogLine line = queue_event_line(queue, e);
+    if (!line.text.empty() && Log::enabled(line.level)) Log::write(line.level, line.text);
+}
 
 void Daemon::setup() {
     started_ = std::chrono::steady_clock::now();
@@ -87,7 +105,7 @@ void Daemon::setup() {
         core_ = std::make_unique<HelperCore>(config_);
         // Bind first: if another process holds the queue we stop here without
         // touching the kernel's helper registration.
-        queue_ = std::make_unique<QueueReader>(config_.queue, queue_stats_);
+        queue_ = bind_queue(config_.queue);
         reg_nl_ = std::make_unique<netfilter::NetlinkSocket>(NETLINK_NETFILTER);
         auto reg = register_helpers(*reg_nl_, config_);
         helpers_ = reg.registered;
@@ -104,8 +122,8 @@ void Daemon::setup() {
         // tests that the helper is registered and the queue is read.
         control_ = std::make_unique<ControlServer>(opts_.socket_path,
                                                    [this](std::string_view line) { return control_request(line); });
-    } catch (const QueueBindError& e) {
-        throw StartupError(e.what());
+    } catch (const netfilter::QueueBindError& e) {
+        throw StartupError(queue_bind_text(e));
     } catch (const netfilter::KernelError& e) {
         throw StartupError(e.what());
     } catch (const StartupError&) {
@@ -158,7 +176,7 @@ void Daemon::stop() {
     // is already queued: closing the queue with packets in it drops them.
     auto problems = park_helpers(*reg_nl_);
     for (const auto& p : problems) log_error("{}", p);
-    auto handler = [this](QueuedPacket& p) { return core_->on_packet(p); };
+    auto handler = [this](netfilter::QueuedPacket& p) { return core_->on_packet(p); };
     for (int i = 0; i < 64 && queue_->process(handler, kPacketsPerTurn) > 0; ++i) {
     }
     if (problems.empty() && watchdog_) watchdog_->disarm();
@@ -174,7 +192,7 @@ void Daemon::loop() {
     bool stop = false;
     auto next_housekeeping = std::chrono::steady_clock::now() + std::chrono::milliseconds(kHousekeepingMs);
     std::vector<pollfd> fds;
-    auto handler = [this](QueuedPacket& p) { return core_->on_packet(p); };
+    auto handler = [this](netfilter::QueuedPacket& p) { return core_->on_packet(p); };
     while (!stop) {
         fds.clear();
         fds.push_back(pollfd{signal_fd_.get(), POLLIN, 0});
@@ -238,9 +256,9 @@ void Daemon::reload() {
         if (next.queue != config_.queue) {
             // Bind the new queue before pointing the helper at it; then drain
             // what the old queue still holds (closing it would drop those).
-            auto fresh = std::make_unique<QueueReader>(next.queue, queue_stats_);
+            auto fresh = bind_queue(next.queue);
             helpers_ = register_helpers(*reg_nl_, next).registered;
-            auto handler = [this](QueuedPacket& p) { return core_->on_packet(p); };
+            auto handler = [this](netfilter::QueuedPacket& p) { return core_->on_packet(p); };
             for (int i = 0; i < 64 && queue_->process(handler, kPacketsPerTurn) > 0; ++i) {
             }
             queue_ = std::move(fresh);
@@ -250,6 +268,11 @@ void Daemon::reload() {
                    next.expectation_timeout != config_.expectation_timeout) {
             helpers_ = register_helpers(*reg_nl_, next).registered;
         }
+    } catch (const netfilter::QueueBindError& e) {
+        log_error("reload: {}; keeping queue {} and the registered policy", queue_bind_text(e), config_.queue);
+        next.queue = config_.queue;
+        next.max_expectations = config_.max_expectations;
+        next.expectation_timeout = config_.expectation_timeout;
     } catch (const std::exception& e) {
         log_error("reload: {}; keeping queue {} and the registered policy", e.what(), config_.queue);
         next.queue = config_.queue;
@@ -289,7 +312,8 @@ std::string Daemon::status_json() const {
     const auto& k = core_->kernel_counters();
     const auto& q = queue_stats_;
     json helpers = json::array();
-    for (const auto& h : helpers_) helpers.push_back({{"name", h.name}, {"l3", l3_name(h.l3)}, {"l4", l4_name(h.l4)}});
+    for (const auto& h : helpers_)
+        helpers.push_back({{"name", h.name}, {"l3", netfilter::l3_name(h.l3)}, {"l4", netfilter::l4_name(h.l4)}});
     json opcodes = json::object();
     for (const auto& [op, n] : c.other_opcodes) opcodes[fmt::format("0x{:04x}", op)] = n;
     double uptime = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
@@ -326,7 +350,7 @@ std::string Daemon::expectations_json() const {
     using nlohmann::json;
     json list = json::array();
     for (const auto& e : core_->expectations().recent())
-        list.push_back({{"proto", std::string(transport_name(e.transport))},
+        list.push_back({{"proto", std::string(transport_name(e.proto))},
                         {"src", e.src.to_string()},
                         {"dst", e.dst.to_string()},
                         {"dport", e.dport},

@@ -11,17 +11,18 @@
 #include <vector>
 
 #include "config/config.hpp"
-#include "helper_registration.hpp"
+#include "netfilter/cthelper.hpp"
 #include "netfilter/netlink_socket.hpp"
-#include "queue_reader.hpp"
-#include "netfilter/unique_fd.hpp"
+#include "netfilter/queue_reader.hpp"
+#include "sys/unique_fd.hpp"
 #include "watchdog.hpp"
 
 namespace tb::daemon {
 
 class ControlServer;
 class HelperCore;
-class QueueReader;
+using netfilter::QueueReader;
+using netfilter::QueueStats;
 
 struct Options {
     std::string config_path = kDefaultConfigPath;
@@ -57,6 +58,8 @@ private:
     std::string status_json() const;
     std::string expectations_json() const;
     std::string sessions_json() const;
+    std::unique_ptr<QueueReader> bind_queue(std::uint16_t queue);  // throws QueueBindError
+    void on_queue_event(std::uint16_t queue, const netfilter::QueueEvent& e);
 
     Options opts_;
     Config config_;
@@ -66,8 +69,9 @@ private:
     std::unique_ptr<QueueReader> queue_;
     QueueStats queue_stats_;
     std::unique_ptr<ControlServer> control_;
-    std::vector<HelperEntry> helpers_;
-    netfilter::UniqueFd signal_fd_;
+    std::vector<netfilter::HelperEntry> helpers_;
+    std::uint32_t verdict_rejected_logged_ = 0;  // the second of the last such line
+    sys::UniqueFd signal_fd_;
     std::optional<CrashWatchdog> watchdog_;
 };
 

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "kernel_text.hpp"
 #include "log.hpp"
 #include "netfilter/conntrack_facts.hpp"
 #include "netfilter/ct_attrs.hpp"
@@ -28,6 +29,10 @@ helper::RuntimeOptions runtime_options(const Config& config) {
 }
 
 }  // namespace
+
+NetfilterPort::NetfilterPort(const Config& config) : config_(&config) {
+    if (const auto& why = routes_.unavailable()) log_warning("{}", route_unavailable_text(*why));
+}
 
 helper::ExpectationResult NetfilterPort::create_expectation(const helper::ConntrackFacts& master,
                                                             const timbuktu::Expect& e) {
@@ -179,8 +184,8 @@ void HelperCore::apply_config(const Config& config) {
     runtime_.set_policy(timbuktu::Policy::from_config(config_), config_.reply_interface_check);
 }
 
-Verdict HelperCore::on_packet(QueuedPacket& pkt) {
-    Verdict v;  // default: accept unchanged
+netfilter::Verdict HelperCore::on_packet(netfilter::QueuedPacket& pkt) {
+    netfilter::Verdict v;  // default: accept unchanged
     net::ParsedPacket parsed;
     if (pkt.data.empty() || pkt.truncated) {
         runtime_.unparsed(pkt.id, std::nullopt);

@@ -12,8 +12,8 @@
 #include "helper/counters.hpp"
 #include "helper/runtime.hpp"
 #include "netfilter/expectations.hpp"
-#include "queue_reader.hpp"
-#include "route_lookup.hpp"
+#include "netfilter/queue_reader.hpp"
+#include "netfilter/route_lookup.hpp"
 
 namespace tb::daemon {
 
@@ -22,7 +22,7 @@ using helper::KernelCounters;
 // The runtime's kernel actions, carried out with lib/netfilter and rtnetlink.
 class NetfilterPort : public helper::KernelPort {
 public:
-    explicit NetfilterPort(const Config& config) : config_(&config) {}
+    explicit NetfilterPort(const Config& config);  // logs a warning when there are no route lookups
     helper::ExpectationResult create_expectation(const helper::ConntrackFacts& master,
                                                  const timbuktu::Expect& e) override;
     std::optional<helper::OriginalPath> route_to(const IpAddress& host) override;
@@ -32,7 +32,7 @@ public:
 private:
     const Config* config_;
     netfilter::ExpectationMaker maker_;
-    RouteLookup routes_;
+    netfilter::RouteLookup routes_;
 };
 
 // The runtime's events as tbhelperd's log lines (tests/kernel/*.sh grep them).
@@ -47,7 +47,7 @@ public:
 
     explicit HelperCore(const Config& config);
 
-    Verdict on_packet(QueuedPacket& pkt);
+    netfilter::Verdict on_packet(netfilter::QueuedPacket& pkt);
     void apply_config(const Config& config);  // SIGHUP: new policy for every session
     void housekeeping(std::time_t now) { runtime_.housekeeping(now); }
 

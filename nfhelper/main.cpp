@@ -9,7 +9,7 @@
 
 #include "config/config.hpp"
 #include "daemon.hpp"
-#include "helper_registration.hpp"
+#include "registration.hpp"
 #include "log.hpp"
 #include "system_checks.hpp"
 
@@ -34,7 +34,7 @@ int unregister(bool park) {
         netfilter::NetlinkSocket nl(NETLINK_NETFILTER);
         std::vector<std::string> problems;
         if (park) {
-            if (list_registered_helpers(nl).empty()) {
+            if (registered_count(nl) == 0) {
                 std::printf("helper %s is not registered: nothing to park\n", kHelperName);
                 return 0;
             }

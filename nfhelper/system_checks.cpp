@@ -118,9 +118,4 @@ std::optional<std::string> check_kernel_support() {
     return std::nullopt;
 }
 
-std::string missing_glue_ct_message() {
-    return "the kernel cannot attach conntrack information to queued packets (kernel option "
-           "CONFIG_NETFILTER_NETLINK_GLUE_CT, part of module nf_conntrack_netlink)";
-}
-
 }  // namespace tb::daemon

@@ -20,7 +20,4 @@ void load_kernel_modules();
 // one-line reason of the first missing one, or nullopt.
 std::optional<std::string> check_kernel_support();
 
-// The text for a queue bind that failed with the NFQA_CFG_F_CONNTRACK flag.
-std::string missing_glue_ct_message();
-
 }  // namespace tb::daemon

@@ -17,7 +17,7 @@
 
 #include <fmt/format.h>
 
-#include "helper_registration.hpp"
+#include "registration.hpp"
 #include "log.hpp"
 #include "netfilter/netlink_socket.hpp"
 
@@ -84,7 +84,7 @@ std::uint32_t queue_owner(std::uint16_t queue) {
         // A new daemon may have bound the queue and enabled the helper just
         // before our park landed: give it its helper back.
         std::uint32_t owner = queue_owner(queue);
-        if (owner != 0 && owner != portid) set_helpers_enabled(nl, true);
+        if (owner != 0 && owner != portid) netfilter::set_helpers_enabled(nl, wanted_helpers(Config{}), true);
         if (problems.empty())
             log_warning("watchdog: tbhelperd (pid {}) died; helper {} disabled, so connections on its ports pass "
                         "unexamined (fail-open) until tbhelperd runs again",
@@ -122,7 +122,7 @@ std::optional<CrashWatchdog> CrashWatchdog::start(std::uint16_t queue, std::uint
         watchdog_main(rd, queue, portid, daemon_pid);
     }
     close(p[0]);
-    return CrashWatchdog(netfilter::UniqueFd(p[1]), pid);
+    return CrashWatchdog(sys::UniqueFd(p[1]), pid);
 }
 
 void CrashWatchdog::tell_queue(std::uint16_t queue, std::uint32_t portid) {

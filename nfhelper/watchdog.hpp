@@ -12,7 +12,7 @@
 #include <cstdint>
 #include <optional>
 
-#include "netfilter/unique_fd.hpp"
+#include "sys/unique_fd.hpp"
 
 namespace tb::daemon {
 
@@ -30,8 +30,8 @@ public:
     void disarm();
 
 private:
-    CrashWatchdog(netfilter::UniqueFd fd, pid_t pid) : fd_(std::move(fd)), pid_(pid) {}
-    netfilter::UniqueFd fd_;
+    CrashWatchdog(sys::UniqueFd fd, pid_t pid) : fd_(std::move(fd)), pid_(pid) {}
+    sys::UniqueFd fd_;
     pid_t pid_ = -1;
 };
 

@@ -469,15 +469,7 @@ struct Analyzer::Impl : helper::KernelPort, helper::EventSink {
     }
 
     void expect(std::uint64_t frame, AnalysisSession& s, const timbuktu::Expect& e) {
-        AnalysisExpectation x;
-        x.frame = frame;
-        x.session = s.id;
-        x.proto = e.transport;
-        x.src = e.guest;
-        x.dst = e.address;
-        x.dport = e.port;
-        x.service = timbuktu::service_name(e.service);
-        x.timeout = e.timeout_seconds;
+        const AnalysisExpectation x{netfilter::expected_stream(e), frame, s.id, timbuktu::service_name(e.service), {}};
         // A repeated offer replaces the earlier expectation (B8): keep the latest.
         const std::size_t index = report.expectations.size();
         auto [slot, fresh] = unused_by_offer.try_emplace(OfferKey{x.session, x.proto, x.dport}, index);

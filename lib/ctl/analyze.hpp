@@ -26,6 +26,7 @@
 #include <nlohmann/json.hpp>
 
 #include "net/address.hpp"
+#include "netfilter/expectation.hpp"
 #include "config/config.hpp"
 #include "timbuktu/counters.hpp"
 
@@ -75,15 +76,12 @@ struct AnalysisEvent {
     std::string text;
 };
 
-struct AnalysisExpectation {
+// An expectation the daemon would have created (netfilter/expectation.hpp:
+// the stream it admits), with where analyze saw its offer and its use.
+struct AnalysisExpectation : netfilter::ExpectedStream {
     std::uint64_t frame = 0;  // frame carrying the offer
     std::size_t session = 0;  // session id
-    Transport proto = Transport::tcp;
-    IpAddress src;  // guest, any source port
-    IpAddress dst;
-    std::uint16_t dport = 0;
     std::string service;
-    std::uint32_t timeout = 0;
     std::optional<std::uint64_t> used_frame;  // first frame of a guest stream that matches it, if any
 };
 

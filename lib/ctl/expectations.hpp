@@ -10,26 +10,16 @@
 #include <nlohmann/json.hpp>
 
 #include "net/address.hpp"
+#include "netfilter/expectation.hpp"
 
 namespace tb::ctl {
 
-struct MasterTuple {  // the contact connection, original direction
-    Transport proto = Transport::tcp;
-    IpAddress src;
-    IpAddress dst;
-    std::uint16_t sport = 0;
-    std::uint16_t dport = 0;
-};
+using netfilter::MasterTuple;
 
-struct ExpectationRow {
-    Transport proto = Transport::tcp;  // of the expected stream
-    IpAddress src;                     // guest (any source port)
-    IpAddress dst;                     // address the guest will connect to
-    std::uint16_t dport = 0;
-    std::uint32_t timeout = 0;         // seconds left
-    MasterTuple master;
-    std::string helper;                // kernel helper name (always "timbuktu" after filtering)
-    std::optional<std::string> service;  // from the daemon, when it knows
+// A kernel expectation (netfilter/expectation.hpp) with the service name the
+// daemon gave it, when it knows.
+struct ExpectationRow : netfilter::ListedExpectation {
+    std::optional<std::string> service;
 };
 
 // Keeps only the rows whose helper is `timbuktu`, sorted by (proto, src, dst, dport).

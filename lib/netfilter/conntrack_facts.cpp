@@ -1,4 +1,5 @@
 #include "conntrack_facts.hpp"
+#include "netfilter/c_handle.hpp"
 
 #include <libnetfilter_conntrack/libnetfilter_conntrack.h>
 #include <libnetfilter_conntrack/libnetfilter_conntrack_tcp.h>
@@ -12,10 +13,7 @@ namespace tb::netfilter {
 
 namespace {
 
-struct CtDeleter {
-    void operator()(nf_conntrack* ct) const { nfct_destroy(ct); }
-};
-using CtPtr = std::unique_ptr<nf_conntrack, CtDeleter>;
+using CtPtr = CHandle<nf_conntrack, nfct_destroy>;
 
 IpAddress addr_of(const nf_conntrack* ct, std::uint8_t l3, nf_conntrack_attr v4, nf_conntrack_attr v6) {
     if (l3 == AF_INET) {

@@ -1,4 +1,5 @@
 #include "expectations.hpp"
+#include "netfilter/c_handle.hpp"
 
 #include <arpa/inet.h>
 #include <libmnl/libmnl.h>
@@ -19,14 +20,8 @@ namespace tb::netfilter {
 
 namespace {
 
-struct CtDeleter {
-    void operator()(nf_conntrack* ct) const { nfct_destroy(ct); }
-};
-struct ExpDeleter {
-    void operator()(nf_expect* e) const { nfexp_destroy(e); }
-};
-using CtPtr = std::unique_ptr<nf_conntrack, CtDeleter>;
-using ExpPtr = std::unique_ptr<nf_expect, ExpDeleter>;
+using CtPtr = CHandle<nf_conntrack, nfct_destroy>;
+using ExpPtr = CHandle<nf_expect, nfexp_destroy>;
 
 // The kernel's expectation function that gives an expected connection its
 // master's NAT (nf_nat_core registers it).
@@ -171,14 +166,9 @@ int ExpectationMaker::create(const ConntrackFacts& master, const timbuktu::Expec
         if (upd) note = std::string("the expectation was created but its timeout could not be set: ") +
                         std::strerror(upd);
     }
-    CreatedExpectation c{e.transport, e.guest, e.address, e.port, e.service, e.timeout_seconds,
-                         static_cast<std::int64_t>(std::time(nullptr))};
+    const CreatedExpectation c{expected_stream(e), e.service, static_cast<std::int64_t>(std::time(nullptr))};
     // A refreshed offer replaces its older entry in the table too.
-    for (auto it = recent_.begin(); it != recent_.end(); ++it)
-        if (it->transport == c.transport && it->src == c.src && it->dst == c.dst && it->dport == c.dport) {
-            recent_.erase(it);
-            break;
-        }
+    std::erase_if(recent_, [&](const CreatedExpectation& x) { return x.same_stream(c); });
     recent_.push_back(c);
     while (recent_.size() > kRecentLimit) recent_.pop_front();
     return 0;

@@ -16,20 +16,11 @@
 #include <string>
 
 #include "conntrack_facts.hpp"
-#include "timbuktu/decisions.hpp"
+#include "netfilter/expectation.hpp"
 #include "netlink_socket.hpp"
+#include "timbuktu/decisions.hpp"
 
 namespace tb::netfilter {
-
-struct CreatedExpectation {
-    Transport transport = Transport::tcp;
-    IpAddress src;
-    IpAddress dst;
-    std::uint16_t dport = 0;
-    std::uint8_t service = 0;
-    std::uint32_t timeout = 0;
-    std::int64_t created = 0;  // unix time
-};
 
 class ExpectationMaker {
 public:

@@ -76,6 +76,11 @@ void NetlinkSocket::set_no_enobufs() {
     setsockopt(fd(), SOL_NETLINK, NETLINK_NO_ENOBUFS, &one, sizeof one);
 }
 
+int NetlinkSocket::join_group(unsigned group) {
+    if (mnl_socket_setsockopt(sock_, NETLINK_ADD_MEMBERSHIP, &group, sizeof group) < 0) return errno;
+    return 0;
+}
+
 int NetlinkSocket::request(nlmsghdr* nlh, const DataCallback& on_data) {
     nlh->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
     nlh->nlmsg_seq = next_seq();

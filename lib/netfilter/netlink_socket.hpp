@@ -1,7 +1,8 @@
-// RAII around a libmnl netlink socket, plus the two request shapes tbhelperd
-// uses on its control-plane socket: "do this and tell me if it worked" (ACK)
-// and "list these" (dump). Both are synchronous and bounded by a receive
-// timeout, so a silent kernel can never hang the daemon.
+// RAII around a libmnl netlink socket, the one netlink socket class of
+// tbhelperd and tbhelperctl, plus the two request shapes both use: "do this
+// and tell me if it worked" (ACK) and "list these" (dump). Both are
+// synchronous and bounded by a receive timeout, so a silent kernel can never
+// hang a program; event listeners (join_group) read with recv().
 #pragma once
 
 #include <cstdint>
@@ -56,6 +57,8 @@ public:
     void set_receive_buffer(int bytes);  // SO_RCVBUFFORCE, falling back to SO_RCVBUF
     void set_receive_timeout_ms(int ms);
     void set_no_enobufs();
+    // Subscribes to a multicast group (NFNLGRP_*). Returns 0 or a positive errno.
+    int join_group(unsigned group);
 
 private:
     int wait_answer(std::uint32_t seq, bool dump, const DataCallback& on_data);

@@ -1,4 +1,4 @@
-// What the NFQUEUE reader counts (lib/netfilter/queue.hpp); a plain struct so
+// What the NFQUEUE reader counts (netfilter/queue_reader.hpp); a plain struct so
 // that the counter table (helper/counter_table.hpp) reads it without the
 // netfilter libraries.
 #pragma once

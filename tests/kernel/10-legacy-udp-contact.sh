@@ -1,5 +1,5 @@
 #!/bin/bash
-# 10: legacy contact (before Timbuktu 5.2, spec A2/B7). The guest sends its
+# 10: legacy contact (before Timbuktu 5.2; A2 and B7, docs/protocol-model.md#a2, #b7). The guest sends its
 # HELLO in a UDP datagram to UDP 407; the host answers with HELLO-ACK +
 # PORT-OFFER "control on TCP 1417". tbhelperd sees the offer in the reply
 # direction and creates the expectation guest -> host TCP 1417, so the

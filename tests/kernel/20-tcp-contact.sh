@@ -1,5 +1,5 @@
 #!/bin/bash
-# 20: TCP contact (Timbuktu 5.2 and later, spec A1/B7). Each service runs in
+# 20: TCP contact (Timbuktu 5.2 and later; A1 and B7, docs/protocol-model.md#a1, #b7). Each service runs in
 # its own guest-opened TCP connection to TCP 407; the host offers
 #   - intercom: a dynamic UDP port (sound),
 #   - drag and drop: a dynamic TCP port.
@@ -8,7 +8,7 @@
 # intercom expectation is checked in the kernel (conntrack -L expect) while it
 # is pending: the guest's own output holds its stream packets back until the
 # check is done (kt_guest_hold), then its retries go through. The offer's
-# lifetime hint (60 s) bounds the expectation's timeout (spec B8).
+# lifetime hint (60 s) bounds the expectation's timeout (B8, docs/protocol-model.md#b8).
 . "$(dirname "$0")/lib.sh"
 kt_begin "TCP contact: intercom's dynamic UDP port and drag and drop's dynamic TCP port pass"
 kt_need tbhelperd tbsim

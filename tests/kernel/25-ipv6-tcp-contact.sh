@@ -1,7 +1,7 @@
 #!/bin/bash
 # 25: TCP contact over IPv6. The guest (2001:db8:1::2) contacts the host
 # (2001:db8:2::2) on TCP 407 for intercom; the host offers a dynamic UDP port
-# with address 0.0.0.0 (spec B5: the only valid value on IPv6); tbhelperd
+# with address 0.0.0.0 (B5, docs/protocol-model.md#b5: the only valid value on IPv6); tbhelperd
 # expects guest -> host UDP port over IPv6 and the sound stream crosses the
 # default-drop firewall. A control check first: without the helper rules the
 # same stream is dropped.

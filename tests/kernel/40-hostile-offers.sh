@@ -1,5 +1,5 @@
 #!/bin/bash
-# 40: offers tbhelperd must refuse (spec B5, B8), each one tested so that a
+# 40: offers tbhelperd must refuse (B5 and B8, docs/protocol-model.md#b5, #b8), each one tested so that a
 # wrong expectation WOULD let the stream through (something listens behind
 # it and the firewall can route there):
 #   - a PORT-OFFER forged by the guest (guest -> host, opcode 0x0031) for

@@ -1,5 +1,5 @@
 #!/bin/bash
-# 45: traffic on the contact ports that is not Timbuktu (spec B7) is left
+# 45: traffic on the contact ports that is not Timbuktu (B7, docs/protocol-model.md#b7) is left
 # alone: a plain-text TCP exchange on 407 and a plain UDP datagram on 407
 # pass the firewall untouched (echoed back byte for byte), are counted as
 # not_timbuktu, and create no expectation.

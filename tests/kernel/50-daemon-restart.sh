@@ -3,7 +3,7 @@
 # gets its first offer (UDP), the guest's stream works; then the daemon is
 # stopped (SIGTERM: the helper stays registered) and started again; 15 s
 # after the first offer the host sends a second round of offers on the same
-# contact connection. The new daemon must pick the session up (spec B7: the
+# contact connection. The new daemon must pick the session up (B7, docs/protocol-model.md#b7: the
 # stream stays framed) and expect the second port: the second stream works.
 . "$(dirname "$0")/lib.sh"
 kt_begin "daemon restarted mid-session: the second round of offers still works"

@@ -3,7 +3,7 @@
 # filter that passes TCP and UDP contact and related streams) it prints "no
 # problems found" and exits 0. Each misconfiguration is then reported with
 # exit 1 and its code in --json:
-#   - the filter accepts UDP 407 but drops TCP 407 (spec A3): tcp-contact-dropped
+#   - the filter accepts UDP 407 but drops TCP 407 (A3, docs/protocol-model.md#a3): tcp-contact-dropped
 #   - the filter drops related streams: related-dropped
 #   - rules loaded for other ports than the configuration's: rules-mismatch
 #   - rules not loaded: rules-missing
@@ -37,7 +37,7 @@ assert_eq "check prints exactly one line" "no problems found" "$(cat "$KT_WORK/o
 check_run ok
 assert_eq "check --json on a correct setup" "[]" "$(jq -c . "$KT_WORK/ok.json")"
 
-kt_step "spec A3: the filter passes UDP 407 but drops TCP 407"
+kt_step "A3: the filter passes UDP 407 but drops TCP 407 (tcp-contact-dropped)"
 fw_unload_baseline
 in_fw nft -f - <<'NFT' || kt_die "cannot load the A3 filter"
 table inet a3 {
@@ -51,7 +51,7 @@ NFT
 in_fw "${CTL[@]}" check >"$KT_WORK/a3.txt" 2>&1; rc=$?
 kt_indent < "$KT_WORK/a3.txt"
 assert_eq "check exit status (A3)" 1 "$rc"
-assert_grep "A3 finding, what and fix" '^error: the forward filter \(chain inet a3 forward\) accepts UDP \{ 407, 1419 \} but drops TCP 407 .*hang \(spec A3\).*; fix: .*nft insert rule inet a3 forward ct state new tcp dport 407 accept' "$KT_WORK/a3.txt"
+assert_grep "A3 finding, what and fix" '^error: the forward filter \(chain inet a3 forward\) accepts UDP \{ 407, 1419 \} but drops TCP 407 .*hang.*; fix: .*nft insert rule inet a3 forward ct state new tcp dport 407 accept' "$KT_WORK/a3.txt"
 check_run a3
 assert_eq "check --json exit status (A3)" 1 "$RC"
 assert_code "A3 in --json" tcp-contact-dropped

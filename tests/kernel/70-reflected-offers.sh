@@ -1,5 +1,5 @@
 #!/bin/bash
-# 70: reflected offers (issue 8, spec B10). Something on the protected host
+# 70: reflected offers (issue 8; B10, docs/protocol-model.md#b10). Something on the protected host
 # echoes on the contact ports (UDP 407 and TCP 407: tbattack echo). The guest
 # sends a HELLO, then, after its echo, a HELLO-ACK plus a PORT-OFFER of its
 # own for a port the host never offered (an echo server listens there, so a

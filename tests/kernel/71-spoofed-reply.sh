@@ -1,6 +1,6 @@
 #!/bin/bash
 # 71: a spoofed host reply injected at layer 2 from the guest's segment
-# (issue 8, spec B10). The guest sends a legacy UDP HELLO to the inside host V;
+# (issue 8; B10, docs/protocol-model.md#b10). The guest sends a legacy UDP HELLO to the inside host V;
 # then, from the guest namespace, an AF_PACKET socket on its veth sends a whole
 # Ethernet frame to the firewall's MAC with V's address as IP source, carrying
 # a HELLO-ACK and a PORT-OFFER: it matches the reply direction of the guest's

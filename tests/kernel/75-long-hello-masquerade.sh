@@ -1,5 +1,5 @@
 #!/bin/bash
-# 75: the exploit's 176-byte HELLO (spec A11) from behind masquerade (issue
+# 75: the exploit's 176-byte HELLO (A11, docs/protocol-model.md#a11) from behind masquerade (issue
 # 9). Its body carries the guest's own address twice: at offsets 6-9 and again
 # at 160-163 (B3). Under source NAT the daemon rewrites both copies that equal
 # G = 198.51.100.2 to the address G is translated to (203.0.113.1), same

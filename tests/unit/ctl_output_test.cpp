@@ -54,7 +54,7 @@ TEST_CASE("ctl expectations: only helper timbuktu, sorted", "[ctl][expectations]
     CHECK(kept[1].proto == Transport::udp);
 }
 
-TEST_CASE("ctl expectations: JSON fields of spec/interfaces.md", "[ctl][expectations]") {
+TEST_CASE("ctl expectations: JSON fields of docs/tbhelperctl.md#expectations", "[ctl][expectations]") {
     auto r = row(Transport::udp, "198.51.100.2", "203.0.113.2", 40001);
     json j = to_json(r);
     CHECK(j["proto"] == "udp");

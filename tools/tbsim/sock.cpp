@@ -54,13 +54,6 @@ Deadline Deadline::earliest(const Deadline& a, const Deadline& b) {
     return a.when_ <= b.when_ ? a : b;
 }
 
-// ---- Fd ---------------------------------------------------------------------
-
-void Fd::reset(int fd) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = fd;
-}
-
 std::string errno_text(int err) {
     switch (err) {  // the common ones, in the words the tests grep for
         case ECONNREFUSED: return "connection refused";

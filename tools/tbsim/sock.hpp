@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "net/address.hpp"
+#include "sys/unique_fd.hpp"
 
 namespace tbsim {
 
@@ -36,33 +37,8 @@ private:
     bool never_ = false;
 };
 
-// Owns a file descriptor; closes it once.
-class Fd {
-public:
-    Fd() = default;
-    explicit Fd(int fd) : fd_(fd) {}
-    ~Fd() { reset(); }
-    Fd(Fd&& o) noexcept : fd_(o.release()) {}
-    Fd& operator=(Fd&& o) noexcept {
-        if (this != &o) reset(o.release());
-        return *this;
-    }
-    Fd(const Fd&) = delete;
-    Fd& operator=(const Fd&) = delete;
-
-    int get() const { return fd_; }
-    bool valid() const { return fd_ >= 0; }
-    explicit operator bool() const { return valid(); }
-    int release() {
-        int f = fd_;
-        fd_ = -1;
-        return f;
-    }
-    void reset(int fd = -1);
-
-private:
-    int fd_ = -1;
-};
+// The one owning-fd class of all programs (sys/unique_fd.hpp).
+using Fd = tb::sys::UniqueFd;
 
 // A socket address (IPv4 or IPv6). IPv4-mapped IPv6 addresses are shown and
 // compared as IPv4 (a dual-stack socket bound to :: reports them).

@@ -3,7 +3,7 @@
 scenarios 70-75 (docs/kernel-tests.md, "Attack scenarios").
 
 The frames are built here byte by byte from the wire model (docs/protocol-model.md,
-spec B1-B5), not with the project's encoder: the attacks must not depend on the
+B1-B5: docs/protocol-model.md#b1 to #b5), not with the project's encoder: the attacks must not depend on the
 code under test. Every subcommand prints one JSON object on stdout at the end
 (what it did and saw); diagnostics go to stderr. Every wait is bounded.
 

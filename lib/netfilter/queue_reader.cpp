@@ -1,4 +1,4 @@
-#include "queue_reader.hpp"
+#include "netfilter/queue_reader.hpp"
 
 #include <arpa/inet.h>
 #include <libmnl/libmnl.h>
@@ -9,15 +9,11 @@
 
 #include <cerrno>
 #include <cstring>
-#include <ctime>
 
-#include <fmt/format.h>
 
 #include "timbuktu/counters.hpp"
-#include "log.hpp"
-#include "system_checks.hpp"
 
-namespace tb::daemon {
+namespace tb::netfilter {
 using timbuktu::saturating_inc;
 
 namespace {
@@ -33,12 +29,13 @@ constexpr int kReceiveBuffer = 8 * 1024 * 1024;
 
 }  // namespace
 
-QueueReader::QueueReader(std::uint16_t num, QueueStats& stats)
+QueueReader::QueueReader(std::uint16_t num, QueueStats& stats, EventSink events)
     : num_(num),
       nl_(NETLINK_NETFILTER),
       rx_(kCopyRange + kMessageOverhead),
       tx_(kCopyRange + kMessageOverhead),
-      stats_(stats) {
+      stats_(stats),
+      events_(std::move(events)) {
     nl_.set_receive_buffer(kReceiveBuffer);
     // An overrun must not turn into an error on our socket: the kernel already
     // let those packets pass (fail-open); we count what we can see.
@@ -55,17 +52,22 @@ QueueReader::~QueueReader() {
     nl_.send(nlh);
 }
 
+void QueueReader::report(const QueueEvent& e) {
+    // A sink that throws must not leave a packet without its verdict.
+    if (!events_) return;
+    try {
+        events_(num_, e);
+    } catch (...) {
+    }
+}
+
 void QueueReader::configure() {
     std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
     auto fail = [&](const char* step, int err) -> QueueBindError {
-        if (err == EPERM || err == EBUSY)
-            return QueueBindError(fmt::format("queue {} already bound by another process", num_));
-        if (err == EINVAL && std::strcmp(step, "bind") == 0)
-            return QueueBindError(fmt::format(
-                "cannot bind queue {}: the kernel has no NFQUEUE netlink interface (module nfnetlink_queue, "
-                "kernel option CONFIG_NETFILTER_NETLINK_QUEUE)",
-                num_));
-        return QueueBindError(fmt::format("cannot configure queue {} ({}): {}", num_, step, std::strerror(err)));
+        using Kind = QueueBindError::Kind;
+        if (err == EPERM || err == EBUSY) return QueueBindError(Kind::taken, num_, step, err);
+        if (err == EINVAL && std::strcmp(step, "bind") == 0) return QueueBindError(Kind::no_nfqueue, num_, step, err);
+        return QueueBindError(Kind::kernel_error, num_, step, err);
     };
 
     nlmsghdr* nlh = nfq_nlmsg_put(buf.data(), NFQNL_MSG_CONFIG, num_);
@@ -84,7 +86,7 @@ void QueueReader::configure() {
     mnl_attr_put_u32(nlh, NFQA_CFG_FLAGS, htonl(flags));
     mnl_attr_put_u32(nlh, NFQA_CFG_MASK, htonl(flags));
     if (int e = nl_.request(nlh)) {
-        if (e == EOPNOTSUPP) throw QueueBindError(missing_glue_ct_message());
+        if (e == EOPNOTSUPP) throw QueueBindError(QueueBindError::Kind::no_glue_ct, num_, "flags", e);
         throw fail("flags", e);
     }
 
@@ -101,12 +103,10 @@ std::size_t QueueReader::process(const Handler& handler, std::size_t max_packets
             if (n == -EAGAIN || n == -EWOULDBLOCK || n == -EINTR) break;
             if (n == -ENOBUFS) {
                 saturating_inc(stats_.overruns);
-                log_warning("queue {}: the kernel could not deliver some packets (socket overrun); they passed "
-                            "unexamined (fail-open)",
-                            num_);
+                report(queue_event::Overrun{});
                 continue;
             }
-            log_error("queue {}: receive failed: {}", num_, std::strerror(static_cast<int>(-n)));
+            report(queue_event::ReceiveFailed{static_cast<int>(-n)});
             break;
         }
         int len = static_cast<int>(n);
@@ -126,12 +126,7 @@ void QueueReader::handle_message(const nlmsghdr* nlh, const Handler& handler) {
             auto* err = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(nlh));
             if (err->error != 0) {
                 saturating_inc(stats_.verdict_errors);
-                // One line per distinct second at most: a storm must not flood the log.
-                auto now = static_cast<std::uint32_t>(std::time(nullptr));
-                if (now != last_error_logged_) {
-                    last_error_logged_ = now;
-                    log_warning("queue {}: the kernel rejected a verdict: {}", num_, std::strerror(-err->error));
-                }
+                report(queue_event::VerdictRejected{-err->error});
             }
         }
         return;
@@ -175,10 +170,11 @@ void QueueReader::handle_message(const nlmsghdr* nlh, const Handler& handler) {
         v = handler(pkt);
     } catch (const std::exception& e) {
         saturating_inc(stats_.handler_failures);
-        log_error("packet {}: internal error, accepted unchanged: {}", pkt.id, e.what());
+        report(queue_event::HandlerFailed{pkt.id, e.what()});
         v = Verdict{};
     } catch (...) {
         saturating_inc(stats_.handler_failures);
+        report(queue_event::HandlerFailed{pkt.id, {}});
         v = Verdict{};
     }
     if (pkt.truncated) v.send_packet = false;  // never send back a shortened packet
@@ -199,7 +195,7 @@ void QueueReader::send_verdict(std::uint32_t id, const Verdict& v, std::span<con
         saturating_inc(stats_.verdict_errors);
         // The packet stays queued until the socket closes; retry once without
         // extras so that it at least passes unchanged.
-        log_error("queue {}: cannot send verdict for packet {}: {}", num_, id, std::strerror(e));
+        report(queue_event::VerdictNotSent{id, e});
         nlh = nfq_nlmsg_put(tx_.data(), NFQNL_MSG_VERDICT, num_);
         nfq_nlmsg_verdict_put(nlh, static_cast<int>(id), NF_ACCEPT);
         if (nl_.send(nlh) == 0) saturating_inc(stats_.verdicts);
@@ -208,4 +204,4 @@ void QueueReader::send_verdict(std::uint32_t id, const Verdict& v, std::span<con
     saturating_inc(stats_.verdicts);
 }
 
-}  // namespace tb::daemon
+}  // namespace tb::netfilter

@@ -9,21 +9,21 @@
 
 #include <memory>
 #include <optional>
+#include <string>
 
 #include "net/address.hpp"
 #include "helper/reply_path.hpp"
 #include "netfilter/netlink_socket.hpp"
 
-namespace tb::daemon {
-
-class NetlinkSocket;
-}  // namespace tb::daemon
 struct nlattr;
-namespace tb::daemon {
+
+namespace tb::netfilter {
 
 class RouteLookup {
 public:
-    RouteLookup();  // never throws: without rtnetlink every lookup answers nullopt
+    // Never throws: without rtnetlink every lookup answers nullopt, and
+    // unavailable() says why (the program decides whether to tell).
+    RouteLookup();
     ~RouteLookup();
     RouteLookup(const RouteLookup&) = delete;
     RouteLookup& operator=(const RouteLookup&) = delete;
@@ -32,9 +32,13 @@ public:
     // there is no usable route (unreachable, blackhole, error).
     std::optional<helper::OriginalPath> path_to(const IpAddress& host);
 
+    // Why there are no lookups (the socket could not be opened); nullopt when there are.
+    const std::optional<std::string>& unavailable() const { return unavailable_; }
+
 private:
     static int read_oif(const struct nlattr* attr, void* data);  // libmnl attribute callback
-    std::unique_ptr<netfilter::NetlinkSocket> nl_;
+    std::unique_ptr<NetlinkSocket> nl_;
+    std::optional<std::string> unavailable_;
 };
 
-}  // namespace tb::daemon
+}  // namespace tb::netfilter

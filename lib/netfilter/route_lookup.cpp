@@ -1,4 +1,4 @@
-#include "route_lookup.hpp"
+#include "netfilter/route_lookup.hpp"
 
 #include <libmnl/libmnl.h>
 #include <linux/netlink.h>
@@ -7,19 +7,16 @@
 
 #include <vector>
 
-#include "log.hpp"
 #include "netfilter/netlink_socket.hpp"
 
-namespace tb::daemon {
+namespace tb::netfilter {
 
 RouteLookup::RouteLookup() {
     try {
-        nl_ = std::make_unique<netfilter::NetlinkSocket>(NETLINK_ROUTE);
+        nl_ = std::make_unique<NetlinkSocket>(NETLINK_ROUTE);
         nl_->set_receive_timeout_ms(500);
     } catch (const std::exception& e) {
-        log_warning("no route lookups ({}): replies of connections restored after a restart are not acted on "
-                    "before their guest sends again",
-                    e.what());
+        unavailable_ = e.what();
         nl_.reset();
     }
 }
@@ -63,4 +60,4 @@ std::optional<helper::OriginalPath> RouteLookup::path_to(const IpAddress& host) 
     return out;
 }
 
-}  // namespace tb::daemon
+}  // namespace tb::netfilter

@@ -1,0 +1,117 @@
+// One NFQUEUE, bound through libnetfilter_queue's netlink API over libmnl.
+// Every packet read is handed to a handler that returns its verdict; the
+// reader sends exactly one verdict per packet, ACCEPT, even when the handler
+// throws: nothing is ever left queued. What goes wrong on the way is counted
+// (QueueStats) and reported as a typed QueueEvent; the program says it in
+// its own words (tbhelperd: nfhelper/kernel_text.hpp).
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "helper/reply_path.hpp"
+#include "netfilter/netlink_socket.hpp"
+#include "netfilter/queue_stats.hpp"
+
+namespace tb::netfilter {
+
+// A bind that failed for a reason the operator must fix. what() is a plain
+// "cannot configure queue N (STEP): strerror"; the kind says what it means.
+class QueueBindError : public std::runtime_error {
+public:
+    enum class Kind {
+        taken,         // EPERM/EBUSY: another process has bound the queue
+        no_nfqueue,    // EINVAL on bind: no nfnetlink_queue
+        no_glue_ct,    // EOPNOTSUPP for NFQA_CFG_F_CONNTRACK: no CONFIG_NETFILTER_NETLINK_GLUE_CT
+        kernel_error,  // anything else: `step` and `error`
+    };
+    // Inline, so that pure code (the daemon's words, its tests) builds one
+    // without the netfilter libraries.
+    QueueBindError(Kind kind, std::uint16_t queue, const char* step, int err)
+        : std::runtime_error("cannot configure queue " + std::to_string(queue) + " (" + step +
+                             "): " + std::strerror(err)),
+          kind_(kind),
+          queue_(queue),
+          step_(step),
+          err_(err) {}
+    Kind kind() const { return kind_; }
+    std::uint16_t queue() const { return queue_; }
+    const char* step() const { return step_; }  // "bind", "copy mode", "flags", "queue length"
+    int error() const { return err_; }
+
+private:
+    Kind kind_;
+    std::uint16_t queue_;
+    const char* step_;
+    int err_;
+};
+
+// What the reader met on the way, besides packets (each is also counted).
+namespace queue_event {
+struct Overrun {};  // ENOBUFS: the kernel could not deliver some packets; they passed (fail-open)
+struct ReceiveFailed { int err; };
+struct VerdictRejected { int err; };  // the kernel answered a verdict with an error
+struct VerdictNotSent { std::uint32_t packet_id; int err; };  // sent again as a plain ACCEPT
+struct HandlerFailed { std::uint32_t packet_id; std::string what; };  // accepted unchanged; `what` empty: not a std::exception
+}  // namespace queue_event
+using QueueEvent = std::variant<queue_event::Overrun, queue_event::ReceiveFailed, queue_event::VerdictRejected,
+                                queue_event::VerdictNotSent, queue_event::HandlerFailed>;
+
+struct QueuedPacket {
+    std::uint32_t id = 0;
+    std::span<std::uint8_t> data;            // the IP packet (mutable: rewrites happen in place)
+    bool truncated = false;                  // NFQA_CAP_LEN says the copy is shorter than the packet
+    std::optional<std::span<const std::uint8_t>> ct;  // NFQA_CT payload
+    std::optional<std::uint32_t> ctinfo;     // NFQA_CT_INFO
+    helper::PacketInterfaces ifaces;          // NFQA_IFINDEX_*: where it came in and goes out
+};
+
+struct Verdict {
+    bool send_packet = false;                // the (modified) packet goes back with the verdict
+    bool drop = false;                       // NF_DROP: the engine asked for a retransmission
+    std::vector<std::uint8_t> ct_nest;       // a complete NFQA_CT attribute, or empty
+};
+
+class QueueReader {
+public:
+    using EventSink = std::function<void(std::uint16_t queue, const QueueEvent&)>;
+    // Binds queue `num` with conntrack info and fail-open. Throws QueueBindError.
+    // `stats` outlives the reader (it survives a queue change on reload).
+    QueueReader(std::uint16_t num, QueueStats& stats, EventSink events);
+    ~QueueReader();
+    QueueReader(const QueueReader&) = delete;
+    QueueReader& operator=(const QueueReader&) = delete;
+
+    int fd() const { return nl_.fd(); }
+    std::uint16_t number() const { return num_; }
+    std::uint32_t portid() const { return nl_.portid(); }
+
+    using Handler = std::function<Verdict(QueuedPacket&)>;
+    // Reads what is waiting (at most `max_packets`, never blocking) and answers
+    // every packet. Returns the number of packets handled.
+    std::size_t process(const Handler& handler, std::size_t max_packets);
+
+    const QueueStats& stats() const { return stats_; }
+
+private:
+    void configure();
+    void report(const QueueEvent& e);
+    void handle_message(const struct nlmsghdr* nlh, const Handler& handler);
+    void send_verdict(std::uint32_t id, const Verdict& v, std::span<const std::uint8_t> packet);
+
+    std::uint16_t num_;
+    NetlinkSocket nl_;
+    std::vector<char> rx_;
+    std::vector<char> tx_;
+    QueueStats& stats_;
+    EventSink events_;
+};
+
+}  // namespace tb::netfilter
