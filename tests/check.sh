@@ -149,19 +149,40 @@ if want package; then
         wait "$prebuild_pid"
         echo "   (the Debian 13 package, built alongside the earlier sections: exit $(cat "$logs/package_prebuild-deb13.rc" 2>/dev/null || echo ?); waited $((SECONDS - pb_t0)) s for it here)"
     fi
-    for t in tests/package/[0-9]*.sh; do
-        [[ -e $t ]] || continue
-        run "package/$(basename "$t" .sh)" "$t"
-    done
-    # firewalld and ufw next to the package (docs/firewall-managers.md#tested).
+    # firewalld and ufw next to the package (docs/firewall-managers.md#tested)
+    # run in a VM of their own beside the other package tests, once
+    # package/10-deb has built the Debian 12 package both use: two 1-vCPU
+    # guests keep both cores busy, as in the kernel section.
     # TB_CHECK_SKIP_FIREWALL_MANAGERS=1 skips it locally: then it is a SKIP
     # entry, which fails the run unless TB_ALLOW_SKIP=1.
-    if [[ ${TB_CHECK_SKIP_FIREWALL_MANAGERS:-0} == 1 ]]; then
-        fwlog=$logs/package_firewall-managers-vm.log
-        echo "skipped: TB_CHECK_SKIP_FIREWALL_MANAGERS=1" > "$fwlog"
-        record "package/firewall-managers-vm" 77 0 "$fwlog"
+    fw_pid="" fw_started=0 fwlog=$logs/package_firewall-managers-vm.log
+    start_firewall_managers() {
+        if [[ ${TB_CHECK_SKIP_FIREWALL_MANAGERS:-0} == 1 ]]; then
+            echo "skipped: TB_CHECK_SKIP_FIREWALL_MANAGERS=1" > "$fwlog"
+            return
+        fi
+        fw_t0=$SECONDS
+        ( if [[ -z ${TBVM_SMP:-} ]]; then export TBVM_SMP=1; fi
+          tests/package/firewall-managers-vm.sh > "$fwlog" 2>&1 </dev/null ) &
+        fw_pid=$!
+    }
+    for t in tests/package/[0-9]*.sh; do
+        [[ -e $t ]] || continue
+        if [[ -n $fw_pid ]] && [[ -z ${TBVM_SMP:-} ]]; then
+            TBVM_SMP=1 run "package/$(basename "$t" .sh)" "$t"
+        else
+            run "package/$(basename "$t" .sh)" "$t"
+        fi
+        if [[ $(basename "$t") == 10-deb.sh ]] && ((fw_started == 0)); then
+            start_firewall_managers; fw_started=1
+        fi
+    done
+    ((fw_started)) || start_firewall_managers
+    if [[ -n $fw_pid ]]; then
+        wait "$fw_pid"; fw_rc=$?
+        record "package/firewall-managers-vm" "$fw_rc" $((SECONDS - fw_t0)) "$fwlog" "beside the others"
     else
-        run "package/firewall-managers-vm" tests/package/firewall-managers-vm.sh
+        record "package/firewall-managers-vm" 77 0 "$fwlog"
     fi
     section_end
 fi

@@ -10,7 +10,7 @@
 
 #include <fmt/format.h>
 
-#include "netfilter/unique_fd.hpp"
+#include "sys/unique_fd.hpp"
 
 namespace tb::ctl {
 
@@ -64,7 +64,7 @@ std::optional<WriteFileError> write_file_atomically(const std::string& path, std
     std::string pattern = (dir == "/" ? "/" : dir + "/") + "." + base + ".XXXXXX";
     std::vector<char> name(pattern.begin(), pattern.end());
     name.push_back('\0');
-    netfilter::UniqueFd fd(::mkostemp(name.data(), O_CLOEXEC));
+    sys::UniqueFd fd(::mkostemp(name.data(), O_CLOEXEC));
     if (!fd) return io_error(fmt::format("cannot create a temporary file in '{}': {}", dir, std::strerror(errno)));
     TemporaryName temporary(name.data());
 

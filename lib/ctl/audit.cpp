@@ -554,7 +554,7 @@ std::vector<Finding> audit_filter(const json& nft, const Config& config) {
             if (!udp_ok.empty() && !tcp_dropped.empty()) {
                 auto msg = fmt::format(
                     "the {} filter (chain {}) accepts UDP {} but drops TCP {}{}: new guests wait for the TCP "
-                    "contact that never comes and hang (spec A3)",
+                    "contact that never comes and hang (protocol model A3)",
                     hook, drop_where, nft_port_set(udp_ok), nft_port_set(tcp_dropped),
                     by_policy ? " (chain policy drop)" : " (a drop rule)");
                 a3_msgs[msg].push_back(l3);

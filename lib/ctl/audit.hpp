@@ -44,7 +44,7 @@ HelperAssignments read_helper_assignments(const nlohmann::json& nft_json);
 std::vector<Finding> audit_helper_table(const nlohmann::json& nft_json, const Config& config,
                                         const std::string& config_origin);
 
-// ---- the administrator's filter (spec A3) ----------------------------------
+// ---- the administrator's filter (docs/protocol-model.md#a3) ----------------
 
 // Heuristic over the JSON of `list ruleset`: for each filter base chain on hook
 // input or forward (families ip, ip6, inet), follow its rules (jump/goto
@@ -58,7 +58,7 @@ std::vector<Finding> audit_helper_table(const nlohmann::json& nft_json, const Co
 //     protocol, port and ct state;
 //   - otherwise the chain's policy decides.
 // Reports: tcp-contact-dropped (a configured UDP contact port accepted while a
-// TCP contact port is dropped: guests hang, spec A3) and related-dropped
+// TCP contact port is dropped: guests hang, docs/protocol-model.md#a3) and related-dropped
 // (contact accepted but the expected streams, ct state related, dropped).
 // When the deciding chain is firewalld's or ufw's, the fix is the manager's
 // command (firewall-cmd --add-service=timbuktu, ufw allow Timbuktu).

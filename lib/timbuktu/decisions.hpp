@@ -44,9 +44,9 @@ std::string refuse_reason_name(RefuseReason r);  // "forged", "third-party-addre
 // The offending values; which ones are set depends on `reason`.
 struct Refuse {
     RefuseReason reason = RefuseReason::forged_guest_offer;
-    std::optional<PortOffer> offer;     // forged: only when the guest's frame parsed as one
+    std::optional<PortOffer> offer{};   // forged: only when the guest's frame parsed as one
     std::uint16_t body_length = 0;      // forged without a parsed offer: its body length
-    IpAddress host;                     // third_party_address: the contact connection's host
+    IpAddress host{};                   // third_party_address: the contact connection's host
     std::uint32_t accepted = 0;         // too_many_expectations: streams accepted so far
     std::uint32_t max_expectations = 0; // too_many_expectations: the policy's limit
 };
@@ -212,7 +212,7 @@ struct StopWatching {
     StopReason why = StopReason::not_timbuktu;
     Side side = Side::guest;
     std::uint8_t service = 0;
-    std::optional<Event> cause;  // the event that ended the session
+    std::optional<Event> cause{};  // the event that ended the session
 };
 
 // Drop this packet instead of passing it: a TCP segment beyond a gap that the

@@ -274,7 +274,7 @@ void Session::Impl::on_first_reply_verdict(PacketContext& ctx) {
         unmodelled(ctx, unmodelled_event(UnmodelledReason::reply_after_foreign_datagram, ctx.direction, ctx.payload));
         return;
     }
-    if (accepted() == 0) ctx.out.push_back(StopWatching{StopReason::reply_not_timbuktu});
+    if (accepted() == 0) ctx.out.push_back(StopWatching{.why = StopReason::reply_not_timbuktu});
 }
 
 // Returns false when this direction is no longer to be parsed.
@@ -344,7 +344,7 @@ void Session::Impl::forged(PacketContext& ctx, const stream::StreamReader::Frame
         parsed = timbuktu::parse_port_offer(frame.body, ipv6_contact());
         offer = timbuktu::parsed_value(*parsed);
     }
-    Refuse r{RefuseReason::forged_guest_offer};
+    Refuse r{.reason = RefuseReason::forged_guest_offer};
     if (offer) r.offer = *offer;
     r.body_length = frame.header.length;
     refuse(ctx, std::move(r));
@@ -399,7 +399,7 @@ bool Session::Impl::on_hello_ack(PacketContext& ctx, const stream::StreamReader:
     event(ctx, Event{event::HelloAck{ack->service, ack->version_major, ack->version_minor, ack->flags,
                                      ack->host_address, ack->host_name}});
     if (is_tcp() && timbuktu::service_stream_unframed(service)) {
-        enter_terminal(ctx, Phase::service_data, StopWatching{StopReason::service_data, Side::guest, service});
+        enter_terminal(ctx, Phase::service_data, StopWatching{.why = StopReason::service_data, .side = Side::guest, .service = service});
         return false;
     }
     phase = Phase::framed;
@@ -454,12 +454,12 @@ void Session::Impl::on_offer(PacketContext& ctx, const timbuktu::PortOffer& offe
     switch (check_offer(offer, facts, policy)) {
         case OfferCheck::allowed: break;
         case OfferCheck::third_party_address: {
-            Refuse r{RefuseReason::third_party_address, offer};
+            Refuse r{.reason = RefuseReason::third_party_address, .offer = offer};
             r.host = facts.host;
             refuse(ctx, std::move(r));
             return;
         }
-        case OfferCheck::port_not_allowed: refuse(ctx, Refuse{RefuseReason::port_not_allowed, offer}); return;
+        case OfferCheck::port_not_allowed: refuse(ctx, Refuse{.reason = RefuseReason::port_not_allowed, .offer = offer}); return;
     }
     ctx.candidates.push_back(Candidate{offer, ctx.out.size()});
     ctx.out.push_back(DropForRetransmit{});  // a placeholder, replaced or removed by commit_offers
@@ -502,7 +502,7 @@ void Session::Impl::commit_offers(PacketContext& ctx) {
             if (ctx.events < kMaxEventsPerPacket && events_reported < kMaxEventsPerSession) {
                 ++ctx.events;
                 ++events_reported;
-                Refuse r{RefuseReason::too_many_expectations, offer};
+                Refuse r{.reason = RefuseReason::too_many_expectations, .offer = offer};
                 r.accepted = accepted();
                 r.max_expectations = policy.max_expectations;
                 decision = std::move(r);
@@ -684,7 +684,7 @@ void Session::Impl::on_reader_stop(PacketContext& ctx, const stream::StreamReade
     const bool host_lost = ctx.direction == PacketDirection::reply;
     const bool hello_lost = ctx.direction == PacketDirection::original && phase == Phase::await_hello;
     if (host_lost || hello_lost) {
-        enter_terminal(ctx, Phase::lost, StopWatching{StopReason::direction_lost, who});
+        enter_terminal(ctx, Phase::lost, StopWatching{.why = StopReason::direction_lost, .side = who});
     } else {
         event(ctx, Event{event::HostStillParsed{}});
     }

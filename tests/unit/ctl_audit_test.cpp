@@ -132,7 +132,7 @@ TEST_CASE("ctl check: port ranges and wrong helper types in the table", "[ctl][c
     CHECK(f[0].message.find("has type \"ftp\"") != std::string::npos);
 }
 
-TEST_CASE("ctl check: spec A3, UDP 407 accepted and TCP 407 dropped by policy", "[ctl][check]") {
+TEST_CASE("ctl check: A3, UDP 407 accepted and TCP 407 dropped by policy", "[ctl][check]") {
     Config c;
     auto rs = nft({chain("inet", "filter", "forward", "forward", "drop"),
                    rule("inet", "filter", "forward", json::array({ct_state(json::array({"established", "related"})), kAccept})),
