@@ -71,11 +71,6 @@ void NetlinkSocket::set_receive_timeout_ms(int ms) {
     setsockopt(fd(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 }
 
-void NetlinkSocket::set_no_enobufs() {
-    int one = 1;
-    setsockopt(fd(), SOL_NETLINK, NETLINK_NO_ENOBUFS, &one, sizeof one);
-}
-
 int NetlinkSocket::join_group(unsigned group) {
     if (mnl_socket_setsockopt(sock_, NETLINK_ADD_MEMBERSHIP, &group, sizeof group) < 0) return errno;
     return 0;

@@ -56,7 +56,6 @@ public:
 
     void set_receive_buffer(int bytes);  // SO_RCVBUFFORCE, falling back to SO_RCVBUF
     void set_receive_timeout_ms(int ms);
-    void set_no_enobufs();
     // Subscribes to a multicast group (NFNLGRP_*). Returns 0 or a positive errno.
     int join_group(unsigned group);
 

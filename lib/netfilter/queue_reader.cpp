@@ -37,9 +37,12 @@ QueueReader::QueueReader(std::uint16_t num, QueueStats& stats, EventSink events)
       stats_(stats),
       events_(std::move(events)) {
     nl_.set_receive_buffer(kReceiveBuffer);
-    // An overrun must not turn into an error on our socket: the kernel already
-    // let those packets pass (fail-open); we count what we can see.
-    nl_.set_no_enobufs();
+    // No NETLINK_NO_ENOBUFS: with fail-open the kernel lets a packet it cannot
+    // deliver to this socket pass unexamined and counts it nowhere (neither
+    // queue counter of /proc/net/netfilter/nfnetlink_queue moves). ENOBUFS on
+    // the next receive is the only sign of it, so it must reach us: process()
+    // counts it (overruns) and reports it (the daemon's warning), then goes on
+    // reading (docs/metrics.md#what-the-kernels-queue-counters-cannot-show).
     configure();
 }
 
