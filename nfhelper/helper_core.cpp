@@ -37,13 +37,13 @@ NetfilterPort::NetfilterPort(const Config& config) : config_(&config) {
 helper::ExpectationResult NetfilterPort::create_expectation(const helper::ConntrackFacts& master,
                                                             const timbuktu::Expect& e) {
     helper::ExpectationResult r;
-    int err = maker_.create(master, e, config_->expectation_timeout, r.note);
+    int err = maker_.create(master, e, config_->expectation_timeout, r.timeout_error);
     if (!err) return r;
     const netfilter::ExpectFailure f = netfilter::classify_expect_failure(e.follow_nat, err);
     r.kind = f.kind == netfilter::ExpectFailureKind::nat_follow_unavailable
                  ? helper::ExpectationResult::Kind::nat_follow_unavailable
                  : helper::ExpectationResult::Kind::kernel_error;
-    r.why = f.why;
+    r.error = f.error;
     return r;
 }
 
@@ -128,9 +128,15 @@ void LogSink::on_event(const helper::RuntimeEvent& ev) {
             },
             [&](const event::ExpectationFailed& e) {
                 log_event(LogLevel::warning, expect_fields("expect-failed", *e.conn, *e.expect),
-                          "{}: expect {} FAILED: {}", e.conn->describe(), expect_text(*e.expect), e.why);
+                          "{}: expect {} FAILED: {}", e.conn->describe(), expect_text(*e.expect),
+                          expect_failure_text(e.kind == helper::ExpectationResult::Kind::nat_follow_unavailable
+                                                  ? netfilter::ExpectFailureKind::nat_follow_unavailable
+                                                  : netfilter::ExpectFailureKind::kernel_error,
+                                              e.error));
             },
-            [](const event::ExpectationNote& e) { log_warning("{}: {}", e.conn->describe(), e.text); },
+            [](const event::ExpectationNote& e) {
+                log_warning("{}: {}", e.conn->describe(), expect_timeout_note_text(e.timeout_error));
+            },
             [](const event::Rewritten& e) {
                 const auto& x = *e.rewrite;
                 log_event(LogLevel::info, conn_fields("rewrite", *e.conn), "{}: rewrite {} {}.{}.{}.{} -> {}.{}.{}.{}", e.conn->describe(), timbuktu::rewrite_field_text(x), x.old_bytes[0],

@@ -1,5 +1,6 @@
 #include "kernel_text.hpp"
 
+#include <cerrno>
 #include <cstring>
 #include <variant>
 
@@ -94,6 +95,21 @@ std::string route_unavailable_text(const std::string& why) {
     return fmt::format("no route lookups ({}): replies of connections restored after a restart are not acted on "
                        "before their guest sends again",
                        why);
+}
+
+std::string expect_failure_text(netfilter::ExpectFailureKind kind, int error) {
+    std::string why = std::strerror(error);
+    if (kind == netfilter::ExpectFailureKind::nat_follow_unavailable) {
+        // EINVAL is what ctnetlink answers for an unknown expectation function.
+        if (error == EINVAL) why += " (is nf_nat loaded? the kernel needs its \"nat-follow-master\")";
+        why += "; the contact connection is NATed, so no expectation without NAT following is tried "
+               "(it would open the offered port towards the firewall itself)";
+    }
+    return why;
+}
+
+std::string expect_timeout_note_text(int error) {
+    return std::string("the expectation was created but its timeout could not be set: ") + std::strerror(error);
 }
 
 }  // namespace tb::daemon

@@ -10,6 +10,7 @@
 
 #include "config/config.hpp"
 #include "netfilter/cthelper.hpp"
+#include "netfilter/expect_outcome.hpp"
 #include "netfilter/queue_reader.hpp"
 
 namespace tb::daemon {
@@ -31,6 +32,12 @@ LogLine queue_event_line(std::uint16_t queue, const netfilter::QueueEvent& e);
 
 // One registration failure as its line ("cannot register helper timbuktu ipv4/tcp: ...").
 std::string helper_failure_text(const netfilter::HelperFailure& f);
+
+// Why an expectation could not be created (the end of "expect ... FAILED: ").
+std::string expect_failure_text(netfilter::ExpectFailureKind kind, int error);
+
+// The warning for an expectation created without the offer's shorter timeout.
+std::string expect_timeout_note_text(int error);
 
 // The warning for a daemon without rtnetlink route lookups.
 std::string route_unavailable_text(const std::string& why);

@@ -305,9 +305,9 @@ HelperRuntime::Carried HelperRuntime::carry_out(const timbuktu::Decisions& ds, c
                                saturating_inc(kcounters_.kernel_errors);
                                if (r.kind == ExpectationResult::Kind::nat_follow_unavailable)
                                    saturating_inc(kcounters_.nat_follow_refused);
-                               events_.on_event(event::ExpectationFailed{&conn, &x, r.kind, r.why});
+                               events_.on_event(event::ExpectationFailed{&conn, &x, r.kind, r.error});
                            }
-                           if (!r.note.empty()) events_.on_event(event::ExpectationNote{&conn, r.note});
+                           if (r.timeout_error) events_.on_event(event::ExpectationNote{&conn, r.timeout_error});
                        },
                        [&](const timbuktu::Refuse& x) { events_.on_event(event::Refused{&conn, &x}); },
                        [&](const timbuktu::Rewrite& x) {

@@ -109,8 +109,8 @@ struct ExpectationResult {
         kernel_error,            // counted in kernel_errors
         nat_follow_unavailable,  // kernel_errors and nat_follow_refused (docs/daemon.md#nat-no-fallback)
     } kind = Kind::created;
-    std::string why;   // the failure, for the log line
-    std::string note;  // a warning worth logging even on success
+    int error = 0;          // the failure: the kernel's errno (words: the edge that logs)
+    int timeout_error = 0;  // created, but the offer's shorter timeout could not be set: errno
 };
 
 class KernelPort {
@@ -165,11 +165,11 @@ struct ExpectationFailed {
     const ConntrackFacts* conn;
     const timbuktu::Expect* expect;
     ExpectationResult::Kind kind;
-    std::string_view why;
+    int error;  // the kernel's errno
 };
-struct ExpectationNote {     // the kernel port's warning about an expectation (success or not)
+struct ExpectationNote {     // created, but its shorter timeout could not be set
     const ConntrackFacts* conn;
-    std::string_view text;
+    int timeout_error;       // the kernel's errno
 };
 struct Rewritten {
     const ConntrackFacts* conn;

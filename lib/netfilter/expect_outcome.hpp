@@ -9,10 +9,7 @@
 // which is the firewall's own address under a port forward).
 #pragma once
 
-#include <cerrno>
 #include <cstdint>
-#include <cstring>
-#include <string>
 
 namespace tb::netfilter {
 
@@ -21,24 +18,17 @@ enum class ExpectFailureKind : std::uint8_t {
     nat_follow_unavailable,  // kernel_errors and nat_follow_refused: NAT-following refused, no fallback
 };
 
+// A failure is its kind and the kernel's errno; the daemon puts it into words
+// (nfhelper/kernel_text: expect_failure_text).
 struct ExpectFailure {
     ExpectFailureKind kind = ExpectFailureKind::kernel_error;
-    std::string why;  // for the log line
+    int error = 0;
 };
 
+// Any refusal of a NAT-following expectation is nat_follow_unavailable: the
+// daemon does not retry without NAT following, whatever the errno.
 inline ExpectFailure classify_expect_failure(bool follow_nat, int err) {
-    ExpectFailure f;
-    if (follow_nat) {
-        f.kind = ExpectFailureKind::nat_follow_unavailable;
-        // EINVAL is what ctnetlink answers for an unknown expectation function.
-        f.why = std::string(std::strerror(err)) +
-                (err == EINVAL ? " (is nf_nat loaded? the kernel needs its \"nat-follow-master\")" : "") +
-                "; the contact connection is NATed, so no expectation without NAT following is tried "
-                "(it would open the offered port towards the firewall itself)";
-        return f;
-    }
-    f.why = std::strerror(err);
-    return f;
+    return ExpectFailure{follow_nat ? ExpectFailureKind::nat_follow_unavailable : ExpectFailureKind::kernel_error, err};
 }
 
 }  // namespace tb::netfilter

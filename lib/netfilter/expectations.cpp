@@ -149,7 +149,8 @@ int ExpectationMaker::send(const ConntrackFacts& master, const timbuktu::Expect&
 }
 
 int ExpectationMaker::create(const ConntrackFacts& master, const timbuktu::Expect& e, std::uint32_t policy_timeout,
-                             std::string& note) {
+                             int& timeout_error) {
+    timeout_error = 0;
     if (e.guest.family != e.address.family ||
         (master.l3 == AF_INET) != e.address.is_v4())
         return EAFNOSUPPORT;
@@ -162,9 +163,7 @@ int ExpectationMaker::create(const ConntrackFacts& master, const timbuktu::Expec
     // A new expectation got the policy's timeout; a shorter one from the offer's
     // lifetime hint is applied by updating the (now existing) expectation.
     if (e.timeout_seconds != policy_timeout) {
-        int upd = send(master, e, false, with_fn, e.timeout_seconds);
-        if (upd) note = std::string("the expectation was created but its timeout could not be set: ") +
-                        std::strerror(upd);
+        timeout_error = send(master, e, false, with_fn, e.timeout_seconds);
     }
     const CreatedExpectation c{expected_stream(e), e.service, static_cast<std::int64_t>(std::time(nullptr))};
     // A refreshed offer replaces its older entry in the table too.

@@ -29,9 +29,11 @@ public:
     // Creates (or refreshes) the expectation; `policy_timeout` is what the
     // helper was registered with. Returns 0 or the kernel's positive errno; the
     // caller logs and counts (expect_outcome.hpp says what a failure means).
-    // `note` receives a warning worth logging even on success.
+    // `timeout_error` receives the errno of setting the offer's shorter
+    // timeout when that alone failed (the expectation exists, with the
+    // policy's timeout), else 0.
     int create(const ConntrackFacts& master, const timbuktu::Expect& e, std::uint32_t policy_timeout,
-               std::string& note);
+               int& timeout_error);
 
     // The most recent expectations created (newest last), for the control socket.
     const std::deque<CreatedExpectation>& recent() const { return recent_; }

@@ -5,9 +5,11 @@
 #include <catch2/catch.hpp>
 
 #include <cerrno>
+#include <cstring>
 #include <string>
 
 #include "netfilter/expect_outcome.hpp"
+#include "../../nfhelper/kernel_text.hpp"
 #include "../../nfhelper/log.hpp"
 #include "../../nfhelper/log_limiter.hpp"
 
@@ -78,8 +80,18 @@ TEST_CASE("a NATed master's refused expectation is never retried without NAT", "
         CHECK(netfilter::classify_expect_failure(true, err).kind == netfilter::ExpectFailureKind::nat_follow_unavailable);
     auto f = netfilter::classify_expect_failure(true, EINVAL);
     CHECK(f.kind == netfilter::ExpectFailureKind::nat_follow_unavailable);
-    CHECK(f.why.find("nat-follow-master") != std::string::npos);
-    CHECK(f.why.find("firewall itself") != std::string::npos);
+    CHECK(f.error == EINVAL);
+    // The daemon's words for it (nfhelper/kernel_text).
+    const std::string why = daemon::expect_failure_text(f.kind, f.error);
+    CHECK(why.find("nat-follow-master") != std::string::npos);
+    CHECK(why.find("firewall itself") != std::string::npos);
+    CHECK(why.rfind(std::strerror(EINVAL), 0) == 0);
+    const std::string enoent = daemon::expect_failure_text(f.kind, ENOENT);
+    CHECK(enoent.find("nat-follow-master") == std::string::npos);  // the nf_nat hint is for EINVAL only
+    CHECK(enoent.find("firewall itself") != std::string::npos);
+    CHECK(daemon::expect_failure_text(netfilter::ExpectFailureKind::kernel_error, ENOENT) == std::strerror(ENOENT));
+    CHECK(daemon::expect_timeout_note_text(EPERM) ==
+          std::string("the expectation was created but its timeout could not be set: ") + std::strerror(EPERM));
     CHECK(netfilter::classify_expect_failure(true, ENOENT).kind == netfilter::ExpectFailureKind::nat_follow_unavailable);
     auto plain = netfilter::classify_expect_failure(false, ENOENT);
     CHECK(plain.kind == netfilter::ExpectFailureKind::kernel_error);

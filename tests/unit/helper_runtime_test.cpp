@@ -3,6 +3,8 @@
 // KernelPort / EventSink that record what the runtime asked for and told.
 #include <catch2/catch.hpp>
 
+#include <cerrno>
+
 #include <linux/netfilter/nf_conntrack_common.h>
 #include <linux/netfilter/nf_conntrack_tcp.h>
 #include <netinet/in.h>
@@ -157,7 +159,7 @@ TEST_CASE("runtime: an offer creates an expectation through the kernel port", "[
     CHECK(b.rt.kernel_counters().kernel_errors == 0);
     SECTION("a refused NAT-following expectation is counted as such") {
         b.port.next.kind = ExpectationResult::Kind::nat_follow_unavailable;
-        b.port.next.why = "no";
+        b.port.next.error = EINVAL;
         b.send(ct, false, offer(timbuktu::kServiceIntercom, Transport::udp, 40002, 0, 30));
         CHECK(b.sink.count<helper::event::ExpectationFailed>() == 1);
         CHECK(b.rt.kernel_counters().kernel_errors == 1);
