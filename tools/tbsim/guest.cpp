@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <deque>
 #include <csignal>
 #include <thread>
 #include <vector>
@@ -667,6 +668,13 @@ int Guest::flood() {
     unsigned sent = 0;
     std::string last_error;
     std::vector<std::string> kinds;
+    // A UDP socket closed after its datagram frees its source port, and the
+    // kernel may hand the same port to a later socket of the flood: that
+    // datagram then joins the earlier flow (whose helper has given up on it)
+    // instead of starting a fresh one. Keeping the sockets open makes every
+    // port of the flood distinct; bounded, the file descriptors too.
+    constexpr std::size_t kOpenUdpSockets = 4096;
+    std::deque<Fd> open_udp;
     for (unsigned i = 0; i < o_.flood && !overall_.expired(); ++i) {
         const std::string kind = o_.malformed.empty() ? kMalformedKinds[i % kMalformedKinds.size()] : o_.malformed;
         std::string err;
@@ -688,6 +696,10 @@ int Guest::flood() {
         }
         ++sent;
         if (std::find(kinds.begin(), kinds.end(), kind) == kinds.end()) kinds.push_back(kind);
+        if (o_.legacy_udp) {
+            open_udp.push_back(std::move(s));
+            if (open_udp.size() > kOpenUdpSockets) open_udp.pop_front();
+        }
     }
     std::string kind_list;
     for (const auto& k : kinds) kind_list += (kind_list.empty() ? "" : ",") + k;
