@@ -37,22 +37,6 @@ void append_be32(std::vector<std::uint8_t>& out, std::uint32_t v) {
 
 }  // namespace
 
-Parsed<FrameHeader> decode_header(std::span<const std::uint8_t> bytes) {
-    if (bytes.size() < kHeaderSize)
-        return bad(WireReason::header_short, 0, bytes.size());
-    FrameHeader h;
-    h.frame_class = load_be16(bytes.data());
-    h.flags = bytes[2];
-    h.length = load_be24(bytes.data() + 3);
-    if (h.frame_class != kClassGuest && h.frame_class != kClassHost)
-        return bad(WireReason::class_unknown, h.frame_class);
-    if (h.length < kMinBodyLength)
-        return bad(WireReason::length_below_minimum, h.length);
-    if (h.length > kMaxBodyLength)
-        return bad(WireReason::length_above_maximum, h.length);
-    return h;
-}
-
 Parsed<std::vector<FrameView>> split_datagram(std::span<const std::uint8_t> datagram) {
     std::vector<FrameView> frames;
     if (datagram.empty()) return bad(WireReason::datagram_empty);
