@@ -15,6 +15,7 @@ SBINDIR    ?= $(PREFIX)/sbin
 SYSCONFDIR ?= /etc
 DATADIR    ?= $(PREFIX)/share
 FUZZ_SECONDS ?= 60
+FUZZ_JOBS    ?= 1
 
 CXX        ?= g++
 PKG_CONFIG ?= pkg-config
@@ -89,8 +90,12 @@ unit: $(BUILD)/unit-tests
 # (tests/check.sh: 30 s each unless FUZZ_SECONDS), the kernel scenarios on
 # Debian 13's, Debian 12's and unstable's kernels under QEMU
 # (tests/kernel/kernels.txt), both packages; each section's time at the end.
-check: all $(BUILD)/unit-tests
-	tests/check.sh
+# Built with one job per core (CI calls plain `make check`): a serial build of
+# everything took minutes of the run's hour.
+JOBS ?= $(shell nproc 2>/dev/null || echo 1)
+check:
+	$(MAKE) --no-print-directory -j$(JOBS) all $(BUILD)/unit-tests
+	JOBS=$(JOBS) tests/check.sh
 
 deps:
 	tools/install-deps.sh
@@ -114,7 +119,7 @@ $(BUILD)/fuzz/%: tests/fuzz/%.cpp $(FUZZ_LIB_A)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CXX) $(FUZZ_FLAGS) -fsanitize=fuzzer -MMD -MP -MF $@.d $(call pc_cflags,$(FUZZ_PKGS)) -o $@ $< $(FUZZ_LIB_A) $(call pc_libs,$(FUZZ_PKGS))
 fuzz: $(FUZZ_BINS)
-	tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_BINS)
+	FUZZ_JOBS=$(FUZZ_JOBS) tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_BINS)
 
 bench: $(BUILD)/bench $(BUILD)/bench-analyze
 	$(BUILD)/bench

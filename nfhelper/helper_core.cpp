@@ -39,12 +39,7 @@ helper::ExpectationResult NetfilterPort::create_expectation(const helper::Conntr
     helper::ExpectationResult r;
     int err = maker_.create(master, e, config_->expectation_timeout, r.timeout_error);
     if (!err) return r;
-    const netfilter::ExpectFailure f = netfilter::classify_expect_failure(e.follow_nat, err);
-    r.kind = f.kind == netfilter::ExpectFailureKind::nat_follow_unavailable
-                 ? helper::ExpectationResult::Kind::nat_follow_unavailable
-                 : helper::ExpectationResult::Kind::kernel_error;
-    r.error = f.error;
-    return r;
+    return netfilter::classify_expect_failure(e.follow_nat, err);
 }
 
 std::optional<helper::OriginalPath> NetfilterPort::route_to(const IpAddress& host) { return routes_.path_to(host); }
@@ -129,10 +124,7 @@ void LogSink::on_event(const helper::RuntimeEvent& ev) {
             [&](const event::ExpectationFailed& e) {
                 log_event(LogLevel::warning, expect_fields("expect-failed", *e.conn, *e.expect),
                           "{}: expect {} FAILED: {}", e.conn->describe(), expect_text(*e.expect),
-                          expect_failure_text(e.kind == helper::ExpectationResult::Kind::nat_follow_unavailable
-                                                  ? netfilter::ExpectFailureKind::nat_follow_unavailable
-                                                  : netfilter::ExpectFailureKind::kernel_error,
-                                              e.error));
+                          expect_failure_text(e.kind, e.error));
             },
             [](const event::ExpectationNote& e) {
                 log_warning("{}: {}", e.conn->describe(), expect_timeout_note_text(e.timeout_error));

@@ -97,9 +97,9 @@ std::string route_unavailable_text(const std::string& why) {
                        why);
 }
 
-std::string expect_failure_text(netfilter::ExpectFailureKind kind, int error) {
+std::string expect_failure_text(helper::ExpectationResult::Kind kind, int error) {
     std::string why = std::strerror(error);
-    if (kind == netfilter::ExpectFailureKind::nat_follow_unavailable) {
+    if (kind == helper::ExpectationResult::Kind::nat_follow_unavailable) {
         // EINVAL is what ctnetlink answers for an unknown expectation function.
         if (error == EINVAL) why += " (is nf_nat loaded? the kernel needs its \"nat-follow-master\")";
         why += "; the contact connection is NATed, so no expectation without NAT following is tried "

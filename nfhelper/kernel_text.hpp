@@ -10,7 +10,7 @@
 
 #include "config/config.hpp"
 #include "netfilter/cthelper.hpp"
-#include "netfilter/expect_outcome.hpp"
+#include "helper/expectation_result.hpp"
 #include "netfilter/queue_reader.hpp"
 
 namespace tb::daemon {
@@ -34,7 +34,7 @@ LogLine queue_event_line(std::uint16_t queue, const netfilter::QueueEvent& e);
 std::string helper_failure_text(const netfilter::HelperFailure& f);
 
 // Why an expectation could not be created (the end of "expect ... FAILED: ").
-std::string expect_failure_text(netfilter::ExpectFailureKind kind, int error);
+std::string expect_failure_text(helper::ExpectationResult::Kind kind, int error);
 
 // The warning for an expectation created without the offer's shorter timeout.
 std::string expect_timeout_note_text(int error);

@@ -85,7 +85,7 @@ if want sim; then
 fi
 if want fuzz; then
     section_start fuzz
-    run fuzz make --no-print-directory fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-30}"
+    run fuzz make --no-print-directory -j"${JOBS:-$(nproc)}" fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-30}" FUZZ_JOBS="${JOBS:-$(nproc)}"
     section_end
 fi
 

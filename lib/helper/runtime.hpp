@@ -24,6 +24,7 @@
 
 #include "helper/conntrack.hpp"
 #include "helper/counters.hpp"
+#include "helper/expectation_result.hpp"
 #include "helper/reply_path.hpp"
 #include "helper/session_table.hpp"
 #include "net/packet.hpp"
@@ -102,16 +103,6 @@ struct PacketOutcome {
 
 // ---------------------------------------------------------------------------
 // Kernel actions
-
-struct ExpectationResult {
-    enum class Kind : std::uint8_t {
-        created,
-        kernel_error,            // counted in kernel_errors
-        nat_follow_unavailable,  // kernel_errors and nat_follow_refused (docs/daemon.md#nat-no-fallback)
-    } kind = Kind::created;
-    int error = 0;          // the failure: the kernel's errno (words: the edge that logs)
-    int timeout_error = 0;  // created, but the offer's shorter timeout could not be set: errno
-};
 
 class KernelPort {
 public:

@@ -9,26 +9,18 @@
 // which is the firewall's own address under a port forward).
 #pragma once
 
-#include <cstdint>
+#include "helper/expectation_result.hpp"
 
 namespace tb::netfilter {
 
-enum class ExpectFailureKind : std::uint8_t {
-    kernel_error,            // counted in kernel_errors
-    nat_follow_unavailable,  // kernel_errors and nat_follow_refused: NAT-following refused, no fallback
-};
-
-// A failure is its kind and the kernel's errno; the daemon puts it into words
-// (nfhelper/kernel_text: expect_failure_text).
-struct ExpectFailure {
-    ExpectFailureKind kind = ExpectFailureKind::kernel_error;
-    int error = 0;
-};
-
 // Any refusal of a NAT-following expectation is nat_follow_unavailable: the
 // daemon does not retry without NAT following, whatever the errno.
-inline ExpectFailure classify_expect_failure(bool follow_nat, int err) {
-    return ExpectFailure{follow_nat ? ExpectFailureKind::nat_follow_unavailable : ExpectFailureKind::kernel_error, err};
+inline helper::ExpectationResult classify_expect_failure(bool follow_nat, int err) {
+    helper::ExpectationResult r;
+    r.kind = follow_nat ? helper::ExpectationResult::Kind::nat_follow_unavailable
+                        : helper::ExpectationResult::Kind::kernel_error;
+    r.error = err;
+    return r;
 }
 
 }  // namespace tb::netfilter

@@ -77,9 +77,9 @@ TEST_CASE("a NATed master's refused expectation is never retried without NAT", "
     // Whatever the kernel answered, a NATed master's failure is the NAT kind:
     // the daemon counts it apart and tries nothing else.
     for (int err : {EINVAL, ENOENT, EBUSY, ENOMEM})
-        CHECK(netfilter::classify_expect_failure(true, err).kind == netfilter::ExpectFailureKind::nat_follow_unavailable);
+        CHECK(netfilter::classify_expect_failure(true, err).kind == helper::ExpectationResult::Kind::nat_follow_unavailable);
     auto f = netfilter::classify_expect_failure(true, EINVAL);
-    CHECK(f.kind == netfilter::ExpectFailureKind::nat_follow_unavailable);
+    CHECK(f.kind == helper::ExpectationResult::Kind::nat_follow_unavailable);
     CHECK(f.error == EINVAL);
     // The daemon's words for it (nfhelper/kernel_text).
     const std::string why = daemon::expect_failure_text(f.kind, f.error);
@@ -89,10 +89,10 @@ TEST_CASE("a NATed master's refused expectation is never retried without NAT", "
     const std::string enoent = daemon::expect_failure_text(f.kind, ENOENT);
     CHECK(enoent.find("nat-follow-master") == std::string::npos);  // the nf_nat hint is for EINVAL only
     CHECK(enoent.find("firewall itself") != std::string::npos);
-    CHECK(daemon::expect_failure_text(netfilter::ExpectFailureKind::kernel_error, ENOENT) == std::strerror(ENOENT));
+    CHECK(daemon::expect_failure_text(helper::ExpectationResult::Kind::kernel_error, ENOENT) == std::strerror(ENOENT));
     CHECK(daemon::expect_timeout_note_text(EPERM) ==
           std::string("the expectation was created but its timeout could not be set: ") + std::strerror(EPERM));
-    CHECK(netfilter::classify_expect_failure(true, ENOENT).kind == netfilter::ExpectFailureKind::nat_follow_unavailable);
+    CHECK(netfilter::classify_expect_failure(true, ENOENT).kind == helper::ExpectationResult::Kind::nat_follow_unavailable);
     auto plain = netfilter::classify_expect_failure(false, ENOENT);
-    CHECK(plain.kind == netfilter::ExpectFailureKind::kernel_error);
+    CHECK(plain.kind == helper::ExpectationResult::Kind::kernel_error);
 }
