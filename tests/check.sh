@@ -168,11 +168,10 @@ if want package; then
     }
     for t in tests/package/[0-9]*.sh; do
         [[ -e $t ]] || continue
-        if [[ -n $fw_pid ]] && [[ -z ${TBVM_SMP:-} ]]; then
-            TBVM_SMP=1 run "package/$(basename "$t" .sh)" "$t"
-        else
-            run "package/$(basename "$t" .sh)" "$t"
-        fi
+        # Beside the firewall managers' guest, one vCPU each (unless TBVM_SMP is set).
+        smp=${TBVM_SMP:-}
+        [[ -n $fw_pid && -z $smp ]] && smp=1
+        TBVM_SMP=$smp run "package/$(basename "$t" .sh)" "$t"
         if [[ $(basename "$t") == 10-deb.sh ]] && ((fw_started == 0)); then
             start_firewall_managers; fw_started=1
         fi
