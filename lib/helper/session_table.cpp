@@ -56,9 +56,8 @@ SessionTable::List* SessionTable::victim_lane() {
     return udp.back().last_seen <= tcp.back().last_seen ? &udp : &tcp;
 }
 
-SessionEntry& SessionTable::insert(SessionEntry entry, const std::function<void(const SessionEntry&)>& on_evict) {
-    erase(entry.key);
-    while (index_.size() >= capacity_) {
+void SessionTable::evict_down_to(std::size_t keep, const std::function<void(const SessionEntry&)>& on_evict) {
+    while (index_.size() > keep) {
         List* from = victim_lane();
         if (!from) break;
         auto& victim = from->back();
@@ -66,6 +65,16 @@ SessionEntry& SessionTable::insert(SessionEntry entry, const std::function<void(
         index_.erase(victim.key);
         from->pop_back();
     }
+}
+
+void SessionTable::set_capacity(std::size_t capacity, const std::function<void(const SessionEntry&)>& on_evict) {
+    capacity_ = capacity;
+    evict_down_to(capacity_, on_evict);
+}
+
+SessionEntry& SessionTable::insert(SessionEntry entry, const std::function<void(const SessionEntry&)>& on_evict) {
+    erase(entry.key);
+    evict_down_to(capacity_ > 0 ? capacity_ - 1 : 0, on_evict);  // room for the new one
     List& l = list(entry.lane);
     l.push_front(std::move(entry));
     index_.emplace(l.front().key, l.begin());

@@ -96,6 +96,9 @@ public:
     // Moves an entry to another lane (young end). The entry stays where it is in memory.
     void set_lane(SessionEntry& entry, Lane lane);
     void erase(const SessionKey& key);
+    // A new capacity (configuration reload): a smaller one evicts at once, in
+    // insert's order (junk first), telling `on_evict` about each.
+    void set_capacity(std::size_t capacity, const std::function<void(const SessionEntry&)>& on_evict);
     // Drops entries idle for longer than their lane's limit; returns how many.
     // Walks every lane from its old end to its first young entry.
     std::size_t expire(std::time_t now, const IdleLimits& limits);
@@ -120,6 +123,8 @@ private:
     // The lane to evict from: junk when it has entries, else the live lane
     // whose least recently used entry is older.
     List* victim_lane();
+    // Evicts entries until at most `keep` remain.
+    void evict_down_to(std::size_t keep, const std::function<void(const SessionEntry&)>& on_evict);
 
     std::size_t capacity_;
     std::array<List, 3> lanes_;  // each: most recently used first

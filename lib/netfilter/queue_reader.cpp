@@ -33,7 +33,7 @@ QueueReader::QueueReader(std::uint16_t num, QueueStats& stats, EventSink events)
     : num_(num),
       nl_(NETLINK_NETFILTER),
       rx_(kCopyRange + kMessageOverhead),
-      tx_(kCopyRange + kMessageOverhead),
+      tx_(kVerdictBufferSize),
       stats_(stats),
       events_(std::move(events)) {
     nl_.set_receive_buffer(kReceiveBuffer);
@@ -122,29 +122,28 @@ std::size_t QueueReader::process(const Handler& handler, std::size_t max_packets
     return handled;
 }
 
-void QueueReader::handle_message(const nlmsghdr* nlh, const Handler& handler) {
+QueueMessage decode_queue_message(const nlmsghdr* nlh, QueuedPacket& pkt, int& error) {
+    error = 0;
     if (nlh->nlmsg_type == NLMSG_ERROR) {
         // Verdicts go without NLM_F_ACK; the kernel reports only failures.
         if (nlh->nlmsg_len >= NLMSG_LENGTH(sizeof(nlmsgerr))) {
             auto* err = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(nlh));
             if (err->error != 0) {
-                saturating_inc(stats_.verdict_errors);
-                report(queue_event::VerdictRejected{-err->error});
+                error = -err->error;
+                return QueueMessage::error;
             }
         }
-        return;
+        return QueueMessage::other;
     }
-    if ((nlh->nlmsg_type & 0xff) != NFQNL_MSG_PACKET) return;
+    if ((nlh->nlmsg_type & 0xff) != NFQNL_MSG_PACKET) return QueueMessage::other;
 
     nlattr* attr[NFQA_MAX + 1] = {};
-    if (nfq_nlmsg_parse(nlh, attr) < 0 || !attr[NFQA_PACKET_HDR]) {
-        saturating_inc(stats_.unparsable);
-        return;  // without a packet id there is nothing to answer
-    }
+    if (nfq_nlmsg_parse(nlh, attr) < 0 || !attr[NFQA_PACKET_HDR] ||
+        mnl_attr_get_payload_len(attr[NFQA_PACKET_HDR]) < sizeof(nfqnl_msg_packet_hdr))
+        return QueueMessage::unparsable;  // without a packet id there is nothing to answer
     auto* ph = static_cast<const nfqnl_msg_packet_hdr*>(mnl_attr_get_payload(attr[NFQA_PACKET_HDR]));
-    QueuedPacket pkt;
+    pkt = QueuedPacket{};
     pkt.id = ntohl(ph->packet_id);
-    saturating_inc(stats_.packets);
 
     if (attr[NFQA_PAYLOAD]) {
         pkt.data = std::span(static_cast<std::uint8_t*>(mnl_attr_get_payload(attr[NFQA_PAYLOAD])),
@@ -167,6 +166,36 @@ void QueueReader::handle_message(const nlmsghdr* nlh, const Handler& handler) {
     pkt.ifaces.outdev = ifindex(NFQA_IFINDEX_OUTDEV);
     pkt.ifaces.physindev = ifindex(NFQA_IFINDEX_PHYSINDEV);
     pkt.ifaces.physoutdev = ifindex(NFQA_IFINDEX_PHYSOUTDEV);
+    return QueueMessage::packet;
+}
+
+nlmsghdr* build_verdict_message(std::span<char> buf, std::uint16_t queue, std::uint32_t id, const Verdict& v,
+                                std::span<const std::uint8_t> packet) {
+    nlmsghdr* nlh = nfq_nlmsg_put(buf.data(), NFQNL_MSG_VERDICT, queue);
+    // A drop carries nothing else: the packet is gone and its sender retransmits it.
+    nfq_nlmsg_verdict_put(nlh, static_cast<int>(id), v.drop ? NF_DROP : NF_ACCEPT);
+    if (!v.drop && v.send_packet && !packet.empty() && packet.size() <= kCopyRange)
+        nfq_nlmsg_verdict_put_pkt(nlh, packet.data(), static_cast<std::uint32_t>(packet.size()));
+    if (!v.drop && !v.ct_nest.empty() && nlh->nlmsg_len + v.ct_nest.size() <= buf.size()) {
+        std::memcpy(static_cast<char*>(mnl_nlmsg_get_payload_tail(nlh)), v.ct_nest.data(), v.ct_nest.size());
+        nlh->nlmsg_len += static_cast<std::uint32_t>(v.ct_nest.size());
+    }
+    return nlh;
+}
+
+void QueueReader::handle_message(const nlmsghdr* nlh, const Handler& handler) {
+    QueuedPacket pkt;
+    int error = 0;
+    switch (decode_queue_message(nlh, pkt, error)) {
+        case QueueMessage::other: return;
+        case QueueMessage::error:
+            saturating_inc(stats_.verdict_errors);
+            report(queue_event::VerdictRejected{error});
+            return;
+        case QueueMessage::unparsable: saturating_inc(stats_.unparsable); return;
+        case QueueMessage::packet: break;
+    }
+    saturating_inc(stats_.packets);
 
     Verdict v;
     try {
@@ -185,15 +214,7 @@ void QueueReader::handle_message(const nlmsghdr* nlh, const Handler& handler) {
 }
 
 void QueueReader::send_verdict(std::uint32_t id, const Verdict& v, std::span<const std::uint8_t> packet) {
-    nlmsghdr* nlh = nfq_nlmsg_put(tx_.data(), NFQNL_MSG_VERDICT, num_);
-    // A drop carries nothing else: the packet is gone and its sender retransmits it.
-    nfq_nlmsg_verdict_put(nlh, static_cast<int>(id), v.drop ? NF_DROP : NF_ACCEPT);
-    if (!v.drop && v.send_packet && !packet.empty() && packet.size() <= kCopyRange)
-        nfq_nlmsg_verdict_put_pkt(nlh, packet.data(), static_cast<std::uint32_t>(packet.size()));
-    if (!v.drop && !v.ct_nest.empty() && nlh->nlmsg_len + v.ct_nest.size() <= tx_.size()) {
-        std::memcpy(static_cast<char*>(mnl_nlmsg_get_payload_tail(nlh)), v.ct_nest.data(), v.ct_nest.size());
-        nlh->nlmsg_len += static_cast<std::uint32_t>(v.ct_nest.size());
-    }
+    nlmsghdr* nlh = build_verdict_message(tx_, num_, id, v, packet);
     if (int e = nl_.send(nlh)) {
         saturating_inc(stats_.verdict_errors);
         // The packet stays queued until the socket closes; retry once without

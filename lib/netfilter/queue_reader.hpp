@@ -79,6 +79,25 @@ struct Verdict {
     std::vector<std::uint8_t> ct_nest;       // a complete NFQA_CT attribute, or empty
 };
 
+// What one netlink message read from the queue socket is.
+enum class QueueMessage : std::uint8_t {
+    packet,        // a queued packet: `pkt` is filled, it needs its verdict
+    error,         // the kernel answered an earlier verdict with an error (`error` > 0)
+    unparsable,    // a packet message without a packet id: nothing to answer
+    other,         // anything else (an ACK, another message type)
+};
+
+// Decodes one message of the queue socket without touching a socket (the
+// daemon's per-packet path and its benchmark, tests/bench/bench_daemon.cpp,
+// share it). `pkt.data` points into the message.
+QueueMessage decode_queue_message(const struct nlmsghdr* nlh, QueuedPacket& pkt, int& error);
+
+// Builds the verdict for packet `id` of queue `queue` in `buf` (at least
+// kVerdictBufferSize bytes) and returns it, ready to send.
+inline constexpr std::size_t kVerdictBufferSize = 0xffff + 8192;
+struct nlmsghdr* build_verdict_message(std::span<char> buf, std::uint16_t queue, std::uint32_t id, const Verdict& v,
+                                       std::span<const std::uint8_t> packet);
+
 class QueueReader {
 public:
     using EventSink = std::function<void(std::uint16_t queue, const QueueEvent&)>;
