@@ -318,6 +318,26 @@ Figures run(std::size_t n, std::size_t timed_packets) {
     return fig;
 }
 
+// TB_BENCH_BASELINE names another build's bench-daemon (e.g. main's, built in
+// a worktree of its own): it is run for the same size and its figure printed
+// beside this one. 0 when there is none or it printed nothing usable.
+double baseline_us(std::size_t n) {
+    const char* base = std::getenv("TB_BENCH_BASELINE");
+    if (!base || !*base) return 0;
+    const std::string cmd = std::string("'") + base + "' " + std::to_string(n) + " 2>/dev/null";
+    FILE* p = popen(cmd.c_str(), "r");
+    if (!p) return 0;
+    char line[512];
+    double us = 0;
+    while (std::fgets(line, sizeof line, p)) {
+        std::size_t tracked = 0;
+        double v = 0;
+        if (std::sscanf(line, "%zu %lf", &tracked, &v) == 2 && tracked == n) us = v;
+    }
+    pclose(p);
+    return us;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -332,20 +352,24 @@ int main(int argc, char** argv) {
     }
     std::printf("daemon: per queued packet (decode message, per-packet path, build verdict; no kernel), framed TCP\n"
                 "contact connections, 22-byte frames round robin over all of them; memory per tracked connection\n");
-    std::printf("%9s %9s %8s | %11s %11s | %11s %11s | %9s\n", "tracked", "us/packet", "vs 1k", "heap rest",
-                "RSS rest", "heap unfin.", "RSS unfin.", "RSS MiB");
+    std::printf("%9s %9s %8s | %11s %11s | %11s %11s | %9s | %9s %8s\n", "tracked", "us/packet", "vs 1k",
+                "heap rest", "RSS rest", "heap unfin.", "RSS unfin.", "RSS MiB", "baseline", "base/new");
     double first = 0;
     for (std::size_t n : sizes) {
         const Figures f = run(n, timed);
         if (first == 0) first = f.us_per_packet;
-        std::printf("%9zu %9.3f %8.2f | %9.0f B %9.0f B | %9.0f B %9.0f B | %9.1f\n", f.tracked, f.us_per_packet,
+        const double base = baseline_us(n);
+        std::printf("%9zu %9.3f %8.2f | %9.0f B %9.0f B | %9.0f B %9.0f B | %9.1f | ", f.tracked, f.us_per_packet,
                     f.us_per_packet / first, f.heap_at_rest, f.rss_at_rest, f.heap_unfinished, f.rss_unfinished,
                     f.rss_total_kib / 1024.0);
+        if (base > 0) std::printf("%9.3f %8.2f\n", base, base / f.us_per_packet);
+        else std::printf("%9s %8s\n", "-", "-");
         std::fflush(stdout);
     }
     std::printf("us/packet: the process's CPU time per packet; vs 1k: over the first size's (1.00 = flat);\n"
                 "heap: mallinfo2 in-use bytes; RSS:\n"
                 "VmRSS growth over the process before the daemon's runtime was made; RSS MiB: the whole process\n"
-                "with every connection holding an unfinished frame\n");
+                "with every connection holding an unfinished frame; baseline: us/packet of TB_BENCH_BASELINE's\n"
+                "bench-daemon (another build) for the same size, base/new its ratio to this one (> 1: faster now)\n");
     return 0;
 }
