@@ -39,8 +39,11 @@ SIM_SRCS    := $(sort $(wildcard tools/tbsim/*.cpp))
 UNIT_SRCS   := $(sort $(wildcard tests/unit/*.cpp))
 # The daemon's pure units (no sockets, no netfilter libraries), unit-tested.
 DAEMON_PURE_SRCS := nfhelper/log.cpp nfhelper/log_limiter.cpp nfhelper/kernel_text.cpp
-# bench_analyze.cpp has its own main (build/bench-analyze); the rest is build/bench.
-BENCH_SRCS  := $(filter-out tests/bench/bench_analyze.cpp,$(sort $(wildcard tests/bench/*.cpp)))
+# bench_analyze.cpp and bench_daemon.cpp have their own main (build/bench-analyze,
+# build/bench-daemon); the rest is build/bench.
+BENCH_SRCS  := $(filter-out tests/bench/bench_analyze.cpp tests/bench/bench_daemon.cpp,$(sort $(wildcard tests/bench/*.cpp)))
+# The daemon's per-packet path without its sockets (nfhelper/helper_core) and what it logs with.
+BENCH_DAEMON_OBJS = $(call obj,tests/bench/bench_daemon.cpp nfhelper/helper_core.cpp nfhelper/kernel_text.cpp $(DAEMON_PURE_SRCS))
 FUZZ_SRCS   := $(sort $(wildcard tests/fuzz/*.cpp))
 
 obj = $(patsubst %.cpp,$(BUILD)/obj/%.o,$(1))
@@ -57,6 +60,7 @@ $(BUILD)/obj/lib/netfilter/%.o: CPPFLAGS += $(call pc_cflags,$(DAEMON_PKGS) $(CT
 $(BUILD)/obj/nfhelper/%.o: CPPFLAGS += $(call pc_cflags,$(LIB_PKGS) $(DAEMON_PKGS))
 $(BUILD)/obj/ctl/%.o: CPPFLAGS += $(call pc_cflags,$(LIB_PKGS) $(CTL_PKGS))
 $(BUILD)/obj/tests/%.o: CPPFLAGS += $(call pc_cflags,$(LIB_PKGS) catch2)
+$(BUILD)/obj/tests/bench/bench_daemon.o: CPPFLAGS += $(call pc_cflags,$(DAEMON_PKGS))
 
 $(BUILD)/obj/%.o: %.cpp
 	@mkdir -p $(dir $@)
@@ -76,7 +80,7 @@ $(BUILD)/tbsim: $(call obj,$(SIM_SRCS)) $(LIB_A)
 	$(CXX) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(LIB_PKGS)) -lpthread
 
 $(BUILD)/unit-tests: $(call obj,$(UNIT_SRCS) $(DAEMON_PURE_SRCS)) $(LIB_A)
-	$(CXX) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(LIB_PKGS) libpcap libsystemd)
+	$(CXX) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(LIB_PKGS) libpcap libsystemd libmnl libnetfilter_conntrack)
 
 $(BUILD)/bench: $(call obj,$(BENCH_SRCS)) $(LIB_A)
 	$(CXX) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(LIB_PKGS))
@@ -121,9 +125,13 @@ $(BUILD)/fuzz/%: tests/fuzz/%.cpp $(FUZZ_LIB_A)
 fuzz: $(FUZZ_BINS)
 	FUZZ_JOBS=$(FUZZ_JOBS) tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_BINS)
 
-bench: $(BUILD)/bench $(BUILD)/bench-analyze
+$(BUILD)/bench-daemon: $(sort $(BENCH_DAEMON_OBJS)) $(LIB_A)
+	$(CXX) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(DAEMON_PKGS) $(LIB_PKGS))
+
+bench: $(BUILD)/bench $(BUILD)/bench-analyze $(BUILD)/bench-daemon
 	$(BUILD)/bench
 	$(BUILD)/bench-analyze
+	$(BUILD)/bench-daemon
 
 demo: all
 	tools/demo.sh

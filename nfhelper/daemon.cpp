@@ -132,9 +132,9 @@ void Daemon::setup() {
         throw StartupError(e.what());
     }
     log_info("tbhelperd {} ready: helper {} (tcp, udp over ipv4, ipv6) on queue {}, max {} expectations of {} s "
-             "per connection, control socket {}",
+             "per connection, {} sessions tracked at most, control socket {}",
              TBHELPER_VERSION, kHelperName, config_.queue, config_.max_expectations, config_.expectation_timeout,
-             opts_.socket_path);
+             config_.session_capacity, opts_.socket_path);
     if (!config_.reply_interface_check)
         log_warning("reply_interface_check = false: replies are acted on whatever interface they arrive on; the "
                     "ruleset must stop packets that forge a host's address (docs/daemon.md#reply-interface)");
@@ -282,9 +282,10 @@ void Daemon::reload() {
     config_ = next;
     core_->apply_config(config_);
     log_info("reload: configuration {} applied (queue {}, max {} expectations of {} s, nat_rewrite {}, "
-             "reply_interface_check {}, log_level {})",
+             "reply_interface_check {}, session_capacity {}, log_level {})",
              opts_.config_path, config_.queue, config_.max_expectations, config_.expectation_timeout,
-             config_.nat_rewrite, config_.reply_interface_check, log_level_name(config_.log_level));
+             config_.nat_rewrite, config_.reply_interface_check, config_.session_capacity,
+             log_level_name(config_.log_level));
     notify_systemd("READY=1");
 }
 
@@ -318,7 +319,7 @@ std::string Daemon::status_json() const {
     for (const auto& [op, n] : c.other_opcodes) opcodes[fmt::format("0x{:04x}", op)] = n;
     double uptime = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
     const helper::CounterSources::Daemon gauges{Log::suppressed_total(), core_->sessions_tracked(),
-                                                HelperCore::kSessionCapacity};
+                                                core_->session_capacity()};
     const helper::CounterSources sources{&c, &k, &q, &core_->hold_budget(), &gauges};
     json counters = json::object();
     json hold_budget = json::object();

@@ -25,6 +25,7 @@ static_assert(helper::kTimbuktuHelper.name == std::string_view(kHelperName), "on
 helper::RuntimeOptions runtime_options(const Config& config) {
     helper::RuntimeOptions o;
     o.reply_interface_check = config.reply_interface_check;
+    o.session_capacity = config.session_capacity;
     return o;
 }
 
@@ -180,27 +181,28 @@ HelperCore::HelperCore(const Config& config)
 void HelperCore::apply_config(const Config& config) {
     config_ = config;
     runtime_.set_policy(timbuktu::Policy::from_config(config_), config_.reply_interface_check);
+    runtime_.set_session_capacity(config_.session_capacity);
 }
 
-netfilter::Verdict HelperCore::on_packet(netfilter::QueuedPacket& pkt) {
+netfilter::Verdict handle_queued_packet(helper::HelperRuntime& runtime, netfilter::QueuedPacket& pkt, std::time_t now) {
     netfilter::Verdict v;  // default: accept unchanged
     net::ParsedPacket parsed;
     if (pkt.data.empty() || pkt.truncated) {
-        runtime_.unparsed(pkt.id, std::nullopt);
+        runtime.unparsed(pkt.id, std::nullopt);
         return v;
     }
     if (auto err = net::parse_packet(pkt.data, parsed); err != net::ParseError::none) {
-        runtime_.unparsed(pkt.id, err);
+        runtime.unparsed(pkt.id, err);
         return v;
     }
     if (!pkt.ct || !pkt.ctinfo) {
-        runtime_.no_conntrack(true);
+        runtime.no_conntrack(true);
         return v;
     }
     const std::uint8_t l3 = parsed.src.is_v4() ? AF_INET : AF_INET6;
     auto facts = netfilter::parse_conntrack(*pkt.ct, l3);
     if (!facts) {
-        runtime_.no_conntrack(false);
+        runtime.no_conntrack(false);
         return v;
     }
     helper::PacketIn in;
@@ -209,8 +211,8 @@ netfilter::Verdict HelperCore::on_packet(netfilter::QueuedPacket& pkt) {
     in.conntrack = &*facts;
     in.direction = helper::direction_from_ctinfo(*pkt.ctinfo);
     in.ifaces = pkt.ifaces;
-    in.now = std::time(nullptr);
-    const helper::PacketOutcome out = runtime_.on_packet(in);
+    in.now = now;
+    const helper::PacketOutcome out = runtime.on_packet(in);
 
     switch (out.verdict) {
         case helper::PacketVerdict::accept: break;
@@ -220,12 +222,16 @@ netfilter::Verdict HelperCore::on_packet(netfilter::QueuedPacket& pkt) {
     std::visit(Overloaded{
                    [](std::monostate) {},
                    [&](const helper::WriteState& w) {
-                       v.ct_nest = netfilter::build_nfqa_ct_help(runtime_.helper().name, w.state);
+                       v.ct_nest = netfilter::build_nfqa_ct_help(runtime.helper().name, w.state);
                    },
                    [&](const helper::DetachHelper&) { v.ct_nest = netfilter::build_nfqa_ct_help("", {}); },
                },
                out.ct_help);
     return v;
+}
+
+netfilter::Verdict HelperCore::on_packet(netfilter::QueuedPacket& pkt) {
+    return handle_queued_packet(runtime_, pkt, std::time(nullptr));
 }
 
 }  // namespace tb::daemon

@@ -41,10 +41,13 @@ public:
     void on_event(const helper::RuntimeEvent& e) override;
 };
 
+// The daemon's work on one queued packet (docs/daemon.md#per-packet): decode,
+// conntrack facts, the runtime, the verdict. HelperCore::on_packet is this
+// with the daemon's runtime and the clock; tests/bench/bench_daemon.cpp times it.
+netfilter::Verdict handle_queued_packet(helper::HelperRuntime& runtime, netfilter::QueuedPacket& pkt, std::time_t now);
+
 class HelperCore {
 public:
-    static constexpr std::size_t kSessionCapacity = helper::RuntimeOptions{}.session_capacity;
-
     explicit HelperCore(const Config& config);
 
     netfilter::Verdict on_packet(netfilter::QueuedPacket& pkt);
@@ -55,6 +58,7 @@ public:
     const stream::HoldBudget& hold_budget() const { return runtime_.hold_budget(); }
     const KernelCounters& kernel_counters() const { return runtime_.kernel_counters(); }
     std::size_t sessions_tracked() const { return runtime_.sessions_tracked(); }
+    std::size_t session_capacity() const { return runtime_.session_capacity(); }
     std::vector<helper::SessionView> sessions(std::size_t limit, std::size_t& total) const {
         return runtime_.sessions(limit, total);
     }

@@ -154,6 +154,9 @@ Config parse_config(const std::string& text, const std::string& origin) {
         } else if (key == "reply_interface_check") {
             if (!node.is_boolean()) r.fail(node, key, fmt::format("expected true or false, found {}", type_name(node.type())));
             c.reply_interface_check = *node.value<bool>();
+        } else if (key == "session_capacity") {
+            c.session_capacity =
+                static_cast<std::uint32_t>(r.integer(node, key, kMinSessionCapacity, kMaxSessionCapacity));
         } else if (key == "log_level") {
             auto s = node.value<std::string>();
             if (!node.is_string() || !s)
@@ -166,7 +169,8 @@ Config parse_config(const std::string& text, const std::string& origin) {
         } else {
             r.fail(node, key,
                    "unknown key; known keys are queue, tcp_contact_ports, udp_contact_ports, allowed_ports, "
-                   "max_expectations, expectation_timeout, nat_rewrite, reply_interface_check, log_level");
+                   "max_expectations, expectation_timeout, nat_rewrite, reply_interface_check, session_capacity, "
+                   "log_level");
         }
     }
     return c;

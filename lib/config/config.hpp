@@ -30,6 +30,10 @@ struct Config : timbuktu::Policy {
     // interface the original direction left through (docs/daemon.md#reply-interface).
     // false: for asymmetric routing or bridges, knowingly trusting every reply.
     bool reply_interface_check = true;
+    // Connections the daemon tracks at once (docs/daemon.md#session-table):
+    // about 1 KiB each at rest, so 100k fit in about 100 MiB; beyond it the
+    // least recently used entry is forgotten (its state stays in the kernel).
+    std::uint32_t session_capacity = 16384;
 };
 
 // Bounds that make a value "impossible" (spec: a startup error).
@@ -37,6 +41,10 @@ struct Config : timbuktu::Policy {
 constexpr std::uint32_t kMaxExpectationTimeout = 86400;  // one day
 constexpr std::size_t kMaxContactPorts = 64;
 constexpr std::size_t kMaxAllowedRanges = 256;
+// session_capacity: below 64 a handful of guests evict each other; above 4 Mi
+// entries the table alone would take gigabytes.
+constexpr std::uint32_t kMinSessionCapacity = 64;
+constexpr std::uint32_t kMaxSessionCapacity = 4 * 1024 * 1024;
 
 // Names file, line and key: "FILE:LINE: key 'K': what is wrong".
 class ConfigError : public std::runtime_error {

@@ -47,6 +47,20 @@ void HelperRuntime::set_policy(const timbuktu::Policy& policy, bool reply_interf
     });
 }
 
+void HelperRuntime::set_session_capacity(std::size_t capacity) {
+    table_.set_capacity(capacity, [&](const SessionEntry& victim) { evicted(victim); });
+}
+
+void HelperRuntime::evicted(const SessionEntry& victim) {
+    saturating_inc(kcounters_.evictions);
+    if (victim.lane == Lane::junk) {
+        events_.on_event(event::EvictedJunk{victim.key.orig});
+        return;
+    }
+    saturating_inc(kcounters_.evictions_live);
+    events_.on_event(event::EvictedLive{victim.key.orig, table_.capacity()});
+}
+
 void HelperRuntime::housekeeping(std::time_t now) {
     std::size_t n = table_.expire(now, idle_);
     if (n) events_.on_event(event::IdleExpired{n});
@@ -193,15 +207,7 @@ PacketOutcome HelperRuntime::on_packet(const PacketIn& in) {
         fresh.lane = Lane::junk;
         if (!reply) fresh.path.learn(in.ifaces);
         else if (routed_path) fresh.path = *routed_path;
-        return &table_.insert(std::move(fresh), [&](const SessionEntry& victim) {
-            saturating_inc(kcounters_.evictions);
-            if (victim.lane == Lane::junk) {
-                events_.on_event(event::EvictedJunk{victim.key.orig});
-                return;
-            }
-            saturating_inc(kcounters_.evictions_live);
-            events_.on_event(event::EvictedLive{victim.key.orig, table_.capacity()});
-        });
+        return &table_.insert(std::move(fresh), [&](const SessionEntry& victim) { evicted(victim); });
     };
 
     // A payload-less SYN or SYN-ACK creates no engine session

@@ -250,6 +250,8 @@ public:
     void no_conntrack(bool nest_missing);
 
     void set_policy(const timbuktu::Policy& policy, bool reply_interface_check);  // SIGHUP
+    // SIGHUP: a smaller table evicts at once (junk first), as a full one would.
+    void set_session_capacity(std::size_t capacity);
     void housekeeping(std::time_t now);  // idle expiry
 
     const HelperDescriptor& helper() const { return helper_; }
@@ -270,6 +272,7 @@ private:
     std::optional<timbuktu::Session> restore_or_start(const ConntrackFacts& conn, timbuktu::PersistedState& written,
                                                       bool may_restore);
     void place(SessionEntry& entry);  // puts the entry in the lane its state calls for
+    void evicted(const SessionEntry& victim);  // counts and tells an eviction
 
     // What carrying out one packet's decisions amounted to.
     struct Carried {

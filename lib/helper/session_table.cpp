@@ -1,23 +1,101 @@
 #include "session_table.hpp"
 
+#include <cstring>
+#include <random>
+
 namespace tb::helper {
 
 namespace {
-void mix(std::size_t& h, std::size_t v) { h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2); }
-void mix_addr(std::size_t& h, const IpAddress& a) {
-    std::size_t n = a.is_v6() ? 16 : 4;
-    for (std::size_t i = 0; i < n; ++i) mix(h, a.bytes[i]);
+// One multiply-and-fold per 64-bit word (the key is six words), seeded.
+std::uint64_t mix(std::uint64_t h, std::uint64_t v) {
+    h = (h ^ v) * 0x9e3779b97f4a7c15ull;
+    return h ^ (h >> 29);
+}
+std::uint64_t word(const std::uint8_t* p) {
+    std::uint64_t w;
+    std::memcpy(&w, p, sizeof w);
+    return w;
 }
 }  // namespace
 
-std::size_t SessionKeyHash::operator()(const SessionKey& k) const noexcept {
-    std::size_t h = k.zone;
-    mix(h, k.l4);
-    mix_addr(h, k.orig.src);
-    mix_addr(h, k.orig.dst);
-    mix(h, k.orig.sport);
-    mix(h, k.orig.dport);
+std::uint64_t SessionKeyHash::operator()(const SessionKey& k) const {
+    // Equal keys have equal bytes (IpAddress compares all 16; IPv4 leaves 12 zero).
+    std::uint64_t h = mix(seed, (std::uint64_t{k.zone} << 48) | (std::uint64_t{k.l4} << 32) |
+                                    (std::uint64_t{k.orig.sport} << 16) | k.orig.dport);
+    h = mix(h, word(k.orig.src.bytes.data()));
+    h = mix(h, word(k.orig.src.bytes.data() + 8));
+    h = mix(h, word(k.orig.dst.bytes.data()) + static_cast<std::uint64_t>(k.orig.src.family));
+    h = mix(h, word(k.orig.dst.bytes.data() + 8));
     return h;
+}
+
+void SessionTable::Index::reserve(std::size_t capacity) {
+    std::size_t want = 16;
+    while (want < 2 * capacity) want *= 2;
+    if (slots_.size() >= want) return;
+    std::vector<Slot> old = std::move(slots_);
+    slots_.assign(want, Slot{});
+    const std::size_t mask = want - 1;
+    for (const Slot& s : old) {
+        if (!s.hash) continue;
+        std::size_t i = s.hash & mask;
+        while (slots_[i].hash) i = (i + 1) & mask;
+        slots_[i] = s;
+    }
+}
+
+std::size_t SessionTable::Index::locate(const SessionKey& key) const {
+    if (slots_.empty()) return 0;
+    const std::uint64_t h = hash_of(key);
+    const std::size_t mask = slots_.size() - 1;
+    for (std::size_t i = h & mask;; i = (i + 1) & mask) {
+        const Slot& s = slots_[i];
+        if (!s.hash) return slots_.size();
+        if (s.hash == h && s.it->key == key) return i;
+    }
+}
+
+SessionTable::List::iterator* SessionTable::Index::find(const SessionKey& key) {
+    const std::size_t i = locate(key);
+    return i < slots_.size() ? &slots_[i].it : nullptr;
+}
+
+const SessionTable::List::iterator* SessionTable::Index::find(const SessionKey& key) const {
+    const std::size_t i = locate(key);
+    return i < slots_.size() ? &slots_[i].it : nullptr;
+}
+
+void SessionTable::Index::insert(const SessionKey& key, List::iterator it) {
+    reserve(size_ + 1);  // never more than half full
+    const std::uint64_t h = hash_of(key);
+    const std::size_t mask = slots_.size() - 1;
+    std::size_t i = h & mask;
+    while (slots_[i].hash) i = (i + 1) & mask;
+    slots_[i] = Slot{h, it};
+    ++size_;
+}
+
+void SessionTable::Index::erase(const SessionKey& key) {
+    std::size_t i = locate(key);
+    if (i >= slots_.size()) return;
+    const std::size_t mask = slots_.size() - 1;
+    // Backward shift: every later slot of the probe run that may move to the
+    // hole does, so a lookup's run never ends early at an empty slot.
+    for (std::size_t j = (i + 1) & mask; slots_[j].hash; j = (j + 1) & mask) {
+        const std::size_t home = slots_[j].hash & mask;
+        // Slot j may fill hole i unless its home lies cyclically in (i, j].
+        const bool stays = i <= j ? (home > i && home <= j) : (home > i || home <= j);
+        if (stays) continue;
+        slots_[i] = slots_[j];
+        i = j;
+    }
+    slots_[i] = Slot{};
+    --size_;
+}
+
+SessionTable::SessionTable(std::size_t capacity)
+    : capacity_(capacity), index_((std::uint64_t{std::random_device{}()} << 32) | std::random_device{}()) {
+    index_.reserve(capacity_);
 }
 
 void adopt_session(SessionEntry& entry, timbuktu::Session session) {
@@ -34,17 +112,23 @@ void adopt_session(SessionEntry& entry, timbuktu::Session session) {
 }
 
 SessionEntry* SessionTable::find(const SessionKey& key, std::time_t now) {
-    auto it = index_.find(key);
-    if (it == index_.end()) return nullptr;
-    List& l = list(it->second->lane);
-    l.splice(l.begin(), l, it->second);
-    it->second->last_seen = now;
-    return &*it->second;
+    List::iterator* found = index_.find(key);
+    if (!found) return nullptr;
+    List::iterator it = *found;
+    // Each lane stays ordered by last_seen (young end first) when an entry
+    // moves only as its time changes: entries seen within the same second keep
+    // their order, which expiry and eviction (whole seconds) cannot tell apart.
+    if (it->last_seen != now) {
+        List& l = list(it->lane);
+        l.splice(l.begin(), l, it);
+        it->last_seen = now;
+    }
+    return &*it;
 }
 
 const SessionEntry* SessionTable::peek(const SessionKey& key) const {
-    auto it = index_.find(key);
-    return it == index_.end() ? nullptr : &*it->second;
+    const List::iterator* found = index_.find(key);
+    return found ? &**found : nullptr;
 }
 
 SessionTable::List* SessionTable::victim_lane() {
@@ -56,9 +140,8 @@ SessionTable::List* SessionTable::victim_lane() {
     return udp.back().last_seen <= tcp.back().last_seen ? &udp : &tcp;
 }
 
-SessionEntry& SessionTable::insert(SessionEntry entry, const std::function<void(const SessionEntry&)>& on_evict) {
-    erase(entry.key);
-    while (index_.size() >= capacity_) {
+void SessionTable::evict_down_to(std::size_t keep, const std::function<void(const SessionEntry&)>& on_evict) {
+    while (index_.size() > keep) {
         List* from = victim_lane();
         if (!from) break;
         auto& victim = from->back();
@@ -66,28 +149,40 @@ SessionEntry& SessionTable::insert(SessionEntry entry, const std::function<void(
         index_.erase(victim.key);
         from->pop_back();
     }
+}
+
+void SessionTable::set_capacity(std::size_t capacity, const std::function<void(const SessionEntry&)>& on_evict) {
+    capacity_ = capacity;
+    evict_down_to(capacity_, on_evict);
+    index_.reserve(capacity_);  // grows when needed (it never shrinks)
+}
+
+SessionEntry& SessionTable::insert(SessionEntry entry, const std::function<void(const SessionEntry&)>& on_evict) {
+    erase(entry.key);
+    evict_down_to(capacity_ > 0 ? capacity_ - 1 : 0, on_evict);  // room for the new one
     List& l = list(entry.lane);
     l.push_front(std::move(entry));
-    index_.emplace(l.front().key, l.begin());
+    index_.insert(l.front().key, l.begin());
     return l.front();
 }
 
 void SessionTable::set_lane(SessionEntry& entry, Lane lane) {
     if (entry.lane == lane) return;
-    auto it = index_.find(entry.key);
-    if (it == index_.end()) return;
+    List::iterator* found = index_.find(entry.key);
+    if (!found) return;
     List& from = list(entry.lane);
     List& to = list(lane);
     // splice keeps the element (and every pointer or iterator to it) valid.
-    to.splice(to.begin(), from, it->second);
-    it->second->lane = lane;
+    to.splice(to.begin(), from, *found);
+    (*found)->lane = lane;
 }
 
 void SessionTable::erase(const SessionKey& key) {
-    auto it = index_.find(key);
-    if (it == index_.end()) return;
-    list(it->second->lane).erase(it->second);
-    index_.erase(it);
+    List::iterator* found = index_.find(key);
+    if (!found) return;
+    const List::iterator it = *found;
+    index_.erase(key);  // reads the entry's key: before the entry goes
+    list(it->lane).erase(it);
 }
 
 std::size_t SessionTable::expire(std::time_t now, const IdleLimits& limits) {

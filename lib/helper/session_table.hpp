@@ -26,7 +26,7 @@
 #include <functional>
 #include <list>
 #include <optional>
-#include <unordered_map>
+#include <vector>
 
 #include "helper/conntrack.hpp"
 #include "timbuktu/session.hpp"
@@ -42,8 +42,11 @@ struct SessionKey {
     static SessionKey of(const ConntrackFacts& f) { return SessionKey{f.zone, f.l4, f.orig}; }
 };
 
+// Keyed with a per-table random seed: the guest chooses its address and
+// port, so an unkeyed hash would let it aim many connections at one slot.
 struct SessionKeyHash {
-    std::size_t operator()(const SessionKey& k) const noexcept;
+    std::uint64_t seed = 0;
+    std::uint64_t operator()(const SessionKey& k) const;
 };
 
 enum class Lane : std::uint8_t { junk, udp, tcp };
@@ -83,7 +86,7 @@ struct IdleLimits {
 
 class SessionTable {
 public:
-    explicit SessionTable(std::size_t capacity) : capacity_(capacity) {}
+    explicit SessionTable(std::size_t capacity);
 
     // The entry for `key`, moved to the young end of its lane; nullptr when absent.
     SessionEntry* find(const SessionKey& key, std::time_t now);
@@ -96,6 +99,9 @@ public:
     // Moves an entry to another lane (young end). The entry stays where it is in memory.
     void set_lane(SessionEntry& entry, Lane lane);
     void erase(const SessionKey& key);
+    // A new capacity (configuration reload): a smaller one evicts at once, in
+    // insert's order (junk first), telling `on_evict` about each.
+    void set_capacity(std::size_t capacity, const std::function<void(const SessionEntry&)>& on_evict);
     // Drops entries idle for longer than their lane's limit; returns how many.
     // Walks every lane from its old end to its first young entry.
     std::size_t expire(std::time_t now, const IdleLimits& limits);
@@ -120,10 +126,41 @@ private:
     // The lane to evict from: junk when it has entries, else the live lane
     // whose least recently used entry is older.
     List* victim_lane();
+    // Evicts entries until at most `keep` remain.
+    void evict_down_to(std::size_t keep, const std::function<void(const SessionEntry&)>& on_evict);
+
+    // The key -> entry index: open addressing with linear probing, at most
+    // half full (a table of `capacity` entries gets at least 2 x capacity
+    // slots), deletion by backward shift (no tombstones). Each slot holds the
+    // key's hash and the entry's place in its lane, so a lookup reads one slot
+    // (usually) and then the entry itself: std::unordered_map's chained nodes
+    // cost three dependent cache misses before the entry, which dominated the
+    // per-packet work at 100k connections (docs/daemon.md#figures).
+    class Index {
+    public:
+        explicit Index(std::uint64_t seed) : hash_{seed} {}
+        void reserve(std::size_t capacity);  // rebuilds when the slots are too few
+        List::iterator* find(const SessionKey& key);
+        const List::iterator* find(const SessionKey& key) const;
+        void insert(const SessionKey& key, List::iterator it);  // key not present
+        void erase(const SessionKey& key);
+        std::size_t size() const { return size_; }
+
+    private:
+        struct Slot {
+            std::uint64_t hash = 0;  // 0: empty (a stored hash has its top bit set)
+            List::iterator it{};
+        };
+        std::uint64_t hash_of(const SessionKey& key) const { return hash_(key) | (std::uint64_t{1} << 63); }
+        std::size_t locate(const SessionKey& key) const;  // slot index, or slots_.size()
+        SessionKeyHash hash_;
+        std::vector<Slot> slots_;
+        std::size_t size_ = 0;
+    };
 
     std::size_t capacity_;
     std::array<List, 3> lanes_;  // each: most recently used first
-    std::unordered_map<SessionKey, List::iterator, SessionKeyHash> index_;
+    Index index_;
 };
 
 }  // namespace tb::helper

@@ -5,6 +5,7 @@
 #include <linux/netlink.h>
 
 #include <cstring>
+#include <utility>
 
 namespace tb::netfilter {
 
@@ -31,21 +32,10 @@ void end_nest(std::vector<std::uint8_t>& v, std::size_t at) {
     put_u16_ne(v, at, static_cast<std::uint16_t>(v.size() - at));
 }
 
-// Walks attributes in [data, data+len); calls f(type, payload) for each
-// well-formed one; stops (returns false) on a malformed header.
+static_assert((NLA_TYPE_MASK & 0xffff) == 0x3fff && NLA_HDRLEN == 4, "walk_attributes' constants");
 template <typename F>
 bool walk(std::span<const std::uint8_t> area, F&& f) {
-    std::size_t off = 0;
-    while (area.size() - off >= kAttrHdr) {
-        std::uint16_t len, type;
-        std::memcpy(&len, area.data() + off, 2);
-        std::memcpy(&type, area.data() + off + 2, 2);
-        if (len < kAttrHdr || len > area.size() - off) return false;
-        f(static_cast<std::uint16_t>(type & NLA_TYPE_MASK), area.subspan(off + kAttrHdr, len - kAttrHdr));
-        off += align4(len);
-        if (off > area.size()) break;
-    }
-    return true;
+    return walk_attributes(area, std::forward<F>(f));
 }
 
 }  // namespace
@@ -73,9 +63,13 @@ std::optional<CtHelp> parse_ct_help(std::span<const std::uint8_t> payload) {
         if (type == CTA_HELP && !help_area) help_area = p;
     });
     if (!help_area) return std::nullopt;
+    return parse_ct_help_nest(*help_area);
+}
+
+std::optional<CtHelp> parse_ct_help_nest(std::span<const std::uint8_t> help_area) {
     CtHelp h;
     bool have_name = false;
-    bool ok = walk(*help_area, [&](std::uint16_t type, std::span<const std::uint8_t> p) {
+    bool ok = walk(help_area, [&](std::uint16_t type, std::span<const std::uint8_t> p) {
         if (type == CTA_HELP_NAME && !have_name) {
             std::size_t n = 0;
             while (n < p.size() && p[n] != 0) ++n;

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <span>
 #include <string>
@@ -34,5 +35,26 @@ struct CtHelp {
 // Finds CTA_HELP in the payload of an NFQA_CT attribute (the conntrack
 // attributes, CTA_*). Bounds-checked; nullopt when there is none or it is malformed.
 std::optional<CtHelp> parse_ct_help(std::span<const std::uint8_t> nfqa_ct_payload);
+// The same, from the payload of the CTA_HELP attribute itself.
+std::optional<CtHelp> parse_ct_help_nest(std::span<const std::uint8_t> cta_help_payload);
+
+// Walks the netlink attributes in `area` (bounds-checked: a header that claims
+// more than is there ends the walk); calls f(type without flags, payload) for
+// each. Returns false when the walk ended on a malformed header.
+template <typename F>
+bool walk_attributes(std::span<const std::uint8_t> area, F&& f) {
+    constexpr std::size_t kHdr = 4;  // NLA_HDRLEN
+    std::size_t off = 0;
+    while (area.size() - off >= kHdr) {
+        std::uint16_t len, type;
+        std::memcpy(&len, area.data() + off, 2);
+        std::memcpy(&type, area.data() + off + 2, 2);
+        if (len < kHdr || len > area.size() - off) return false;
+        f(static_cast<std::uint16_t>(type & 0x3fff /* NLA_TYPE_MASK */), area.subspan(off + kHdr, len - kHdr));
+        off += (std::size_t{len} + 3) & ~std::size_t{3};
+        if (off > area.size()) break;
+    }
+    return true;
+}
 
 }  // namespace tb::netfilter

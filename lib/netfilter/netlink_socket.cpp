@@ -4,6 +4,8 @@
 #include <linux/netlink.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/uio.h>
+#include <algorithm>
 
 #include <cerrno>
 #include <cstring>
@@ -53,6 +55,27 @@ std::uint32_t NetlinkSocket::portid() const { return mnl_socket_get_portid(sock_
 int NetlinkSocket::send(const nlmsghdr* nlh) {
     if (mnl_socket_sendto(sock_, nlh, nlh->nlmsg_len) < 0) return errno;
     return 0;
+}
+
+int NetlinkSocket::send_bytes(const void* data, std::size_t len) {
+    if (mnl_socket_sendto(sock_, data, len) < 0) return errno;
+    return 0;
+}
+
+int NetlinkSocket::recv_many(std::span<std::vector<char>> bufs, std::span<std::size_t> lens) {
+    constexpr std::size_t kMax = 64;
+    const std::size_t n = std::min({bufs.size(), lens.size(), kMax});
+    iovec iov[kMax];
+    mmsghdr msgs[kMax] = {};
+    for (std::size_t i = 0; i < n; ++i) {
+        iov[i] = {bufs[i].data(), bufs[i].size()};
+        msgs[i].msg_hdr.msg_iov = &iov[i];
+        msgs[i].msg_hdr.msg_iovlen = 1;
+    }
+    const int got = ::recvmmsg(fd(), msgs, static_cast<unsigned>(n), MSG_DONTWAIT, nullptr);
+    if (got < 0) return -errno;
+    for (int i = 0; i < got; ++i) lens[i] = msgs[i].msg_len;
+    return got;
 }
 
 long NetlinkSocket::recv(std::vector<char>& buf, bool nonblocking) {

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -42,8 +43,14 @@ public:
 
     // Sends one message as is. Returns 0 or a positive errno.
     int send(const nlmsghdr* nlh);
+    // Sends `len` bytes holding one or more messages (the kernel handles them
+    // in order). Returns 0 or a positive errno.
+    int send_bytes(const void* data, std::size_t len);
     // One recvmsg into `buf`. Returns bytes, or -errno (EAGAIN when nothing waits).
     long recv(std::vector<char>& buf, bool nonblocking);
+    // Up to bufs.size() datagrams in one recvmmsg, never blocking: each into
+    // its buffer, its length in lens[i]. Returns how many, or -errno.
+    int recv_many(std::span<std::vector<char>> bufs, std::span<std::size_t> lens);
 
     // Sets NLM_F_ACK and a fresh sequence number, sends, waits for the answer.
     // Returns 0 on success or the kernel's positive errno (ETIMEDOUT when no

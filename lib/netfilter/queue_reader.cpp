@@ -26,14 +26,18 @@ constexpr std::size_t kMessageOverhead = 8192;
 // Packets the kernel holds for us before fail-open lets more pass unexamined.
 constexpr std::uint32_t kQueueMaxLen = 4096;
 constexpr int kReceiveBuffer = 8 * 1024 * 1024;
+// Verdicts gathered before one send: room for several verdicts that carry a
+// whole packet; a send goes out whenever less than one such verdict fits.
+constexpr std::size_t kTransmitBuffer = 4 * kVerdictBufferSize;
 
 }  // namespace
 
 QueueReader::QueueReader(std::uint16_t num, QueueStats& stats, EventSink events)
     : num_(num),
       nl_(NETLINK_NETFILTER),
-      rx_(kCopyRange + kMessageOverhead),
-      tx_(kCopyRange + kMessageOverhead),
+      rx_(kReceiveBatch, std::vector<char>(kCopyRange + kMessageOverhead)),
+      rx_lens_(kReceiveBatch),
+      tx_(kTransmitBuffer),
       stats_(stats),
       events_(std::move(events)) {
     nl_.set_receive_buffer(kReceiveBuffer);
@@ -101,50 +105,58 @@ void QueueReader::configure() {
 std::size_t QueueReader::process(const Handler& handler, std::size_t max_packets) {
     std::size_t handled = 0;
     while (handled < max_packets) {
-        long n = nl_.recv(rx_, true);
-        if (n < 0) {
-            if (n == -EAGAIN || n == -EWOULDBLOCK || n == -EINTR) break;
-            if (n == -ENOBUFS) {
+        const int got = nl_.recv_many(rx_, rx_lens_);
+        if (got < 0) {
+            if (got == -EAGAIN || got == -EWOULDBLOCK || got == -EINTR) break;
+            if (got == -ENOBUFS) {
                 saturating_inc(stats_.overruns);
                 report(queue_event::Overrun{});
                 continue;
             }
-            report(queue_event::ReceiveFailed{static_cast<int>(-n)});
+            report(queue_event::ReceiveFailed{-got});
             break;
         }
-        int len = static_cast<int>(n);
-        for (auto* nlh = reinterpret_cast<const nlmsghdr*>(rx_.data()); mnl_nlmsg_ok(nlh, len);
-             nlh = mnl_nlmsg_next(nlh, &len)) {
-            handle_message(nlh, handler);
-            ++handled;
+        for (int k = 0; k < got; ++k) {
+            int len = static_cast<int>(rx_lens_[k]);
+            for (auto* nlh = reinterpret_cast<const nlmsghdr*>(rx_[k].data()); mnl_nlmsg_ok(nlh, len);
+                 nlh = mnl_nlmsg_next(nlh, &len)) {
+                handle_message(nlh, handler);
+                ++handled;
+            }
         }
+        // Answered before the next receive: the kernel holds at most
+        // kQueueMaxLen packets, and a packet waits no longer than one batch.
+        close_batch();
+        flush();
+        if (got < static_cast<int>(rx_.size())) break;  // nothing more was waiting
     }
+    close_batch();
+    flush();
     return handled;
 }
 
-void QueueReader::handle_message(const nlmsghdr* nlh, const Handler& handler) {
+QueueMessage decode_queue_message(const nlmsghdr* nlh, QueuedPacket& pkt, int& error) {
+    error = 0;
     if (nlh->nlmsg_type == NLMSG_ERROR) {
         // Verdicts go without NLM_F_ACK; the kernel reports only failures.
         if (nlh->nlmsg_len >= NLMSG_LENGTH(sizeof(nlmsgerr))) {
             auto* err = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(nlh));
             if (err->error != 0) {
-                saturating_inc(stats_.verdict_errors);
-                report(queue_event::VerdictRejected{-err->error});
+                error = -err->error;
+                return QueueMessage::error;
             }
         }
-        return;
+        return QueueMessage::other;
     }
-    if ((nlh->nlmsg_type & 0xff) != NFQNL_MSG_PACKET) return;
+    if ((nlh->nlmsg_type & 0xff) != NFQNL_MSG_PACKET) return QueueMessage::other;
 
     nlattr* attr[NFQA_MAX + 1] = {};
-    if (nfq_nlmsg_parse(nlh, attr) < 0 || !attr[NFQA_PACKET_HDR]) {
-        saturating_inc(stats_.unparsable);
-        return;  // without a packet id there is nothing to answer
-    }
+    if (nfq_nlmsg_parse(nlh, attr) < 0 || !attr[NFQA_PACKET_HDR] ||
+        mnl_attr_get_payload_len(attr[NFQA_PACKET_HDR]) < sizeof(nfqnl_msg_packet_hdr))
+        return QueueMessage::unparsable;  // without a packet id there is nothing to answer
     auto* ph = static_cast<const nfqnl_msg_packet_hdr*>(mnl_attr_get_payload(attr[NFQA_PACKET_HDR]));
-    QueuedPacket pkt;
+    pkt = QueuedPacket{};
     pkt.id = ntohl(ph->packet_id);
-    saturating_inc(stats_.packets);
 
     if (attr[NFQA_PAYLOAD]) {
         pkt.data = std::span(static_cast<std::uint8_t*>(mnl_attr_get_payload(attr[NFQA_PAYLOAD])),
@@ -167,6 +179,36 @@ void QueueReader::handle_message(const nlmsghdr* nlh, const Handler& handler) {
     pkt.ifaces.outdev = ifindex(NFQA_IFINDEX_OUTDEV);
     pkt.ifaces.physindev = ifindex(NFQA_IFINDEX_PHYSINDEV);
     pkt.ifaces.physoutdev = ifindex(NFQA_IFINDEX_PHYSOUTDEV);
+    return QueueMessage::packet;
+}
+
+nlmsghdr* build_verdict_message(std::span<char> buf, std::uint16_t queue, std::uint32_t id, const Verdict& v,
+                                std::span<const std::uint8_t> packet) {
+    nlmsghdr* nlh = nfq_nlmsg_put(buf.data(), NFQNL_MSG_VERDICT, queue);
+    // A drop carries nothing else: the packet is gone and its sender retransmits it.
+    nfq_nlmsg_verdict_put(nlh, static_cast<int>(id), v.drop ? NF_DROP : NF_ACCEPT);
+    if (!v.drop && v.send_packet && !packet.empty() && packet.size() <= kCopyRange)
+        nfq_nlmsg_verdict_put_pkt(nlh, packet.data(), static_cast<std::uint32_t>(packet.size()));
+    if (!v.drop && !v.ct_nest.empty() && nlh->nlmsg_len + v.ct_nest.size() <= buf.size()) {
+        std::memcpy(static_cast<char*>(mnl_nlmsg_get_payload_tail(nlh)), v.ct_nest.data(), v.ct_nest.size());
+        nlh->nlmsg_len += static_cast<std::uint32_t>(v.ct_nest.size());
+    }
+    return nlh;
+}
+
+void QueueReader::handle_message(const nlmsghdr* nlh, const Handler& handler) {
+    QueuedPacket pkt;
+    int error = 0;
+    switch (decode_queue_message(nlh, pkt, error)) {
+        case QueueMessage::other: return;
+        case QueueMessage::error:
+            saturating_inc(stats_.verdict_errors);
+            report(queue_event::VerdictRejected{error});
+            return;
+        case QueueMessage::unparsable: saturating_inc(stats_.unparsable); return;
+        case QueueMessage::packet: break;
+    }
+    saturating_inc(stats_.packets);
 
     Verdict v;
     try {
@@ -181,30 +223,55 @@ void QueueReader::handle_message(const nlmsghdr* nlh, const Handler& handler) {
         v = Verdict{};
     }
     if (pkt.truncated) v.send_packet = false;  // never send back a shortened packet
-    send_verdict(pkt.id, v, pkt.data);
+    add_verdict(pkt.id, v, pkt.data);
 }
 
-void QueueReader::send_verdict(std::uint32_t id, const Verdict& v, std::span<const std::uint8_t> packet) {
-    nlmsghdr* nlh = nfq_nlmsg_put(tx_.data(), NFQNL_MSG_VERDICT, num_);
-    // A drop carries nothing else: the packet is gone and its sender retransmits it.
-    nfq_nlmsg_verdict_put(nlh, static_cast<int>(id), v.drop ? NF_DROP : NF_ACCEPT);
-    if (!v.drop && v.send_packet && !packet.empty() && packet.size() <= kCopyRange)
-        nfq_nlmsg_verdict_put_pkt(nlh, packet.data(), static_cast<std::uint32_t>(packet.size()));
-    if (!v.drop && !v.ct_nest.empty() && nlh->nlmsg_len + v.ct_nest.size() <= tx_.size()) {
-        std::memcpy(static_cast<char*>(mnl_nlmsg_get_payload_tail(nlh)), v.ct_nest.data(), v.ct_nest.size());
-        nlh->nlmsg_len += static_cast<std::uint32_t>(v.ct_nest.size());
-    }
-    if (int e = nl_.send(nlh)) {
-        saturating_inc(stats_.verdict_errors);
-        // The packet stays queued until the socket closes; retry once without
-        // extras so that it at least passes unchanged.
-        report(queue_event::VerdictNotSent{id, e});
-        nlh = nfq_nlmsg_put(tx_.data(), NFQNL_MSG_VERDICT, num_);
-        nfq_nlmsg_verdict_put(nlh, static_cast<int>(id), NF_ACCEPT);
-        if (nl_.send(nlh) == 0) saturating_inc(stats_.verdicts);
+void QueueReader::add_verdict(std::uint32_t id, const Verdict& v, std::span<const std::uint8_t> packet) {
+    const bool plain = !v.drop && !v.send_packet && v.ct_nest.empty();
+    // A batch covers every queued id up to its last one (the kernel walks its
+    // list, ordered by id, with a wrap-safe comparison): ids must grow.
+    if (!batch_ids_.empty() && static_cast<std::int32_t>(id - batch_ids_.back()) <= 0) close_batch();
+    if (plain) {
+        batch_ids_.push_back(id);
         return;
     }
-    saturating_inc(stats_.verdicts);
+    close_batch();  // the packets before this one are released first
+    if (tx_.size() - tx_used_ < kVerdictBufferSize) flush();
+    nlmsghdr* nlh = build_verdict_message(std::span(tx_).subspan(tx_used_, kVerdictBufferSize), num_, id, v, packet);
+    tx_used_ += NLMSG_ALIGN(nlh->nlmsg_len);
+    tx_ids_.push_back(id);
+}
+
+void QueueReader::close_batch() {
+    if (batch_ids_.empty()) return;
+    if (tx_.size() - tx_used_ < kVerdictBufferSize) flush();
+    nlmsghdr* nlh = nfq_nlmsg_put(tx_.data() + tx_used_, NFQNL_MSG_VERDICT_BATCH, num_);
+    nfq_nlmsg_verdict_put(nlh, static_cast<int>(batch_ids_.back()), NF_ACCEPT);
+    tx_used_ += NLMSG_ALIGN(nlh->nlmsg_len);
+    tx_ids_.insert(tx_ids_.end(), batch_ids_.begin(), batch_ids_.end());
+    batch_ids_.clear();
+}
+
+void QueueReader::flush() {
+    if (tx_used_ == 0) return;
+    const int e = nl_.send_bytes(tx_.data(), tx_used_);
+    tx_used_ = 0;
+    if (e == 0) {
+        for (std::size_t i = 0; i < tx_ids_.size(); ++i) saturating_inc(stats_.verdicts);
+        tx_ids_.clear();
+        return;
+    }
+    // The packets stay queued until the socket closes; each is sent again as
+    // a plain ACCEPT, so that it at least passes unchanged.
+    saturating_inc(stats_.verdict_errors);
+    report(queue_event::VerdictNotSent{tx_ids_.empty() ? 0 : tx_ids_.front(), e});
+    std::vector<char> one(MNL_SOCKET_BUFFER_SIZE);
+    for (std::uint32_t id : tx_ids_) {
+        nlmsghdr* nlh = nfq_nlmsg_put(one.data(), NFQNL_MSG_VERDICT, num_);
+        nfq_nlmsg_verdict_put(nlh, static_cast<int>(id), NF_ACCEPT);
+        if (nl_.send(nlh) == 0) saturating_inc(stats_.verdicts);
+    }
+    tx_ids_.clear();
 }
 
 }  // namespace tb::netfilter

@@ -79,6 +79,25 @@ struct Verdict {
     std::vector<std::uint8_t> ct_nest;       // a complete NFQA_CT attribute, or empty
 };
 
+// What one netlink message read from the queue socket is.
+enum class QueueMessage : std::uint8_t {
+    packet,        // a queued packet: `pkt` is filled, it needs its verdict
+    error,         // the kernel answered an earlier verdict with an error (`error` > 0)
+    unparsable,    // a packet message without a packet id: nothing to answer
+    other,         // anything else (an ACK, another message type)
+};
+
+// Decodes one message of the queue socket without touching a socket (the
+// daemon's per-packet path and its benchmark, tests/bench/bench_daemon.cpp,
+// share it). `pkt.data` points into the message.
+QueueMessage decode_queue_message(const struct nlmsghdr* nlh, QueuedPacket& pkt, int& error);
+
+// Builds the verdict for packet `id` of queue `queue` in `buf` (at least
+// kVerdictBufferSize bytes) and returns it, ready to send.
+inline constexpr std::size_t kVerdictBufferSize = 0xffff + 8192;
+struct nlmsghdr* build_verdict_message(std::span<char> buf, std::uint16_t queue, std::uint32_t id, const Verdict& v,
+                                       std::span<const std::uint8_t> packet);
+
 class QueueReader {
 public:
     using EventSink = std::function<void(std::uint16_t queue, const QueueEvent&)>;
@@ -96,7 +115,16 @@ public:
     using Handler = std::function<Verdict(QueuedPacket&)>;
     // Reads what is waiting (at most `max_packets`, never blocking) and answers
     // every packet. Returns the number of packets handled.
+    //
+    // Several packets per receive (recvmmsg, kReceiveBatch datagrams) and
+    // several verdicts per send (docs/daemon.md#queue): a run of plain
+    // ACCEPTs becomes one NFQNL_MSG_VERDICT_BATCH (every id up to the last
+    // one), a packet with its own verdict (rewritten payload, conntrack
+    // nest, DROP) gets its own message after the batch of the packets before
+    // it, so packets are released in the order they came. Everything is sent
+    // before process() returns.
     std::size_t process(const Handler& handler, std::size_t max_packets);
+    static constexpr std::size_t kReceiveBatch = 16;
 
     const QueueStats& stats() const { return stats_; }
 
@@ -104,12 +132,21 @@ private:
     void configure();
     void report(const QueueEvent& e);
     void handle_message(const struct nlmsghdr* nlh, const Handler& handler);
-    void send_verdict(std::uint32_t id, const Verdict& v, std::span<const std::uint8_t> packet);
+    // Queues the verdict: a plain ACCEPT joins the pending batch, anything
+    // else goes out after it in its own message.
+    void add_verdict(std::uint32_t id, const Verdict& v, std::span<const std::uint8_t> packet);
+    void close_batch();  // the pending batch becomes a VERDICT_BATCH message in tx_
+    void flush();        // sends tx_; on failure every packet in it passes as a plain ACCEPT
 
     std::uint16_t num_;
     NetlinkSocket nl_;
-    std::vector<char> rx_;
+    std::vector<std::vector<char>> rx_;
+    std::vector<std::size_t> rx_lens_;
     std::vector<char> tx_;
+    std::size_t tx_used_ = 0;
+    // The packets whose verdicts are in tx_ (ids; a batch lists each id it covers).
+    std::vector<std::uint32_t> tx_ids_;
+    std::vector<std::uint32_t> batch_ids_;  // plain ACCEPTs not yet in tx_, oldest first
     QueueStats& stats_;
     EventSink events_;
 };

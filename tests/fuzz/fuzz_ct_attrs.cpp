@@ -1,6 +1,7 @@
 // libFuzzer target: the conntrack attributes tbhelperd reads by hand from a
 // queued packet's NFQA_CT nest (lib/netfilter/ct_attrs.cpp: CTA_HELP, the
-// helper name and its private data), and the reply-interface check fed with
+// helper name and its private data; lib/netfilter/conntrack_facts.cpp: the
+// whole nest), and the reply-interface check fed with
 // interface indexes taken from the same bytes. Whatever parses must build
 // back into a nest that parses to the same values.
 #include <cstddef>
@@ -11,6 +12,7 @@
 #include <span>
 
 #include "invariant.hpp"
+#include "netfilter/conntrack_facts.hpp"
 #include "netfilter/ct_attrs.hpp"
 #include "helper/reply_path.hpp"
 
@@ -35,6 +37,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             INVARIANT(again->name == help->name);
             if (!help->info.empty()) INVARIANT(again->info == help->info);
         }
+    }
+    // The whole conntrack nest, read by hand (lib/netfilter/conntrack_facts.cpp):
+    // bounds-checked for either family; what it reads is a TCP or UDP flow
+    // with four addresses of that family.
+    for (std::uint8_t l3 : {std::uint8_t{2} /* AF_INET */, std::uint8_t{10} /* AF_INET6 */}) {
+        auto facts = parse_conntrack(in, l3);
+        if (!facts) continue;
+        INVARIANT(facts->l4 == 6 || facts->l4 == 17);
+        INVARIANT(facts->orig.src.is_v4() == (l3 == 2) && facts->reply.dst.is_v4() == (l3 == 2));
+        INVARIANT(!facts->tcp_state || facts->l4 == 6);
     }
     // The reply check is total over any interface facts.
     if (size >= 32) {

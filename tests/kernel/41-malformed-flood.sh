@@ -55,6 +55,15 @@ assert_ge "counter malformed grew (TCP huge length + UDP truncated datagram)" 2 
 assert_ge "counter sessions grew (the two HELLOs were valid)" 2 "$(delta sessions)"
 assert_alive "tbhelperd still running" "$KT_DAEMON_PID"
 
+kt_step "every queued packet answered: verdicts gathered per receive and sent in batches (docs/daemon.md#queue)"
+_queue_empty() { [ "$(kt_nfqueue_waiting)" = 0 ]; }
+kt_wait_for 10 _queue_empty || true
+assert_eq "queue 407 holds no packet after the floods" 0 "$(kt_nfqueue_waiting)"
+kt_status > "$KT_WORK/after-floods.json"
+assert_eq "one verdict per queued packet (status: verdicts = packets)" \
+    "$(kt_counter_from "$KT_WORK/after-floods.json" packets)" "$(kt_counter_from "$KT_WORK/after-floods.json" verdicts)"
+assert_eq "no verdict refused by the kernel (verdict_errors)" 0 "$(kt_counter_from "$KT_WORK/after-floods.json" verdict_errors)"
+
 kt_step "a good session afterwards"
 kt_guest good --host "$TB_TARGET_ADDR" --service intercom --timeout 20 --stream-timeout 5
 assert_guest_ok "intercom after the floods"

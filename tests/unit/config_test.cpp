@@ -142,3 +142,16 @@ TEST_CASE("config: reply_interface_check defaults to on, can be relaxed, names f
     CHECK(mentions(e, "test.conf:2: key 'reply_interface_check': expected true or false, found a string"));
     CHECK(mentions(error_of("reply_interface_chek = false"), "reply_interface_check"));  // listed as known
 }
+
+TEST_CASE("config: session_capacity defaults to 16384, is bounded, names file, line and key", "[config]") {
+    CHECK(parse_config("", "empty.conf").session_capacity == 16384);
+    CHECK(parse_config("session_capacity = 100000\n", "x.conf").session_capacity == 100000);
+    CHECK(parse_config("session_capacity = 64\n", "x.conf").session_capacity == kMinSessionCapacity);
+    auto low = error_of("queue = 1\n\nsession_capacity = 10\n");
+    CHECK(low.line() == 3);
+    CHECK(low.key() == "session_capacity");
+    CHECK(mentions(low, "test.conf:3: key 'session_capacity': 10 is out of range, expected 64 to 4194304"));
+    CHECK(mentions(error_of("session_capacity = 4194305"), "out of range"));
+    CHECK(mentions(error_of("session_capacity = \"big\""), "key 'session_capacity': expected an integer, found a string"));
+    CHECK(mentions(error_of("session_capacty = 1000"), "session_capacity"));  // listed as known
+}

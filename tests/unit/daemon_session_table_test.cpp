@@ -116,6 +116,27 @@ TEST_CASE("session table: capacity stays bounded and a lane change keeps the ent
     CHECK(t.size() == 15);
 }
 
+TEST_CASE("session table: a smaller capacity (reload) evicts at once, junk first", "[daemon][table]") {
+    helper::SessionTable t(8);
+    EvictLog ev;
+    for (std::uint16_t n = 1; n <= 4; ++n) t.insert(entry(n, helper::Lane::tcp, n), ev.fn());
+    for (std::uint16_t n = 5; n <= 8; ++n) t.insert(entry(n, helper::Lane::junk, n), ev.fn());
+    REQUIRE(ev.ports.empty());
+    t.set_capacity(5, ev.fn());
+    CHECK(t.capacity() == 5);
+    CHECK(t.size() == 5);
+    CHECK(ev.ports == std::vector<std::uint16_t>{5, 6, 7});  // the junk, least recently used first
+    t.set_capacity(2, ev.fn());
+    CHECK(t.size() == 2);
+    CHECK(t.size(helper::Lane::tcp) == 2);  // then the oldest live sessions
+    CHECK(t.find(key_of(4), 100) != nullptr);
+    CHECK(t.find(key_of(3), 100) != nullptr);
+    // A larger one evicts nothing and leaves room.
+    t.set_capacity(100, ev.fn());
+    for (std::uint16_t n = 10; n < 60; ++n) t.insert(entry(n, helper::Lane::tcp, 200 + n), ev.fn());
+    CHECK(t.size() == 52);
+}
+
 TEST_CASE("a handshake-only entry hands its SYN to the new session: the stream starts where TCP says",
           "[daemon][table]") {
     const Bytes h = hello(5);  // a framed service

@@ -132,3 +132,16 @@ TEST_CASE("persisted layout: rejections", "[persist][layout]") {
     CHECK_FALSE(decode_persisted(with(30, 9), Transport::tcp));     // above the malformed cap
     CHECK_FALSE(decode_persisted(with(13, 33), Transport::tcp));    // above kMaxExpectationsLimit
 }
+
+TEST_CASE("crc8 is CRC-8 with polynomial 0x07 (the check value of \"123456789\" is 0xF4)", "[persist]") {
+    const std::string check = "123456789";
+    CHECK(crc8(std::span(reinterpret_cast<const std::uint8_t*>(check.data()), check.size())) == 0xF4);
+    CHECK(crc8(std::span<const std::uint8_t>{}) == 0);
+    // Byte by byte it equals the bitwise definition.
+    for (unsigned v = 0; v < 256; ++v) {
+        std::uint8_t crc = static_cast<std::uint8_t>(v);
+        for (int i = 0; i < 8; ++i) crc = static_cast<std::uint8_t>((crc & 0x80) ? (crc << 1) ^ 0x07 : crc << 1);
+        const std::uint8_t b = static_cast<std::uint8_t>(v);
+        CHECK(crc8(std::span(&b, 1)) == crc);
+    }
+}
