@@ -9,6 +9,8 @@
 // CTA_HELP (and a few others we do not send) from a verdict's NFQA_CT.
 #pragma once
 
+#include <linux/netlink.h>
+
 #include <cstdint>
 #include <cstring>
 #include <optional>
@@ -43,15 +45,18 @@ std::optional<CtHelp> parse_ct_help_nest(std::span<const std::uint8_t> cta_help_
 // each. Returns false when the walk ended on a malformed header.
 template <typename F>
 bool walk_attributes(std::span<const std::uint8_t> area, F&& f) {
-    constexpr std::size_t kHdr = 4;  // NLA_HDRLEN
+    // The layout and flags are the uapi's (struct nlattr, NLA_HDRLEN,
+    // NLA_TYPE_MASK, NLA_ALIGN); copied out with memcpy, since the area has no
+    // alignment guarantee. libmnl's mnl_attr_parse_payload ends such a walk
+    // silently, and the callers need to tell a cut nest from a complete one.
+    constexpr std::size_t kHdr = NLA_HDRLEN;
     std::size_t off = 0;
     while (area.size() - off >= kHdr) {
-        std::uint16_t len, type;
-        std::memcpy(&len, area.data() + off, 2);
-        std::memcpy(&type, area.data() + off + 2, 2);
-        if (len < kHdr || len > area.size() - off) return false;
-        f(static_cast<std::uint16_t>(type & 0x3fff /* NLA_TYPE_MASK */), area.subspan(off + kHdr, len - kHdr));
-        off += (std::size_t{len} + 3) & ~std::size_t{3};
+        nlattr a;
+        std::memcpy(&a, area.data() + off, sizeof a);
+        if (a.nla_len < kHdr || a.nla_len > area.size() - off) return false;
+        f(static_cast<std::uint16_t>(a.nla_type & NLA_TYPE_MASK), area.subspan(off + kHdr, a.nla_len - kHdr));
+        off += NLA_ALIGN(std::size_t{a.nla_len});
         if (off > area.size()) break;
     }
     return true;
