@@ -214,7 +214,7 @@ struct RuntimeOptions {
     // Idle limits after which a session is dropped from memory (its state stays
     // in the conntrack and is restored if the connection speaks again).
     IdleLimits idle{};
-    // The global out-of-order budget: the engine's default, 4 MiB (256
+    // The global out-of-order budget: the engine's default, 2 MiB (128
     // connections at their full per-direction bound at once).
     std::size_t hold_budget_bytes = stream::HoldBudget::kDefaultCapacity;
     // docs/daemon.md#reply-interface; off where there are no interfaces (a capture).
