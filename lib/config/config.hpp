@@ -7,6 +7,9 @@
 #include <string>
 #include <vector>
 
+#include <optional>
+
+#include "net/address.hpp"
 #include "timbuktu/policy.hpp"
 
 namespace tb {
@@ -30,6 +33,13 @@ struct Config : timbuktu::Policy {
     // interface the original direction left through (docs/daemon.md#reply-interface).
     // false: for asymmetric routing or bridges, knowingly trusting every reply.
     bool reply_interface_check = true;
+    // A firewall pair (docs/ha.md#session-state): the other node's daemon,
+    // reached over the pair's dedicated sync link, receives the session
+    // state this one writes and sends its own. Both keys or neither.
+    std::string ha_sync_interface;          // e.g. "sync0"; empty: no peer
+    std::optional<IpAddress> ha_sync_peer;  // the other node's address on that link
+    std::uint16_t ha_sync_port = 3781;      // UDP, both nodes
+    bool ha_enabled() const { return !ha_sync_interface.empty(); }
 };
 
 // Bounds that make a value "impossible" (spec: a startup error).

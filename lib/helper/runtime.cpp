@@ -91,6 +91,19 @@ std::optional<timbuktu::Session> HelperRuntime::restore_or_start(const Conntrack
             events_.on_event(event::Restored{&conn, session->phase()});
         }
     }
+    // A connection taken over from the other node of a pair comes with a
+    // helper but none of our state (conntrackd does not carry the private
+    // data): the peer daemon's copy, received over the sync link, stands in.
+    // `written` stays what the kernel holds, so the first verdict stores it.
+    if (!session && may_restore && peer_) {
+        if (auto copy = peer_->taken_over(SessionKey::of(conn), conn.reply)) {
+            session = timbuktu::Session::restore(conn.engine_facts(), policy_, counters_, *copy, &hold_budget_);
+            if (session) {
+                saturating_inc(kcounters_.peer_restored_sessions);
+                events_.on_event(event::Restored{&conn, session->phase(), true});
+            }
+        }
+    }
     if (!session) session.emplace(conn.engine_facts(), policy_, counters_, &hold_budget_);
     return session;
 }
@@ -256,6 +269,10 @@ PacketOutcome HelperRuntime::on_packet(const PacketIn& in) {
 
     if (carried.mangled) out.verdict = PacketVerdict::accept_mangled;
     if (carried.stop || entry->detach_pending) {
+        // The other node of a pair learns the terminal phase too: were the
+        // connection taken back there, its copy must not be the live session
+        // from before the hostile frame.
+        if (peer_ && carried.stop) peer_->publish(ReplicatedState{key, conn.reply, entry->session->persisted()});
         if (conn.confirmed) {
             detach(out, key, conn);
             return out;
@@ -277,6 +294,7 @@ PacketOutcome HelperRuntime::on_packet(const PacketIn& in) {
         // in-memory session stays the authority; this copy is for restarts.
         out.ct_help = WriteState{p};
         entry->written = p;
+        if (peer_) peer_->publish(ReplicatedState{key, conn.reply, p});
     }
     if (closing) table_.erase(key);
     return out;
