@@ -104,7 +104,8 @@ void Daemon::setup() {
     try {
         core_ = std::make_unique<HelperCore>(config_);
         if (config_.ha_enabled()) {
-            peer_ = std::make_unique<StatePeer>(config_);
+            peer_ = std::make_unique<StatePeer>(
+                config_, [this] { return core_->live_states(HelperCore::kSessionCapacity); });
             core_->set_peer(peer_.get());
         }
         // Bind first: if another process holds the queue we stop here without
@@ -373,7 +374,8 @@ std::string Daemon::status_json() const {
                         {"sent", pc.sent},
                         {"send_errors", pc.send_errors},
                         {"received", pc.received},
-                        {"rejected", pc.rejected}};
+                        {"rejected", pc.rejected},
+                        {"resync_requests", pc.resync_requests}};
     }
     j["hold_budget"] = hold_budget;
     j["counters"] = counters;

@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
@@ -47,11 +48,12 @@ bool same_address(const sockaddr_storage& ss, const IpAddress& a) {
 
 }  // namespace
 
-StatePeer::StatePeer(const Config& config)
+StatePeer::StatePeer(const Config& config, Dump dump)
     : interface_(config.ha_sync_interface),
       peer_(*config.ha_sync_peer),
       port_(config.ha_sync_port),
-      table_(kReplicaCapacity, kReplicaMaxAge) {
+      table_(kReplicaCapacity, kReplicaMaxAge),
+      dump_(std::move(dump)) {
     const int family = peer_.is_v4() ? AF_INET : AF_INET6;
     fd_.reset(socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
     if (!fd_) throw std::runtime_error(fmt::format("ha sync socket: {}", std::strerror(errno)));
@@ -64,19 +66,24 @@ StatePeer::StatePeer(const Config& config)
     if (bind(fd_.get(), reinterpret_cast<sockaddr*>(&any), len) != 0)
         throw std::runtime_error(
             fmt::format("ha_sync_port {}: cannot bind UDP {} on {}: {}", port_, port_, interface_, std::strerror(errno)));
+    // The sessions the peer runs now: it answers with all of them.
+    send(helper::encode_resync_request(), 0);
+}
+
+void StatePeer::send(std::span<const std::uint8_t> bytes, std::uint64_t records) {
+    sockaddr_storage to;
+    socklen_t len = to_sockaddr(peer_, port_, to);
+    if (sendto(fd_.get(), bytes.data(), bytes.size(), MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&to), len) ==
+        static_cast<ssize_t>(bytes.size()))
+        counters_.sent += records;
+    else
+        ++counters_.send_errors;
 }
 
 void StatePeer::publish(const helper::ReplicatedState& record) {
     // One record a datagram, sent at once: a state changes at a frame
     // boundary of a contact connection, a few times a session.
-    const auto bytes = helper::encode_sync(std::span(&record, 1));
-    sockaddr_storage to;
-    socklen_t len = to_sockaddr(peer_, port_, to);
-    if (sendto(fd_.get(), bytes.data(), bytes.size(), MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&to), len) ==
-        static_cast<ssize_t>(bytes.size()))
-        ++counters_.sent;
-    else
-        ++counters_.send_errors;
+    send(helper::encode_sync(std::span(&record, 1)), 1);
 }
 
 std::optional<timbuktu::PersistedState> StatePeer::taken_over(const helper::SessionKey& key,
@@ -95,7 +102,17 @@ void StatePeer::on_readable(std::time_t now) {
             ++counters_.rejected;
             continue;
         }
-        auto records = helper::decode_sync(std::span(buf, static_cast<std::size_t>(n)));
+        const std::span<const std::uint8_t> d(buf, static_cast<std::size_t>(n));
+        if (helper::is_resync_request(d)) {
+            ++counters_.resync_requests;
+            const auto all = dump_ ? dump_() : std::vector<helper::ReplicatedState>{};
+            for (std::size_t at = 0; at < all.size(); at += helper::kSyncMaxRecords) {
+                const std::size_t k = std::min(helper::kSyncMaxRecords, all.size() - at);
+                send(helper::encode_sync(std::span(all.data() + at, k)), k);
+            }
+            continue;
+        }
+        auto records = helper::decode_sync(d);
         if (!records) {
             ++counters_.rejected;
             continue;

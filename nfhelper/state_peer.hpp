@@ -7,6 +7,9 @@
 
 #include <cstdint>
 #include <ctime>
+#include <functional>
+#include <span>
+#include <vector>
 
 #include "config/config.hpp"
 #include "helper/runtime.hpp"
@@ -22,10 +25,14 @@ public:
         std::uint64_t send_errors = 0;  // sendto failed (the link is down, the peer not there)
         std::uint64_t received = 0;     // records received and kept
         std::uint64_t rejected = 0;     // datagrams from another source or not in the format
+        std::uint64_t resync_requests = 0;  // the peer started and asked for what this node holds
     };
+    // What this node holds, for a peer that starts while sessions run.
+    using Dump = std::function<std::vector<helper::ReplicatedState>()>;
 
     // Throws std::runtime_error with the reason (no such interface, port taken).
-    explicit StatePeer(const Config& config);
+    // Sends the peer a resync request at once (helper/state_sync.hpp).
+    StatePeer(const Config& config, Dump dump);
 
     int fd() const { return fd_.get(); }
     void on_readable(std::time_t now);
@@ -48,6 +55,8 @@ private:
     std::uint16_t port_;
     helper::ReplicaTable table_;
     Counters counters_;
+    Dump dump_;
+    void send(std::span<const std::uint8_t> bytes, std::uint64_t records);
 };
 
 }  // namespace tb::daemon

@@ -197,6 +197,7 @@ PacketOutcome HelperRuntime::on_packet(const PacketIn& in) {
     auto new_entry = [&](std::optional<timbuktu::Session> session, const timbuktu::PersistedState& written) {
         SessionEntry fresh{};
         fresh.key = key;
+        fresh.reply = conn.reply;
         fresh.session = std::move(session);
         fresh.written = written;
         fresh.last_seen = now;
@@ -353,6 +354,16 @@ HelperRuntime::Carried HelperRuntime::carry_out(const timbuktu::Decisions& ds, c
                    d);
     }
     return c;
+}
+
+std::vector<ReplicatedState> HelperRuntime::live_states(std::size_t limit) const {
+    std::vector<ReplicatedState> out;
+    table_.for_each([&](const SessionEntry& e) {
+        if (out.size() >= limit || !e.session || !phase_is_live(e.session->phase())) return;
+        if (e.written == timbuktu::PersistedState{}) return;  // nothing written yet: nothing to take over
+        out.push_back(ReplicatedState{e.key, e.reply, e.written});
+    });
+    return out;
 }
 
 std::vector<SessionView> HelperRuntime::sessions(std::size_t limit, std::size_t& total) const {

@@ -275,6 +275,9 @@ public:
 
     void set_policy(const timbuktu::Policy& policy, bool reply_interface_check);  // SIGHUP
     void set_peer(PeerPort* peer) { peer_ = peer; }  // a firewall pair (docs/ha.md#session-state)
+    // The state of every live session whose state was written into its
+    // conntrack, at most `limit`: what a peer that just started asks for.
+    std::vector<ReplicatedState> live_states(std::size_t limit) const;
     void housekeeping(std::time_t now);  // idle expiry
 
     const HelperDescriptor& helper() const { return helper_; }

@@ -50,6 +50,7 @@ enum class Lane : std::uint8_t { junk, udp, tcp };
 
 struct SessionEntry {
     SessionKey key;
+    Tuple reply;  // the conntrack's reply tuple (a firewall pair's copy names it: helper/state_sync.hpp)
     // The engine's session; absent while only the TCP handshake was seen (a
     // payload-less SYN creates no session, docs/daemon.md#session-table).
     std::optional<timbuktu::Session> session;

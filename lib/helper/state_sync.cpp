@@ -85,6 +85,12 @@ std::optional<std::vector<ReplicatedState>> decode_sync(std::span<const std::uin
     return out;
 }
 
+std::vector<std::uint8_t> encode_resync_request() { return {'T', 'B', 'R', 0x01}; }
+
+bool is_resync_request(std::span<const std::uint8_t> d) {
+    return d.size() == 4 && d[0] == 'T' && d[1] == 'B' && d[2] == 'R' && d[3] == 0x01;
+}
+
 ReplicaTable::ReplicaTable(std::size_t capacity, std::time_t max_age)
     : capacity_(std::max<std::size_t>(capacity, 1)), max_age_(max_age) {}
 

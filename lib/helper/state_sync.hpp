@@ -55,6 +55,12 @@ std::vector<std::uint8_t> encode_sync(std::span<const ReplicatedState> records);
 // session is restored from them.
 std::optional<std::vector<ReplicatedState>> decode_sync(std::span<const std::uint8_t> datagram);
 
+// "Send me what you hold": the 4 bytes "TBR" 0x01, sent by a daemon when it
+// starts, so that the sessions already running on the other node are
+// copied to it at once, not only when they next change.
+std::vector<std::uint8_t> encode_resync_request();
+bool is_resync_request(std::span<const std::uint8_t> datagram);
+
 // The latest state per connection received from the peer. Bounded: at most
 // `capacity` entries, the least recently updated goes first; an entry older
 // than `max_age` seconds is dropped (the peer sends a session's state at

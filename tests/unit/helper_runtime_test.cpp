@@ -554,3 +554,18 @@ TEST_CASE("runtime pair: the copy is for that connection only, and the kernel's 
         CHECK(p.peer_b.asked == 0);
     }
 }
+
+TEST_CASE("runtime pair: a peer that starts late gets every live session's written state", "[runtime][ha]") {
+    Pair p;
+    auto states = p.a.rt.live_states(100);
+    REQUIRE(states.size() == 1);
+    CHECK(states[0] == p.peer_a.published.back());
+    CHECK(p.a.rt.live_states(0).empty());
+    // B starts now: it knows nothing but what A's answer brings, and takes over from it.
+    FakePeer late;
+    for (const auto& s : states) late.held.put(s, 1000);
+    p.b.rt.set_peer(&late);
+    p.b.send(p.ct, false, offer(timbuktu::kServiceIntercom, Transport::udp, 40001, 0, 30));
+    CHECK(p.b.rt.kernel_counters().peer_restored_sessions == 1);
+    CHECK(p.b.port.created.size() == 1);
+}

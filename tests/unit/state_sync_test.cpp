@@ -117,3 +117,16 @@ TEST_CASE("replica table: latest copy per connection, matched on both tuples, bo
         CHECK(t.size() == 0);
     }
 }
+
+TEST_CASE("state sync: the resync request is exactly its 4 bytes", "[ha]") {
+    const auto r = encode_resync_request();
+    CHECK(is_resync_request(r));
+    CHECK_FALSE(decode_sync(r).has_value());  // never taken for records
+    auto longer = r;
+    longer.push_back(0);
+    CHECK_FALSE(is_resync_request(longer));
+    auto other = r;
+    other[3] = 2;
+    CHECK_FALSE(is_resync_request(other));
+    CHECK_FALSE(is_resync_request(encode_sync(std::vector{record(1)})));
+}
