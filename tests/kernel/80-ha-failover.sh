@@ -347,6 +347,27 @@ assert_eq "both offered UDP streams crossed (the second one through fa)" 2 "$(kt
 assert_ge "fa's new daemon rebuilt the session from fb's copy" 1 "$(kt_counter_in "$(ha_status a)" peer_restored_sessions)"
 assert_no_grep "fa's daemons never judged a taken-over connection not Timbuktu" "not Timbuktu" "$KT_WORK/tbhelperd-a.log"
 
+kt_step "tbhelperctl status and check on both nodes: the role, conntrackd's expectation sync, the sync link"
+for n in a b; do
+    role=backup; [ "$n" = a ] && role=active   # fa holds the addresses after step 4
+    rf=$KT_WORK/ha-role-$n
+    TBHELPER_HA_ROLE_FILE=$rf "$KT_REPO/packaging/examples/ha/tbhelper-ha-notify" INSTANCE tbhelper \
+        "$( [ $role = active ] && echo MASTER || echo BACKUP )" 100
+    TBHELPER_HA_ROLE_FILE=$rf TBHELPER_CONNTRACKD_CONF=${HA_CTD_CONF[$n]} \
+        in_node $n "$TBCTL" status --json --config "$KT_WORK/tbhelper-$n.conf" --socket "$KT_WORK/tbhelperd-$n.sock" \
+        > "$KT_WORK/ctl-status-$n.json" 2>&1
+    assert_eq "status on $(node_ns $n): ha.role" "$role" "$(kt_json "$KT_WORK/ctl-status-$n.json" 'd["ha"]["role"]')"
+    assert_eq "status on $(node_ns $n): conntrackd syncs timbuktu expectations" True \
+        "$(kt_json "$KT_WORK/ctl-status-$n.json" 'd["ha"]["conntrackd_syncs_timbuktu"]')"
+    assert_eq "status on $(node_ns $n): the daemon's sync link" "$( [ $n = a ] && echo synca || echo syncb)" \
+        "$(kt_json "$KT_WORK/ctl-status-$n.json" 'd["ha_sync"]["interface"]')"
+done
+sed 's/timbuktu$/ftp/' "${HA_CTD_CONF[a]}" > "$KT_WORK/conntrackd-noexp.conf"
+TBHELPER_HA_ROLE_FILE=$KT_WORK/ha-role-a TBHELPER_CONNTRACKD_CONF=$KT_WORK/conntrackd-noexp.conf \
+    in_node a "$TBCTL" check --json --config "$KT_WORK/tbhelper-a.conf" --socket "$KT_WORK/tbhelperd-a.sock" \
+    > "$KT_WORK/ctl-check-noexp.json" 2>&1
+assert_grep "check names a conntrackd that does not sync timbuktu's expectations" '"ha-expectations-not-synced"' "$KT_WORK/ctl-check-noexp.json"
+
 kt_step "summary"
 kt_note "HA figures: sync_delay_s=${HA_SYNC_DELAY:-?} failover_gap_s=${HA_GAP:-?} second_offer_after_failback_s=${HA_SECOND:-?}"
 for n in a b; do assert_alive "tbhelperd in $(node_ns $n) still running" "${HA_DAEMON_PID[$n]}"; done
