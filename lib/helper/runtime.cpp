@@ -242,8 +242,11 @@ PacketOutcome HelperRuntime::on_packet(const PacketIn& in) {
 
     if (!entry) {
         timbuktu::PersistedState written{};
+        const auto peer_restored_before = kcounters_.peer_restored_sessions;
         auto session = restore_or_start(conn, written, true);
         entry = new_entry(std::move(session), written);
+        // Rebuilt from the peer's copy: the peer knows this session.
+        entry->peer_has_copy = kcounters_.peer_restored_sessions != peer_restored_before;
     } else if (!entry->session) {
         // Only the handshake was seen: a new connection, nothing to restore.
         timbuktu::PersistedState written{};
@@ -272,8 +275,11 @@ PacketOutcome HelperRuntime::on_packet(const PacketIn& in) {
     if (carried.stop || entry->detach_pending) {
         // The other node of a pair learns the terminal phase too: were the
         // connection taken back there, its copy must not be the live session
-        // from before the hostile frame.
-        if (peer_ && carried.stop) peer_->publish(ReplicatedState{key, conn.reply, entry->session->persisted()});
+        // from before the hostile frame. Only for a session it has a copy of
+        // (a state was written): a flood of flows that are not Timbuktu sends
+        // the peer nothing.
+        if (peer_ && carried.stop && entry->peer_has_copy)
+            peer_->publish(ReplicatedState{key, conn.reply, entry->session->persisted()});
         if (conn.confirmed) {
             detach(out, key, conn);
             return out;
@@ -293,9 +299,14 @@ PacketOutcome HelperRuntime::on_packet(const PacketIn& in) {
         // Written with the verdict, so the kernel's copy follows the stream. The
         // snapshot on later queued packets may lag (several in flight): the
         // in-memory session stays the authority; this copy is for restarts.
+        // The peer gets live sessions, and the end of one it has a copy of;
+        // not the first and last state of a flow that never was Timbuktu.
         out.ct_help = WriteState{p};
         entry->written = p;
-        if (peer_) peer_->publish(ReplicatedState{key, conn.reply, p});
+        if (peer_ && (entry->peer_has_copy || phase_is_live(entry->session->phase()))) {
+            peer_->publish(ReplicatedState{key, conn.reply, p});
+            entry->peer_has_copy = true;
+        }
     }
     if (closing) table_.erase(key);
     return out;

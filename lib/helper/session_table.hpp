@@ -69,6 +69,10 @@ struct SessionEntry {
     // The engine asked to stop watching while the conntrack was unconfirmed;
     // the detach goes with the connection's next packet (see helper/runtime.cpp).
     bool detach_pending = false;
+    // A firewall pair (docs/ha.md#session-state): the other node's daemon
+    // holds a copy of this session (sent, or restored from), so its end is
+    // sent too.
+    bool peer_has_copy = false;
 };
 
 // Gives a handshake-only entry its engine session: the SYN / SYN-ACK

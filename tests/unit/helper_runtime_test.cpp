@@ -569,3 +569,16 @@ TEST_CASE("runtime pair: a peer that starts late gets every live session's writt
     CHECK(p.b.rt.kernel_counters().peer_restored_sessions == 1);
     CHECK(p.b.port.created.size() == 1);
 }
+
+TEST_CASE("runtime pair: flows that are not Timbuktu send the peer nothing", "[runtime][ha]") {
+    Bed b;
+    FakePeer peer;
+    b.rt.set_peer(&peer);
+    for (std::uint32_t id = 1; id <= 20; ++id) {
+        auto ct = conntrack(id, false, IPPROTO_UDP);  // a first datagram: unconfirmed
+        ct.orig.sport = ct.reply.dport = static_cast<std::uint16_t>(41000 + id);
+        b.send(ct, true, Bytes(48, 0xde));
+    }
+    CHECK(b.rt.counters().not_timbuktu >= 1);
+    CHECK(peer.published.empty());
+}
