@@ -155,6 +155,7 @@ install: all $(BUILD)/tbhelper.nft
 	# a firewall pair (docs/ha.md): conntrackd and keepalived examples, the notify script
 	install -D -m 0644 packaging/examples/ha/conntrackd.conf $(DESTDIR)$(DATADIR)/doc/tbhelper/examples/ha/conntrackd.conf
 	install -D -m 0644 packaging/examples/ha/keepalived.conf $(DESTDIR)$(DATADIR)/doc/tbhelper/examples/ha/keepalived.conf
+	install -D -m 0644 packaging/examples/ha/tbhelperd-ha.conf $(DESTDIR)$(DATADIR)/doc/tbhelper/examples/ha/tbhelperd-ha.conf
 	install -D -m 0755 packaging/examples/ha/tbhelper-ha-notify $(DESTDIR)$(DATADIR)/tbhelper/tbhelper-ha-notify
 
 # make deb: for this machine's release; make deb DIST=trixie: inside a Debian

@@ -56,7 +56,11 @@ StatePeer::StatePeer(const Config& config, Dump dump)
       dump_(std::move(dump)) {
     const int family = peer_.is_v4() ? AF_INET : AF_INET6;
     fd_.reset(socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-    if (!fd_) throw std::runtime_error(fmt::format("ha sync socket: {}", std::strerror(errno)));
+    if (!fd_)
+        throw std::runtime_error(fmt::format(
+            "ha_sync_interface is set but the sync socket cannot be created: {}{}", std::strerror(errno),
+            errno == EAFNOSUPPORT ? " (under systemd: install examples/ha/tbhelperd-ha.conf as a drop-in, docs/ha.md)"
+                                  : ""));
     if (setsockopt(fd_.get(), SOL_SOCKET, SO_BINDTODEVICE, interface_.c_str(),
                    static_cast<socklen_t>(interface_.size() + 1)) != 0)
         throw std::runtime_error(fmt::format("ha_sync_interface \"{}\": cannot bind the sync socket to it: {}",

@@ -17,7 +17,9 @@
 namespace tb::ctl {
 
 // Written by /usr/share/tbhelper/tbhelper-ha-notify (packaging/examples/ha).
-constexpr const char* kHaRoleFile = "/run/tbhelper/ha-role";
+// Not in /run/tbhelper: that is the daemon's RuntimeDirectory, which systemd
+// empties when the daemon stops, and the role outlives the daemon.
+constexpr const char* kHaRoleFile = "/run/tbhelper-ha-role";
 constexpr const char* kConntrackdConfig = "/etc/conntrackd/conntrackd.conf";
 
 enum class HaRole { none, active, backup, fault, unreadable };

@@ -66,6 +66,7 @@ expect=(
     "-rw-r--r-- ./usr/share/doc/tbhelper/ha.md"
     "-rw-r--r-- ./usr/share/doc/tbhelper/examples/ha/conntrackd.conf"
     "-rw-r--r-- ./usr/share/doc/tbhelper/examples/ha/keepalived.conf"
+    "-rw-r--r-- ./usr/share/doc/tbhelper/examples/ha/tbhelperd-ha.conf"
     "-rwxr-xr-x ./usr/share/tbhelper/tbhelper-ha-notify"
 )
 for e in "${expect[@]}"; do
