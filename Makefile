@@ -165,6 +165,11 @@ install: all $(BUILD)/tbhelper.nft
 	install -D -m 0644 packaging/man/tbhelper.conf.5 $(DESTDIR)$(MANDIR)/man5/tbhelper.conf.5
 	install -D -m 0644 README.md $(DESTDIR)$(DATADIR)/doc/tbhelper/README.md
 	for f in docs/*.md; do install -D -m 0644 $$f $(DESTDIR)$(DATADIR)/doc/tbhelper/$$(basename $$f); done
+	# a firewall pair (docs/ha.md): conntrackd and keepalived examples, the notify script
+	install -D -m 0644 packaging/examples/ha/conntrackd.conf $(DESTDIR)$(DATADIR)/doc/tbhelper/examples/ha/conntrackd.conf
+	install -D -m 0644 packaging/examples/ha/keepalived.conf $(DESTDIR)$(DATADIR)/doc/tbhelper/examples/ha/keepalived.conf
+	install -D -m 0644 packaging/examples/ha/tbhelperd-ha.conf $(DESTDIR)$(DATADIR)/doc/tbhelper/examples/ha/tbhelperd-ha.conf
+	install -D -m 0755 packaging/examples/ha/tbhelper-ha-notify $(DESTDIR)$(DATADIR)/tbhelper/tbhelper-ha-notify
 
 # make deb: for this machine's release; make deb DIST=trixie: inside a Debian
 # 13 build root (build/roots/trixie), build/tbhelper_<version>~deb13_<arch>.deb.

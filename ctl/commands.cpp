@@ -28,6 +28,7 @@
 #include "ctl/sessions.hpp"
 #include "netfilter/queue_proc.hpp"
 #include "ctl/rules.hpp"
+#include "ctl/ha.hpp"
 #include "ctl/status.hpp"
 #include "kernel.hpp"
 #include "nft.hpp"
@@ -178,14 +179,49 @@ int cmd_expectations(const Globals& g) {
 }
 
 // ---------------------------------------------------------------------------
+namespace {
+// A small file's text, or nullopt when it cannot be read (absent).
+std::optional<std::string> read_small_file(const char* path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return std::nullopt;
+    std::string out(64 * 1024, '\0');
+    in.read(out.data(), static_cast<std::streamsize>(out.size()));
+    out.resize(static_cast<std::size_t>(in.gcount()));
+    return out;
+}
+struct HaFacts {
+    HaRole role;
+    ExpectSync sync;
+};
+// TBHELPER_HA_ROLE_FILE and TBHELPER_CONNTRACKD_CONF move the two files
+// (docs/tbhelperctl.md#ha): another conntrackd path, or a test bed's two nodes.
+HaFacts read_ha_facts() {
+    const char* role = std::getenv("TBHELPER_HA_ROLE_FILE");
+    const char* conf = std::getenv("TBHELPER_CONNTRACKD_CONF");
+    return {parse_ha_role(read_small_file(role && *role ? role : kHaRoleFile)),
+            conntrackd_expectation_sync(read_small_file(conf && *conf ? conf : kConntrackdConfig), kHelperName)};
+}
+}  // namespace
+
 int cmd_status(const Globals& g) {
     const std::string path = g.socket_path();
     json r = control_request(path, "status");
     auto missing = missing_status_keys(r);
+    // The ha line needs the sync keys; a configuration that does not load
+    // is check's business, not a reason for status to fail.
+    Config config;
+    try {
+        std::string origin;
+        config = g.load_config(origin);
+    } catch (const CtlError&) {
+    }
+    const HaFacts ha = read_ha_facts();
     if (g.json) {
-        print(dump_json(status_json(r, path), 2) + "\n");
+        json out = status_json(r, path);
+        out["ha"] = ha_status_json(ha.role, ha.sync, config);
+        print(dump_json(out, 2) + "\n");
     } else {
-        print(format_status(r, path));
+        print(format_status(r, path) + format_ha_line(ha.role, ha.sync, config));
     }
     if (!missing.empty()) {
         std::cerr << fmt::format("tbhelperctl: tbhelperd's status lacks {} (daemon and tbhelperctl versions differ?)\n",
@@ -465,6 +501,12 @@ int cmd_check(const Globals& g) {
         if (auto f = audit_reverse_path(reverse_path_sysctls(), find_antispoof_rules(ruleset, config), fix_apply,
                                         manager))
             findings.push_back(std::move(*f));
+
+    // 7. A firewall pair (docs/ha.md): conntrackd's expectation sync, the state channel, the role file.
+    {
+        const HaFacts ha = read_ha_facts();
+        for (auto& f : audit_ha(ha.role, ha.sync, config)) findings.push_back(std::move(f));
+    }
 
     if (g.json)
         print(dump_json(to_json(findings), 2) + "\n");

@@ -103,6 +103,11 @@ void Daemon::setup() {
 
     try {
         core_ = std::make_unique<HelperCore>(config_);
+        if (config_.ha_enabled()) {
+            peer_ = std::make_unique<StatePeer>(
+                config_, [this] { return core_->live_states(config_.session_capacity); });
+            core_->set_peer(peer_.get());
+        }
         // Bind first: if another process holds the queue we stop here without
         // touching the kernel's helper registration.
         queue_ = bind_queue(config_.queue);
@@ -110,9 +115,14 @@ void Daemon::setup() {
         auto reg = register_helpers(*reg_nl_, config_);
         helpers_ = reg.registered;
         if (reg.found_enabled)
-            log_warning("helper {} was registered and enabled while no daemon read queue {} (the previous daemon "
-                        "did not stop cleanly): in that time new connections on the helper's ports were not "
-                        "confirmed by conntrack and a stateful filter dropped their replies; updated it in place",
+            // The registration is global but the queue is per network namespace: a
+            // daemon in another namespace of this kernel (docs/ha.md#test-bed) looks
+            // the same from here, so the message names both causes.
+            log_warning("helper {} was registered and enabled while no daemon read queue {} in this network "
+                        "namespace: either the previous daemon did not stop cleanly (then new connections on "
+                        "the helper's ports were not confirmed by conntrack meanwhile and a stateful filter "
+                        "dropped their replies), or another tbhelperd runs in another network namespace of "
+                        "this kernel (docs/ha.md#test-bed); updated it in place",
                         kHelperName, config_.queue);
         else if (reg.replaced_existing)
             log_warning("helper {} was registered while no daemon read queue {}: connections passed unexamined "
@@ -135,6 +145,9 @@ void Daemon::setup() {
              "per connection, {} sessions tracked at most, control socket {}",
              TBHELPER_VERSION, kHelperName, config_.queue, config_.max_expectations, config_.expectation_timeout,
              config_.session_capacity, opts_.socket_path);
+    if (peer_)
+        log_info("firewall pair: session state shared with the daemon at {} over {} (UDP {}; docs/ha.md#session-state)",
+                 peer_->peer().to_string(), peer_->interface(), peer_->port());
     if (!config_.reply_interface_check)
         log_warning("reply_interface_check = false: replies are acted on whatever interface they arrive on; the "
                     "ruleset must stop packets that forge a host's address (docs/daemon.md#reply-interface)");
@@ -197,6 +210,8 @@ void Daemon::loop() {
         fds.clear();
         fds.push_back(pollfd{signal_fd_.get(), POLLIN, 0});
         fds.push_back(pollfd{queue_->fd(), POLLIN, 0});
+        const std::size_t peer_slot = fds.size();
+        if (peer_) fds.push_back(pollfd{peer_->fd(), POLLIN, 0});
         control_->add_pollfds(fds);
 
         int timeout = control_->expire();
@@ -214,12 +229,14 @@ void Daemon::loop() {
         if (fds[1].revents) queue_->process(handler, kPacketsPerTurn);
         if (fds[0].revents) on_signals(stop);
         Log::flush_suppressed();  // the "N messages suppressed" line, once the limit allows it
+        if (peer_ && fds[peer_slot].revents) peer_->on_readable(std::time(nullptr));
         for (std::size_t i = 2; i < fds.size(); ++i)
             if (fds[i].revents && control_->owns(fds[i].fd)) control_->on_ready(fds[i]);
 
         now = std::chrono::steady_clock::now();
         if (now >= next_housekeeping) {
             core_->housekeeping(std::time(nullptr));
+            if (peer_) peer_->housekeeping(std::time(nullptr));
             next_housekeeping = now + std::chrono::milliseconds(kHousekeepingMs);
         }
     }
@@ -278,6 +295,13 @@ void Daemon::reload() {
         next.queue = config_.queue;
         next.max_expectations = config_.max_expectations;
         next.expectation_timeout = config_.expectation_timeout;
+    }
+    if (next.ha_sync_interface != config_.ha_sync_interface || next.ha_sync_peer != config_.ha_sync_peer ||
+        next.ha_sync_port != config_.ha_sync_port) {
+        log_warning("reload: the ha_sync_* keys take effect at the next start; keeping the sync link as it is");
+        next.ha_sync_interface = config_.ha_sync_interface;
+        next.ha_sync_peer = config_.ha_sync_peer;
+        next.ha_sync_port = config_.ha_sync_port;
     }
     config_ = next;
     core_->apply_config(config_);
@@ -342,6 +366,18 @@ std::string Daemon::status_json() const {
         }
     }
     counters["other_opcodes"] = opcodes;
+    if (peer_) {
+        const auto& pc = peer_->counters();
+        j["ha_sync"] = {{"interface", peer_->interface()},
+                        {"peer", peer_->peer().to_string()},
+                        {"port", peer_->port()},
+                        {"held", peer_->held()},
+                        {"sent", pc.sent},
+                        {"send_errors", pc.send_errors},
+                        {"received", pc.received},
+                        {"rejected", pc.rejected},
+                        {"resync_requests", pc.resync_requests}};
+    }
     j["hold_budget"] = hold_budget;
     j["counters"] = counters;
     return j.dump();

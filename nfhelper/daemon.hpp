@@ -15,6 +15,7 @@
 #include "netfilter/netlink_socket.hpp"
 #include "netfilter/queue_reader.hpp"
 #include "sys/unique_fd.hpp"
+#include "state_peer.hpp"
 #include "watchdog.hpp"
 
 namespace tb::daemon {
@@ -69,6 +70,7 @@ private:
     std::unique_ptr<QueueReader> queue_;
     QueueStats queue_stats_;
     std::unique_ptr<ControlServer> control_;
+    std::unique_ptr<StatePeer> peer_;  // a firewall pair's other daemon (docs/ha.md#session-state)
     std::vector<netfilter::HelperEntry> helpers_;
     std::uint32_t verdict_rejected_logged_ = 0;  // the second of the last such line
     sys::UniqueFd signal_fd_;

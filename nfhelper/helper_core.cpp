@@ -92,7 +92,8 @@ void LogSink::on_event(const helper::RuntimeEvent& ev) {
             },
             [](const event::Restored& e) {
                 if (!Log::enabled(LogLevel::debug)) return;  // describe() only for a line that is written
-                log_debug("{}: session restored from the conntrack ({} phase)", e.conn->describe(),
+                log_debug("{}: session restored from {} ({} phase)", e.conn->describe(),
+                          e.from_peer ? "the peer daemon's copy (taken over from the other node)" : "the conntrack",
                           timbuktu::phase_name(e.phase));
             },
             [](const event::Spoofed& e) {

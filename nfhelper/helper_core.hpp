@@ -53,6 +53,8 @@ public:
     netfilter::Verdict on_packet(netfilter::QueuedPacket& pkt);
     void apply_config(const Config& config);  // SIGHUP: new policy for every session
     void housekeeping(std::time_t now) { runtime_.housekeeping(now); }
+    void set_peer(helper::PeerPort* peer) { runtime_.set_peer(peer); }  // docs/ha.md#session-state
+    std::vector<helper::ReplicatedState> live_states(std::size_t limit) const { return runtime_.live_states(limit); }
 
     const timbuktu::Counters& counters() const { return runtime_.counters(); }
     const stream::HoldBudget& hold_budget() const { return runtime_.hold_budget(); }

@@ -9,6 +9,8 @@
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
+#include "text/escape.hpp"
+
 namespace tb {
 
 ConfigError::ConfigError(std::string file, std::size_t line, std::string key, const std::string& what)
@@ -134,6 +136,7 @@ Config parse_config(const std::string& text, const std::string& origin) {
     }
     Config c;
     Reader r{origin};
+    std::size_t ha_line = 0;  // where an ha_sync_* key was, for the "both or neither" error
     for (const auto& [k, node] : table) {
         const std::string key(k.str());
         if (key == "queue") {
@@ -166,13 +169,38 @@ Config parse_config(const std::string& text, const std::string& origin) {
             else if (*s == "info") c.log_level = LogLevel::info;
             else if (*s == "debug") c.log_level = LogLevel::debug;
             else r.fail(node, key, fmt::format("\"{}\" is not one of \"error\", \"warning\", \"info\", \"debug\"", *s));
+        } else if (key == "ha_sync_interface") {
+            auto s = node.value<std::string>();
+            if (!node.is_string() || !s)
+                r.fail(node, key, fmt::format("expected an interface name, found {}", type_name(node.type())));
+            // IFNAMSIZ is 16 with its NUL; no '/', no space (the kernel's dev_valid_name).
+            if (s->empty() || s->size() > 15 || *s == "." || *s == ".." ||
+                s->find_first_of("/: \t\n") != std::string::npos)
+                r.fail(node, key, fmt::format("\"{}\" is not a network interface name (1 to 15 characters, no '/', ':' or "
+                                              "blank)", escape_untrusted(*s)));
+            c.ha_sync_interface = *s;
+            ha_line = node.source().begin.line;
+        } else if (key == "ha_sync_peer") {
+            auto s = node.value<std::string>();
+            if (!node.is_string() || !s)
+                r.fail(node, key, fmt::format("expected an IP address string, found {}", type_name(node.type())));
+            auto a = IpAddress::parse(*s);
+            if (!a) r.fail(node, key, fmt::format("\"{}\" is not an IPv4 or IPv6 address", escape_untrusted(*s)));
+            c.ha_sync_peer = a;
+            ha_line = node.source().begin.line;
+        } else if (key == "ha_sync_port") {
+            c.ha_sync_port = static_cast<std::uint16_t>(r.integer(node, key, 1, 65535));
         } else {
             r.fail(node, key,
                    "unknown key; known keys are queue, tcp_contact_ports, udp_contact_ports, allowed_ports, "
                    "max_expectations, expectation_timeout, nat_rewrite, reply_interface_check, session_capacity, "
-                   "log_level");
+                   "log_level, ha_sync_interface, ha_sync_peer, ha_sync_port");
         }
     }
+    if (c.ha_sync_interface.empty() != !c.ha_sync_peer)
+        throw ConfigError(origin, ha_line, c.ha_sync_interface.empty() ? "ha_sync_interface" : "ha_sync_peer",
+                          "ha_sync_interface and ha_sync_peer go together (docs/ha.md#session-state): set both or "
+                          "neither");
     return c;
 }
 

@@ -7,6 +7,9 @@
 #include <string>
 #include <vector>
 
+#include <optional>
+
+#include "net/address.hpp"
 #include "timbuktu/policy.hpp"
 
 namespace tb {
@@ -34,6 +37,13 @@ struct Config : timbuktu::Policy {
     // about 1 KiB each at rest, so 100k fit in about 100 MiB; beyond it the
     // least recently used entry is forgotten (its state stays in the kernel).
     std::uint32_t session_capacity = 16384;
+    // A firewall pair (docs/ha.md#session-state): the other node's daemon,
+    // reached over the pair's dedicated sync link, receives the session
+    // state this one writes and sends its own. Both keys or neither.
+    std::string ha_sync_interface;          // e.g. "sync0"; empty: no peer
+    std::optional<IpAddress> ha_sync_peer;  // the other node's address on that link
+    std::uint16_t ha_sync_port = 3781;      // UDP, both nodes
+    bool ha_enabled() const { return !ha_sync_interface.empty(); }
 };
 
 // Bounds that make a value "impossible" (spec: a startup error).

@@ -10,6 +10,7 @@ namespace tb::helper {
 struct KernelCounters {
     std::uint64_t kernel_errors = 0;       // failed expectation creations / updates
     std::uint64_t restored_sessions = 0;   // sessions rebuilt from the conntrack's private data
+    std::uint64_t peer_restored_sessions = 0;  // sessions rebuilt from the peer daemon's copy (docs/ha.md#session-state)
     std::uint64_t dropped_for_retransmit = 0;  // segments beyond a gap the engine could not hold: NF_DROP
     std::uint64_t unparsed_packets = 0;    // not IPv4/IPv6 + TCP/UDP, or truncated: accepted unchanged
     std::uint64_t no_conntrack = 0;        // queued without NFQA_CT: accepted unchanged

@@ -105,6 +105,19 @@ std::optional<timbuktu::Session> HelperRuntime::restore_or_start(const Conntrack
             events_.on_event(event::Restored{&conn, session->phase()});
         }
     }
+    // A connection taken over from the other node of a pair comes with a
+    // helper but none of our state (conntrackd does not carry the private
+    // data): the peer daemon's copy, received over the sync link, stands in.
+    // `written` stays what the kernel holds, so the first verdict stores it.
+    if (!session && may_restore && peer_) {
+        if (auto copy = peer_->taken_over(SessionKey::of(conn), conn.reply)) {
+            session = timbuktu::Session::restore(conn.engine_facts(), policy_, counters_, *copy, &hold_budget_);
+            if (session) {
+                saturating_inc(kcounters_.peer_restored_sessions);
+                events_.on_event(event::Restored{&conn, session->phase(), true});
+            }
+        }
+    }
     if (!session) session.emplace(conn.engine_facts(), policy_, counters_, &hold_budget_);
     return session;
 }
@@ -198,6 +211,7 @@ PacketOutcome HelperRuntime::on_packet(const PacketIn& in) {
     auto new_entry = [&](std::optional<timbuktu::Session> session, const timbuktu::PersistedState& written) {
         SessionEntry fresh{};
         fresh.key = key;
+        fresh.reply = conn.reply;
         fresh.session = std::move(session);
         fresh.written = written;
         fresh.last_seen = now;
@@ -234,8 +248,11 @@ PacketOutcome HelperRuntime::on_packet(const PacketIn& in) {
 
     if (!entry) {
         timbuktu::PersistedState written{};
+        const auto peer_restored_before = kcounters_.peer_restored_sessions;
         auto session = restore_or_start(conn, written, true);
         entry = new_entry(std::move(session), written);
+        // Rebuilt from the peer's copy: the peer knows this session.
+        entry->peer_has_copy = kcounters_.peer_restored_sessions != peer_restored_before;
     } else if (!entry->session) {
         // Only the handshake was seen: a new connection, nothing to restore.
         timbuktu::PersistedState written{};
@@ -262,6 +279,13 @@ PacketOutcome HelperRuntime::on_packet(const PacketIn& in) {
 
     if (carried.mangled) out.verdict = PacketVerdict::accept_mangled;
     if (carried.stop || entry->detach_pending) {
+        // The other node of a pair learns the terminal phase too: were the
+        // connection taken back there, its copy must not be the live session
+        // from before the hostile frame. Only for a session it has a copy of
+        // (a state was written): a flood of flows that are not Timbuktu sends
+        // the peer nothing.
+        if (peer_ && carried.stop && entry->peer_has_copy)
+            peer_->publish(ReplicatedState{key, conn.reply, entry->session->persisted()});
         if (conn.confirmed) {
             detach(out, key, conn);
             return out;
@@ -281,8 +305,14 @@ PacketOutcome HelperRuntime::on_packet(const PacketIn& in) {
         // Written with the verdict, so the kernel's copy follows the stream. The
         // snapshot on later queued packets may lag (several in flight): the
         // in-memory session stays the authority; this copy is for restarts.
+        // The peer gets live sessions, and the end of one it has a copy of;
+        // not the first and last state of a flow that never was Timbuktu.
         out.ct_help = WriteState{p};
         entry->written = p;
+        if (peer_ && (entry->peer_has_copy || phase_is_live(entry->session->phase()))) {
+            peer_->publish(ReplicatedState{key, conn.reply, p});
+            entry->peer_has_copy = true;
+        }
     }
     if (closing) table_.erase(key);
     return out;
@@ -341,6 +371,16 @@ HelperRuntime::Carried HelperRuntime::carry_out(const timbuktu::Decisions& ds, c
                    d);
     }
     return c;
+}
+
+std::vector<ReplicatedState> HelperRuntime::live_states(std::size_t limit) const {
+    std::vector<ReplicatedState> out;
+    table_.for_each([&](const SessionEntry& e) {
+        if (out.size() >= limit || !e.session || !phase_is_live(e.session->phase())) return;
+        if (e.written == timbuktu::PersistedState{}) return;  // nothing written yet: nothing to take over
+        out.push_back(ReplicatedState{e.key, e.reply, e.written});
+    });
+    return out;
 }
 
 std::vector<SessionView> HelperRuntime::sessions(std::size_t limit, std::size_t& total) const {

@@ -27,6 +27,7 @@
 #include "helper/expectation_result.hpp"
 #include "helper/reply_path.hpp"
 #include "helper/session_table.hpp"
+#include "helper/state_sync.hpp"
 #include "net/packet.hpp"
 #include "stream/hold_budget.hpp"
 #include "timbuktu/counters.hpp"
@@ -115,6 +116,19 @@ public:
     virtual std::optional<OriginalPath> route_to(const IpAddress& host) = 0;
 };
 
+// The other daemon of a firewall pair (docs/ha.md#session-state): absent on
+// a single firewall. The daemon's implementation is a UDP socket on the
+// pair's dedicated sync link (nfhelper/state_peer.cpp).
+class PeerPort {
+public:
+    virtual ~PeerPort() = default;
+    // The state this node just wrote into a connection's private data.
+    virtual void publish(const ReplicatedState& record) = 0;
+    // The latest state the peer sent for this connection, for a connection
+    // that arrives here with none of its own (taken over at a failover).
+    virtual std::optional<timbuktu::PersistedState> taken_over(const SessionKey& key, const Tuple& reply) = 0;
+};
+
 // ---------------------------------------------------------------------------
 // Events (pointers are valid during the call only)
 
@@ -130,6 +144,7 @@ struct NoConntrack {         // queued without NFQA_CT (or one that does not par
 struct Restored {
     const ConntrackFacts* conn;
     timbuktu::Phase phase;
+    bool from_peer = false;  // from the other node's copy (docs/ha.md#session-state), not the conntrack
 };
 struct Spoofed {             // a reply from another interface than the original left by
     const ConntrackFacts* conn;
@@ -252,6 +267,10 @@ public:
     void set_policy(const timbuktu::Policy& policy, bool reply_interface_check);  // SIGHUP
     // SIGHUP: a smaller table evicts at once (junk first), as a full one would.
     void set_session_capacity(std::size_t capacity);
+    void set_peer(PeerPort* peer) { peer_ = peer; }  // a firewall pair (docs/ha.md#session-state)
+    // The state of every live session whose state was written into its
+    // conntrack, at most `limit`: what a peer that just started asks for.
+    std::vector<ReplicatedState> live_states(std::size_t limit) const;
     void housekeeping(std::time_t now);  // idle expiry
 
     const HelperDescriptor& helper() const { return helper_; }
@@ -296,6 +315,7 @@ private:
     SessionTable table_;
     IdleLimits idle_;
     bool warned_no_ct_ = false;
+    PeerPort* peer_ = nullptr;
 };
 
 }  // namespace tb::helper

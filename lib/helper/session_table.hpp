@@ -53,6 +53,7 @@ enum class Lane : std::uint8_t { junk, udp, tcp };
 
 struct SessionEntry {
     SessionKey key;
+    Tuple reply;  // the conntrack's reply tuple (a firewall pair's copy names it: helper/state_sync.hpp)
     // The engine's session; absent while only the TCP handshake was seen (a
     // payload-less SYN creates no session, docs/daemon.md#session-table).
     std::optional<timbuktu::Session> session;
@@ -71,6 +72,10 @@ struct SessionEntry {
     // The engine asked to stop watching while the conntrack was unconfirmed;
     // the detach goes with the connection's next packet (see helper/runtime.cpp).
     bool detach_pending = false;
+    // A firewall pair (docs/ha.md#session-state): the other node's daemon
+    // holds a copy of this session (sent, or restored from), so its end is
+    // sent too.
+    bool peer_has_copy = false;
 };
 
 // Gives a handshake-only entry its engine session: the SYN / SYN-ACK

@@ -132,6 +132,15 @@ vmdir_out=$( . "$repo/tests/vm/kernel.sh"; tbvm_resolve "$repo" && echo "$TBVM_O
 if [ "$(id -u)" = 0 ]; then
     "$repo/tests/vm/prepare.sh" --quiet || { echo "run-all: tests/vm/prepare.sh failed for $kernel" >&2; exit 1; }
 fi
+# The firewall-pair scenarios (NN-ha-*) run Debian's conntrackd, unpacked
+# (not installed) into build/conntrackd by tools/fetch-conntrackd.sh.
+for f in "${list[@]}"; do
+    case "$(basename "$f")" in
+        [0-9]*-ha-*) "$repo/tools/fetch-conntrackd.sh" --quiet >/dev/null \
+                         || echo "run-all: tools/fetch-conntrackd.sh failed: the ha scenarios will fail" >&2
+                     break ;;
+    esac
+done
 kver=$(cat "$vmdir_out/kernel-version" 2>/dev/null || echo "?")
 
 declare -A done_rc=()

@@ -63,6 +63,11 @@ expect=(
     "-rw-r--r-- ./usr/share/doc/tbhelper/copyright"
     "-rw-r--r-- ./usr/share/doc/tbhelper/changelog.gz"
     "-rw-r--r-- ./usr/share/doc/tbhelper/install.md"
+    "-rw-r--r-- ./usr/share/doc/tbhelper/ha.md"
+    "-rw-r--r-- ./usr/share/doc/tbhelper/examples/ha/conntrackd.conf"
+    "-rw-r--r-- ./usr/share/doc/tbhelper/examples/ha/keepalived.conf"
+    "-rw-r--r-- ./usr/share/doc/tbhelper/examples/ha/tbhelperd-ha.conf"
+    "-rwxr-xr-x ./usr/share/tbhelper/tbhelper-ha-notify"
 )
 for e in "${expect[@]}"; do
     grep -qxF -- "$e" build/package-contents.txt && pass "contains $e" || fail "missing $e"

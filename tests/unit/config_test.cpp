@@ -155,3 +155,31 @@ TEST_CASE("config: session_capacity defaults to 16384, is bounded, names file, l
     CHECK(mentions(error_of("session_capacity = \"big\""), "key 'session_capacity': expected an integer, found a string"));
     CHECK(mentions(error_of("session_capacty = 1000"), "session_capacity"));  // listed as known
 }
+
+TEST_CASE("config: the firewall pair's sync link (docs/ha.md#session-state)", "[config][ha]") {
+    auto d = parse_config("", "empty.conf");
+    CHECK_FALSE(d.ha_enabled());
+    CHECK(d.ha_sync_port == 3781);
+    auto c = parse_config("ha_sync_interface = \"sync0\"\nha_sync_peer = \"192.0.2.2\"\nha_sync_port = 4000\n", "t.conf");
+    CHECK(c.ha_enabled());
+    CHECK(c.ha_sync_interface == "sync0");
+    REQUIRE(c.ha_sync_peer);
+    CHECK(c.ha_sync_peer->to_string() == "192.0.2.2");
+    CHECK(c.ha_sync_port == 4000);
+    auto v6 = parse_config("ha_sync_interface = \"sync0\"\nha_sync_peer = \"2001:db8::2\"\n", "t.conf");
+    CHECK(v6.ha_sync_peer->is_v6());
+
+    auto alone = error_of("\nha_sync_interface = \"sync0\"\n");
+    CHECK(alone.line() == 2);
+    CHECK(alone.key() == "ha_sync_peer");
+    CHECK(mentions(alone, "set both or neither"));
+    CHECK(error_of("ha_sync_peer = \"192.0.2.2\"\n").key() == "ha_sync_interface");
+    auto bad_addr = error_of("ha_sync_interface = \"sync0\"\nha_sync_peer = \"192.0.2.300\"\n");
+    CHECK(bad_addr.line() == 2);
+    CHECK(mentions(bad_addr, "not an IPv4 or IPv6 address"));
+    CHECK(mentions(error_of("ha_sync_interface = \"a/b\"\nha_sync_peer = \"192.0.2.2\"\n"), "not a network interface name"));
+    CHECK(mentions(error_of("ha_sync_interface = \"sixteen-chars-xx\"\nha_sync_peer = \"192.0.2.2\"\n"),
+                   "not a network interface name"));
+    CHECK(error_of("ha_sync_interface = 3\n").key() == "ha_sync_interface");
+    CHECK(error_of("ha_sync_port = 0\n").key() == "ha_sync_port");
+}

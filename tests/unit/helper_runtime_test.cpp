@@ -436,3 +436,149 @@ TEST_CASE("runtime: the sessions list shows what the table holds, newest first, 
     CHECK(b.rt.sessions(0, total).empty());
     CHECK(total == 1);
 }
+
+// ---- a firewall pair (docs/ha.md#session-state) -------------------------------------
+
+namespace {
+
+struct FakePeer : PeerPort {
+    std::vector<ReplicatedState> published;
+    ReplicaTable held{16, 3600};
+    int asked = 0;
+    void publish(const ReplicatedState& r) override { published.push_back(r); }
+    std::optional<timbuktu::PersistedState> taken_over(const SessionKey& k, const Tuple& reply) override {
+        ++asked;
+        return held.find(k, reply, 1000);
+    }
+};
+
+// Node A runs a framed intercom contact up to its HELLO-ACK; what it
+// published is handed to node B's peer table (the sync link).
+struct Pair {
+    FakePeer peer_a, peer_b;
+    Bed a, b;
+    ConntrackFacts ct = conntrack(7);
+    Pair() {
+        a.rt.set_peer(&peer_a);
+        b.rt.set_peer(&peer_b);
+        a.send(ct, true, hello(timbuktu::kServiceIntercom));
+        a.send(ct, false, hello_ack(timbuktu::kServiceIntercom));
+        for (const auto& r : peer_a.published) peer_b.held.put(r, 1000);
+        // B's conntrack is conntrackd's copy: another id, the helper, no state.
+        ct.id = 99;
+        b.guest_seq = a.guest_seq;
+        b.host_seq = a.host_seq;
+        b.port.route = OriginalPath{true, 5, 0};
+    }
+};
+
+}  // namespace
+
+TEST_CASE("runtime pair: every state written is published to the peer", "[runtime][ha]") {
+    Pair p;
+    REQUIRE(p.peer_a.published.size() == 2);  // after the HELLO and after the HELLO-ACK
+    const auto& last = p.peer_a.published.back();
+    CHECK(last.key == SessionKey::of(conntrack(7)));
+    CHECK(last.reply == conntrack(7).reply);
+    REQUIRE(p.a.rt.session_of(conntrack(7)));
+    CHECK(last.state == p.a.rt.session_of(conntrack(7))->persisted());
+}
+
+TEST_CASE("runtime pair: a connection taken over mid-session continues from the peer's copy", "[runtime][ha]") {
+    Pair p;
+    auto o = p.b.send(p.ct, false, offer(timbuktu::kServiceIntercom, Transport::udp, 40001, 0, 30));
+    CHECK(p.b.rt.kernel_counters().peer_restored_sessions == 1);
+    CHECK(p.b.rt.kernel_counters().restored_sessions == 0);
+    CHECK(p.b.rt.kernel_counters().detached == 0);
+    CHECK_FALSE(detaches(o));
+    REQUIRE(p.b.rt.session_of(p.ct));
+    CHECK(p.b.rt.session_of(p.ct)->phase() == timbuktu::Phase::framed);
+    REQUIRE(p.b.port.created.size() == 1);  // the host's later offer is expected by B
+    CHECK(p.b.port.created[0].port == 40001);
+    // B's kernel gets the state with the verdict, and B publishes it in turn (failback).
+    CHECK(writes_state(o));
+    REQUIRE_FALSE(p.peer_b.published.empty());
+    bool restored_event = false;
+    for (const auto& e : p.b.sink.events)
+        if (auto r = std::get_if<helper::event::Restored>(&e)) restored_event = r->from_peer;
+    CHECK(restored_event);
+}
+
+TEST_CASE("runtime pair: without the peer's copy the takeover is misjudged (why the copy exists)", "[runtime][ha]") {
+    Pair p;
+    p.b.rt.set_peer(nullptr);
+    auto o = p.b.send(p.ct, false, offer(timbuktu::kServiceIntercom, Transport::udp, 40001, 0, 30));
+    CHECK(p.b.port.created.empty());
+    CHECK(detaches(o));  // "the host side sent data before any guest frame"
+}
+
+TEST_CASE("runtime pair: a guest cannot make the taken-over session accept its own offer", "[runtime][ha]") {
+    Pair p;
+    // The restored session knows the roles (B10): a guest-side PORT-OFFER is a
+    // forgery, never acted on, and the flow is watched no more, exactly as on
+    // the node that saw the contact begin.
+    auto o = p.b.send(p.ct, true, offer(timbuktu::kServiceIntercom, Transport::tcp, 40002));
+    CHECK(p.b.rt.kernel_counters().peer_restored_sessions == 1);
+    CHECK(p.b.port.created.empty());
+    CHECK(p.b.rt.counters().forged == 1);
+    CHECK(detaches(o));
+    // The peer learns the terminal phase: taken back there, the flow stays
+    // what it became here, not the live session from before the forgery.
+    REQUIRE_FALSE(p.peer_b.published.empty());
+    FakePeer back;
+    back.held.put(p.peer_b.published.back(), 1000);
+    Bed a2;
+    a2.rt.set_peer(&back);
+    a2.host_seq = p.b.host_seq;
+    a2.port.route = OriginalPath{true, 5, 0};
+    a2.send(p.ct, false, offer(timbuktu::kServiceIntercom, Transport::udp, 40001));
+    CHECK(a2.port.created.empty());
+}
+
+TEST_CASE("runtime pair: the copy is for that connection only, and the kernel's own state comes first",
+          "[runtime][ha]") {
+    Pair p;
+    SECTION("another reply tuple: no copy, a fresh session") {
+        auto other = p.ct;
+        other.reply.dport = 1234;
+        p.b.send(other, true, hello(timbuktu::kServiceIntercom));
+        CHECK(p.b.rt.kernel_counters().peer_restored_sessions == 0);
+    }
+    SECTION("state in B's own conntrack (B's daemon restarted): restored from there") {
+        const auto saved = p.peer_a.published.back().state;
+        auto own = p.ct;
+        own.help = CtHelp{"timbuktu", Bytes(saved.begin(), saved.end()), true};
+        p.b.send(own, false, offer(timbuktu::kServiceIntercom, Transport::udp, 40001, 0, 30));
+        CHECK(p.b.rt.kernel_counters().restored_sessions == 1);
+        CHECK(p.b.rt.kernel_counters().peer_restored_sessions == 0);
+        CHECK(p.peer_b.asked == 0);
+    }
+}
+
+TEST_CASE("runtime pair: a peer that starts late gets every live session's written state", "[runtime][ha]") {
+    Pair p;
+    auto states = p.a.rt.live_states(100);
+    REQUIRE(states.size() == 1);
+    CHECK(states[0] == p.peer_a.published.back());
+    CHECK(p.a.rt.live_states(0).empty());
+    // B starts now: it knows nothing but what A's answer brings, and takes over from it.
+    FakePeer late;
+    for (const auto& s : states) late.held.put(s, 1000);
+    p.b.rt.set_peer(&late);
+    p.b.send(p.ct, false, offer(timbuktu::kServiceIntercom, Transport::udp, 40001, 0, 30));
+    CHECK(p.b.rt.kernel_counters().peer_restored_sessions == 1);
+    CHECK(p.b.port.created.size() == 1);
+}
+
+TEST_CASE("runtime pair: flows that are not Timbuktu send the peer nothing", "[runtime][ha]") {
+    Bed b;
+    FakePeer peer;
+    b.rt.set_peer(&peer);
+    for (std::uint32_t id = 1; id <= 20; ++id) {
+        auto ct = conntrack(id, false, IPPROTO_UDP);  // a first datagram: unconfirmed
+        ct.orig.sport = ct.reply.dport = static_cast<std::uint16_t>(41000 + id);
+        b.send(ct, true, Bytes(48, 0xde));
+    }
+    CHECK(b.rt.counters().not_timbuktu >= 1);
+    CHECK(peer.published.empty());
+}
