@@ -279,6 +279,11 @@ tracked() { jfield "$(kt_status 2>/dev/null)" sessions_tracked; }
 rss0=$(rss)
 echo "FIGURE: daemon VmRSS with 0 held connections: $rss0 KiB (tracked $(tracked))"
 HOLDERS=()
+# 100k held contacts need more source ports than one address has: the
+# guest's ephemeral range widened, and a second guest address.
+in_guest sysctl -qw net.ipv4.ip_local_port_range="1024 65535"
+in_guest ip addr add 198.51.100.3/24 dev eth0 2>/dev/null
+HOLD_SOURCES="$TB_GUEST_ADDR,198.51.100.3"
 # hold NAME COUNT: COUNT more legacy UDP contacts, held open; waits until the daemon saw them.
 hold() {
     local name=$1 n=$2 want
@@ -287,11 +292,15 @@ hold() {
     # it the least recently used live sessions are evicted.
     local cap; cap=$(jfield "$(kt_status 2>/dev/null)" session_capacity)
     [ -n "$cap" ] && ((want > cap)) && want=$cap
-    kt_bg "hold-$name" ip netns exec "$TB_NS_GUEST" python3 "$TBB" hold --host "$H" --count "$n" --rate "$HOLD_RATE" \
+    kt_bg "hold-$name" ip netns exec "$TB_NS_GUEST" python3 "$TBB" hold --host "$H" --count "$n" --rate "$HOLD_RATE" --sources "$HOLD_SOURCES" \
         --release-file "$KT_WORK/release-$name" --hold 1800
     HOLDERS+=("$name")
-    _held() { grep -q '"held"' "$KT_WORK/hold-$1.log"; }
-    kt_wait_for $(( n / 50 + 120 )) _held "$name" || kt_die "holder $name did not open its $n contacts"
+    local hpid=$KT_LAST_PID
+    # (a holder that died is not waited for)
+    _held() { grep -q '"held"' "$KT_WORK/hold-$1.log" || ! kill -0 "$2" 2>/dev/null; }
+    kt_wait_for $(( n / 50 + 120 )) _held "$name" "$hpid"
+    grep -q '"held"' "$KT_WORK/hold-$name.log" || { kt_indent < "$KT_WORK/hold-$name.log"; kt_die "holder $name did not open its $n contacts"; }
+    grep -q '"failed": 0' "$KT_WORK/hold-$name.log" || kt_note "holder $name: $(grep '"held"' "$KT_WORK/hold-$name.log")"
     _tracked_ge() { local t; t=$(tracked); [ -n "$t" ] && [ "$t" -ge "$1" ]; }
     kt_wait_for 120 _tracked_ge "$want" || kt_note "the daemon tracks $(tracked) sessions, not $want (capacity, or the queue overflowed: overruns $(kt_counter overruns))"
     sleep 1

@@ -13,7 +13,8 @@ compares the firewall paths, not two programs.
            port, one connection accepted there, one byte sent. A sink answers
            the byte count when the client half-closes.
            TCP 21: "220", PASV -> "227 (...)" for a fresh port, one
-           connection accepted there, one byte sent; QUIT -> "221".
+           connection accepted there, one byte sent; QUIT -> "221" (the
+           benchmark's client closes instead, as it does the Timbuktu contact).
            UDP 407: read and discard.
   bulk     --host H --mode detached|framed --seconds S
            HELLO (control: the helper detaches the stream after the HELLO-ACK;
@@ -23,8 +24,9 @@ compares the firewall paths, not two programs.
   sessions --proto tb|ftp --host H --seconds S --parallel N
            N threads, each one session after another for S seconds: contact,
            offer (HELLO-ACK + PORT-OFFER of chat, or 227), offered TCP stream
-           opened and one byte read, both closed. JSON: ok, failed, rate.
-  hold     --host H --count N [--rate R] --release-file F --hold S
+           opened and one byte read, both closed (FTP without QUIT: the same
+           round trips but the server's banner). JSON: ok, failed, rate.
+  hold     --host H --count N [--rate R] [--sources A,B] --release-file F --hold S
            N legacy UDP contacts to 407 (a socket and one HELLO datagram
            each, at most R a second), kept open; then, for each file
            F.flood-K that appears, K datagrams of an ignored opcode over the
@@ -104,9 +106,12 @@ def recv_frame(s):
 
 
 def recv_line(s, limit=512):
+    # The peers speak in turns (one line, then wait for the answer), so a
+    # line is whatever arrives up to its newline: one recv in the usual case,
+    # as a frame is two (header, body).
     buf = b""
     while not buf.endswith(b"\n"):
-        d = s.recv(1)
+        d = s.recv(limit)
         if not d:
             raise ConnectionError("closed in a line")
         buf += d
@@ -193,6 +198,8 @@ def ftp_conn(c, addr):
                 return
             else:
                 c.sendall(b"500 ?\r\n")
+    except ConnectionError:
+        pass   # the client closed its contact
     except (OSError, ValueError) as e:
         log("ftp control: %s" % e)
     finally:
@@ -288,9 +295,8 @@ def one_session(proto, host, port):
                 raise ValueError("no byte on the offered stream")
         finally:
             d.close()
-        if proto == "ftp":
-            c.sendall(b"QUIT\r\n")
-            recv_line(c)
+        # Both sessions end the same way, the client closing its contact (an
+        # FTP QUIT would cost FTP one more round trip than Timbuktu).
     finally:
         c.close()
 
@@ -329,21 +335,31 @@ def cmd_hold(args):
     hello = frame(CLASS_GUEST, hello_body(SERVICE_CHAT))
     ignored = frame(CLASS_GUEST, struct.pack(">H", OP_IGNORED) + b"\0" * 30)
     socks = []
+    failed = 0
+    # One source address has at most ip_local_port_range's ports (64511 when
+    # the driver widens it): the sockets take turns over --sources.
+    sources = [a for a in (args.sources or "").split(",") if a]
     t0 = time.monotonic()
     for i in range(args.count):
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         s.setblocking(False)
-        s.connect((args.host, args.port))
         try:
+            if sources:
+                s.bind((sources[i % len(sources)], 0))
+            s.connect((args.host, args.port))
             s.send(hello)
-        except OSError:
-            pass
+        except OSError as e:
+            failed += 1
+            if failed <= 3:
+                log("contact %d: %s" % (i, e))
+            s.close()
+            continue
         socks.append(s)
         due = t0 + (i + 1) / args.rate
         now = time.monotonic()
         if due > now:
             time.sleep(due - now)
-    print(json.dumps({"held": len(socks), "seconds": round(time.monotonic() - t0, 1)}), flush=True)
+    print(json.dumps({"held": len(socks), "failed": failed, "seconds": round(time.monotonic() - t0, 1)}), flush=True)
     until = time.monotonic() + args.hold
     base = args.release_file
     d = os.path.dirname(base) or "."
@@ -394,6 +410,7 @@ def main():
     h.add_argument("--port", type=int, default=407)
     h.add_argument("--count", type=int, required=True)
     h.add_argument("--rate", type=float, default=1000)
+    h.add_argument("--sources", default="", help="comma-separated local addresses, in turn")
     h.add_argument("--release-file", required=True)
     h.add_argument("--hold", type=float, default=900)
     a = p.parse_args()
