@@ -59,9 +59,11 @@ if [ "${1:-}" != --inner ]; then
     [[ $rounds =~ ^[1-9][0-9]*$ ]] || { echo "bench-kernel: TBBENCH_ROUNDS must be a positive number" >&2; exit 2; }
     limit=$(( 900 + rounds * 120 ))
     status=0
+    ran=()
     boot() { # PART [run.sh args]
         local p=$1; shift
         local log=$logs/$kernel-$p.log
+        ran+=("$log")
         echo "bench-kernel: $kernel, $p: one boot, $rounds rounds (log $log)"
         local envs=() v
         for v in $(compgen -v TBBENCH_); do envs+=(--env "$v=${!v}"); done
@@ -82,7 +84,7 @@ if [ "${1:-}" != --inner ]; then
     fi
     echo
     echo "==== bench-kernel summary ($kernel, $(cat "$(. "$repo/tests/vm/kernel.sh"; tbvm_resolve "$repo" >/dev/null; echo "$TBVM_OUT")/kernel-version" 2>/dev/null), $rounds rounds, TBVM_SMP=${TBVM_SMP:-2})"
-    grep -h '^RESULT' "$logs/$kernel"-*.log 2>/dev/null | sed 's/^RESULT //'
+    grep -h '^RESULT' "${ran[@]}" 2>/dev/null | sed 's/^RESULT //'
     exit "$status"
 fi
 
