@@ -264,6 +264,12 @@ if [ "$part" = kernel-ftp ]; then
 else
     sessions_row 3c 1
     sessions_row 3d 8
+    # The FTP column really went through conntrackd: its queue was used and
+    # the kernel's ftp helper never loaded.
+    q5=$(in_fw awk '$1 == 5 { print $8 }' /proc/net/netfilter/nfnetlink_queue 2>/dev/null)
+    echo "FIGURE: queue 5 (conntrackd's ftp helper) was handed ${q5:-0} packets; nf_conntrack_ftp $( [ -d /sys/module/nf_conntrack_ftp ] && echo loaded || echo not loaded)"
+    [ "${q5:-0}" -gt 0 ] || kt_die "no packet went through conntrackd's queue 5"
+    [ -d /sys/module/nf_conntrack_ftp ] && kt_die "nf_conntrack_ftp got loaded: the FTP column did not measure conntrackd"
     kt_finish
 fi
 row_on 4 || row_on 5 || kt_finish
