@@ -4,7 +4,9 @@
 #   make deps       install the Debian packages the build and tests need
 #   make install    DESTDIR=... PREFIX=/usr
 #   make demo       the end-to-end demonstration (README's first command)
-#   make bench      benchmarks that print figures
+#   make bench      benchmarks that print figures (the engine, natively)
+#   make bench-kernel  the kernel benchmark: tbhelperd side by side with its
+#                   baselines in the VM test bed (docs/performance.md)
 #   make fuzz       libFuzzer targets for FUZZ_SECONDS each
 #   make deb        the Debian package (DIST=trixie: built in a Debian 13 root)
 
@@ -51,7 +53,7 @@ obj = $(patsubst %.cpp,$(BUILD)/obj/%.o,$(1))
 LIB_A := $(BUILD)/libtbhelper.a
 PROGRAMS := $(BUILD)/tbhelperd $(BUILD)/tbhelperctl $(BUILD)/tbsim
 
-.PHONY: all check unit deps install demo bench fuzz deb clean
+.PHONY: all check unit deps install demo bench bench-kernel fuzz deb clean
 all: $(PROGRAMS)
 
 $(BUILD)/obj/lib/%.o: CPPFLAGS += $(call pc_cflags,$(LIB_PKGS))
@@ -132,6 +134,12 @@ bench: $(BUILD)/bench $(BUILD)/bench-analyze $(BUILD)/bench-daemon
 	$(BUILD)/bench
 	$(BUILD)/bench-analyze
 	$(BUILD)/bench-daemon
+
+# One boot per configuration (kernel's ftp helper; conntrackd's, from a Debian
+# 13 root), rounds alternating, ratios against the named baseline; never fails
+# on a slow machine. BENCH_KERNEL=trixie|sid (or TBVM_KERNEL), TBBENCH_ROUNDS=N.
+bench-kernel: all
+	tests/bench/kernel/bench.sh $(if $(BENCH_KERNEL),--kernel $(BENCH_KERNEL))
 
 demo: all
 	tools/demo.sh

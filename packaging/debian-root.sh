@@ -44,7 +44,7 @@ build_deps=$(sed -n '/^Build-Depends:/,/^[A-Z]/p' packaging/debian/control | sed
 # debhelper-compat is a virtual package that debhelper provides.
 build_deps=${build_deps//debhelper-compat/debhelper}
 packages="build-essential dpkg-dev fakeroot lintian $build_deps
-          systemd dbus libnss-systemd nftables iproute2 conntrack nfct kmod procps python3 python3-prometheus-client socat iputils-ping"
+          systemd dbus libnss-systemd nftables iproute2 conntrack conntrackd nfct kmod procps python3 python3-prometheus-client socat iputils-ping"
 packages=$(tr -s ' \n' '\n' <<<"$packages" | grep . | sort -u | tr '\n' ' ')
 key=$(printf '%s\n' "$dist" "$archive" "$packages" | sha256sum | cut -d' ' -f1)
 
