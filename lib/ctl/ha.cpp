@@ -121,7 +121,11 @@ std::string format_ha_line(HaRole role, ExpectSync sync, const Config& config) {
 
 std::vector<Finding> audit_ha(HaRole role, ExpectSync sync, const Config& config) {
     std::vector<Finding> out;
-    const bool pair = config.ha_enabled() || role != HaRole::none || sync != ExpectSync::no_config;
+    // A pair is what this node's own settings say (ha_sync_*) or what
+    // keepalived's notify script wrote (the role file). A conntrackd.conf
+    // alone says nothing: Debian's conntrackd package installs one (nfct pulls
+    // it in), and conntrackd also runs only for its own userspace helpers.
+    const bool pair = config.ha_enabled() || role != HaRole::none;
     if (!pair) return out;
     if (sync == ExpectSync::no_config && (config.ha_enabled() || role != HaRole::none))
         out.push_back({"warning", "ha-conntrackd-missing",
@@ -135,9 +139,9 @@ std::vector<Finding> audit_ha(HaRole role, ExpectSync sync, const Config& config
                                    "after a failover the streams a host offered before it are blocked",
                                    kHelperName, expect_sync_name(sync)),
                        "add 'ExpectationSync { timbuktu }' to conntrackd.conf's Sync Options (docs/ha.md)"});
-    if (!config.ha_enabled() && sync != ExpectSync::no_config)
+    if (!config.ha_enabled())
         out.push_back({"warning", "ha-state-not-shared",
-                       "conntrackd runs a firewall pair but ha_sync_interface and ha_sync_peer are not set: a "
+                       "this node is part of a firewall pair but ha_sync_interface and ha_sync_peer are not set: a "
                        "contact taken over at a failover is judged not Timbuktu and its later offers are blocked",
                        "set ha_sync_interface and ha_sync_peer in tbhelper.conf (docs/ha.md#session-state)"});
     if (role == HaRole::unreadable)
