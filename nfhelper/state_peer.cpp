@@ -18,8 +18,9 @@ namespace tb::daemon {
 
 namespace {
 
-// A peer's copy is kept as long as the session table keeps a live TCP session.
-constexpr std::size_t kReplicaCapacity = helper::RuntimeOptions{}.session_capacity;
+// A peer's copy is kept as long as the session table keeps a live TCP
+// session, and there are as many copies as the table has places
+// (session_capacity at start; the peer's table follows the same key).
 constexpr std::time_t kReplicaMaxAge = helper::IdleLimits{}.tcp;
 
 socklen_t to_sockaddr(const IpAddress& a, std::uint16_t port, sockaddr_storage& ss) {
@@ -52,7 +53,7 @@ StatePeer::StatePeer(const Config& config, Dump dump)
     : interface_(config.ha_sync_interface),
       peer_(*config.ha_sync_peer),
       port_(config.ha_sync_port),
-      table_(kReplicaCapacity, kReplicaMaxAge),
+      table_(config.session_capacity, kReplicaMaxAge),
       dump_(std::move(dump)) {
     const int family = peer_.is_v4() ? AF_INET : AF_INET6;
     fd_.reset(socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
