@@ -42,39 +42,33 @@ import sys
 import threading
 import time
 
-CLASS_GUEST = 0x0001
-CLASS_HOST = 0x0101
-OP_HELLO = 0x0023
-OP_OFFER = 0x0031
+# The frames are built by the kernel scenarios' attack tool, byte by byte
+# from the wire model and independent of the code under test.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "kernel", "tools"))
+import tbattack  # noqa: E402
+from tbattack import CLASS_GUEST, CLASS_HOST, OP_HELLO, TCP, frame  # noqa: E402,F401
+
 OP_IGNORED = 0x0077   # B6: any other opcode in a well-formed frame is ignored
 SERVICE_PROBE = 0
 SERVICE_CONTROL = 1
 SERVICE_CHAT = 5
-TCP = 6
 
 
 def log(*a):
     print("tbbench:", *a, file=sys.stderr, flush=True)
 
 
-def frame(cls, body, flags=0):
-    n = len(body)
-    return struct.pack(">HB", cls, flags) + bytes([(n >> 16) & 0xFF, (n >> 8) & 0xFF, n & 0xFF]) + body
-
-
 def hello_body(service, name=b"tbbench"):
-    # B3: opcode, version 5.2, service, flags (bit 0: TCP contact), address, 6 opaque, name
-    return struct.pack(">HBBBB", OP_HELLO, 5, 2, service, 0x01) + b"\0\0\0\0" + bytes(6) + bytes([len(name)]) + name
+    return tbattack.hello_body(service, name=name)
 
 
 def hello_ack_body(service, name=b"tbbench-host"):
-    # B4: opcode, version, service, flags, host address, 28 opaque, name at 38
-    return struct.pack(">HBBBB", OP_HELLO, 5, 2, service, 0x01) + b"\0\0\0\0" + bytes(28) + bytes([len(name)]) + name
+    return tbattack.hello_ack_body(service, name=name)
 
 
 def offer_body(port, service=SERVICE_CHAT, transport=TCP):
-    # B5: exactly 12 bytes; address 0.0.0.0 = the contact's address
-    return struct.pack(">HBBH", OP_OFFER, service, transport, port) + b"\0\0\0\0" + struct.pack(">H", 0)
+    # address 0.0.0.0 = the contact's address
+    return tbattack.offer_body(port, service=service, transport=transport)
 
 
 def raise_fd_limit(want):
