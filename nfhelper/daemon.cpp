@@ -67,10 +67,27 @@ void notify_systemd(const char* state) {
 Daemon::Daemon(Options opts, Config config) : opts_(std::move(opts)), config_(std::move(config)) {}
 Daemon::~Daemon() = default;
 
-std::unique_ptr<QueueReader> Daemon::bind_queue(std::uint16_t queue) {
-    return std::make_unique<QueueReader>(queue, queue_stats_, [this](std::uint16_t q, const netfilter::QueueEvent& e) {
-        on_queue_event(q, e);
-    });
+std::unique_ptr<QueueReader> Daemon::bind_queue(std::uint16_t queue, bool gso) {
+    return std::make_unique<QueueReader>(
+        queue, queue_stats_, [this](std::uint16_t q, const netfilter::QueueEvent& e) { on_queue_event(q, e); }, gso);
+}
+
+QueueRole Daemon::contact_role() const {
+    QueueRole role;
+    if (segments_) role.segment_queue = segments_->number();
+    return role;
+}
+
+void Daemon::drain_queues() {
+    const QueueRole contact = contact_role();
+    auto on_contact = [this, &contact](netfilter::QueuedPacket& p) { return core_->on_packet(p, contact); };
+    for (int i = 0; i < 64 && queue_->process(on_contact, kPacketsPerTurn) > 0; ++i) {
+    }
+    if (!segments_) return;
+    const QueueRole segment{std::nullopt, true};
+    auto on_segment = [this, &segment](netfilter::QueuedPacket& p) { return core_->on_packet(p, segment); };
+    for (int i = 0; i < 64 && segments_->process(on_segment, kPacketsPerTurn) > 0; ++i) {
+    }
 }
 
 void Daemon::on_queue_event(std::uint16_t queue, const netfilter::QueueEvent& e) {
@@ -109,8 +126,10 @@ void Daemon::setup() {
             core_->set_peer(peer_.get());
         }
         // Bind first: if another process holds the queue we stop here without
-        // touching the kernel's helper registration.
-        queue_ = bind_queue(config_.queue);
+        // touching the kernel's helper registration. The segment queue
+        // before the contact queue, so that nothing is sent to it unread.
+        if (config_.gso) segments_ = bind_queue(config_.segment_queue_number(), false);
+        queue_ = bind_queue(config_.queue, config_.gso);
         reg_nl_ = std::make_unique<netfilter::NetlinkSocket>(NETLINK_NETFILTER);
         auto reg = register_helpers(*reg_nl_, config_);
         helpers_ = reg.registered;
@@ -145,6 +164,10 @@ void Daemon::setup() {
              "per connection, {} sessions tracked at most, control socket {}",
              TBHELPER_VERSION, kHelperName, config_.queue, config_.max_expectations, config_.expectation_timeout,
              config_.session_capacity, opts_.socket_path);
+    if (segments_)
+        log_info("GSO: super-packets are read whole on queue {}; what must be read as segments goes on to queue {} "
+                 "(docs/daemon.md#gso)",
+                 config_.queue, segments_->number());
     if (peer_)
         log_info("firewall pair: session state shared with the daemon at {} over {} (UDP {}; docs/ha.md#session-state)",
                  peer_->peer().to_string(), peer_->interface(), peer_->port());
@@ -189,9 +212,7 @@ void Daemon::stop() {
     // is already queued: closing the queue with packets in it drops them.
     auto problems = park_helpers(*reg_nl_);
     for (const auto& p : problems) log_error("{}", p);
-    auto handler = [this](netfilter::QueuedPacket& p) { return core_->on_packet(p); };
-    for (int i = 0; i < 64 && queue_->process(handler, kPacketsPerTurn) > 0; ++i) {
-    }
+    drain_queues();
     if (problems.empty() && watchdog_) watchdog_->disarm();
     if (problems.empty())
         log_info("stopped: helper {} stays registered but disabled, so the rules that name it stay valid and its "
@@ -199,17 +220,24 @@ void Daemon::stop() {
                  kHelperName);
     control_.reset();
     queue_.reset();
+    segments_.reset();
 }
 
 void Daemon::loop() {
     bool stop = false;
     auto next_housekeeping = std::chrono::steady_clock::now() + std::chrono::milliseconds(kHousekeepingMs);
     std::vector<pollfd> fds;
-    auto handler = [this](netfilter::QueuedPacket& p) { return core_->on_packet(p); };
+    const QueueRole segment{std::nullopt, true};
+    auto on_segment = [this, &segment](netfilter::QueuedPacket& p) { return core_->on_packet(p, segment); };
     while (!stop) {
+        // Read anew each turn: a reload may have replaced the contact queue.
+        const QueueRole contact = contact_role();
+        auto on_contact = [this, &contact](netfilter::QueuedPacket& p) { return core_->on_packet(p, contact); };
         fds.clear();
         fds.push_back(pollfd{signal_fd_.get(), POLLIN, 0});
         fds.push_back(pollfd{queue_->fd(), POLLIN, 0});
+        const std::size_t segment_slot = fds.size();
+        if (segments_) fds.push_back(pollfd{segments_->fd(), POLLIN, 0});
         const std::size_t peer_slot = fds.size();
         if (peer_) fds.push_back(pollfd{peer_->fd(), POLLIN, 0});
         control_->add_pollfds(fds);
@@ -226,11 +254,15 @@ void Daemon::loop() {
             log_error("poll: {}", std::strerror(errno));
             break;
         }
-        if (fds[1].revents) queue_->process(handler, kPacketsPerTurn);
+        const auto requeued_before = queue_stats_.segment_requeues;
+        if (fds[1].revents) queue_->process(on_contact, kPacketsPerTurn);
+        // After the contact queue: what it just sent on is read in the same turn.
+        if (segments_ && (fds[segment_slot].revents || queue_stats_.segment_requeues != requeued_before))
+            segments_->process(on_segment, kPacketsPerTurn);
         if (fds[0].revents) on_signals(stop);
         Log::flush_suppressed();  // the "N messages suppressed" line, once the limit allows it
         if (peer_ && fds[peer_slot].revents) peer_->on_readable(std::time(nullptr));
-        for (std::size_t i = 2; i < fds.size(); ++i)
+        for (std::size_t i = peer_slot; i < fds.size(); ++i)
             if (fds[i].revents && control_->owns(fds[i].fd)) control_->on_ready(fds[i]);
 
         now = std::chrono::steady_clock::now();
@@ -273,11 +305,9 @@ void Daemon::reload() {
         if (next.queue != config_.queue) {
             // Bind the new queue before pointing the helper at it; then drain
             // what the old queue still holds (closing it would drop those).
-            auto fresh = bind_queue(next.queue);
+            auto fresh = bind_queue(next.queue, queue_->gso());
             helpers_ = register_helpers(*reg_nl_, next).registered;
-            auto handler = [this](netfilter::QueuedPacket& p) { return core_->on_packet(p); };
-            for (int i = 0; i < 64 && queue_->process(handler, kPacketsPerTurn) > 0; ++i) {
-            }
+            drain_queues();
             queue_ = std::move(fresh);
             if (watchdog_) watchdog_->tell_queue(queue_->number(), queue_->portid());
             log_info("reload: now reading queue {}", next.queue);
@@ -296,6 +326,14 @@ void Daemon::reload() {
         next.max_expectations = config_.max_expectations;
         next.expectation_timeout = config_.expectation_timeout;
     }
+    // The segment queue stays as bound at start (a second queue to rebind
+    // and drain in the right order for a key nobody changes at run time).
+    const auto segment_number = [](const Config& c) { return c.gso ? c.segment_queue_number() : 0; };
+    if (next.gso != config_.gso || segment_number(next) != segment_number(config_))
+        log_warning("reload: gso and segment_queue take effect at the next start; keeping {}",
+                    segments_ ? fmt::format("segment queue {}", segments_->number()) : std::string("gso = false"));
+    next.gso = config_.gso;
+    next.segment_queue = config_.gso ? std::optional<std::uint16_t>(config_.segment_queue_number()) : config_.segment_queue;
     if (next.ha_sync_interface != config_.ha_sync_interface || next.ha_sync_peer != config_.ha_sync_peer ||
         next.ha_sync_port != config_.ha_sync_port) {
         log_warning("reload: the ha_sync_* keys take effect at the next start; keeping the sync link as it is");
@@ -350,6 +388,7 @@ std::string Daemon::status_json() const {
     json j = {{"ok", true},
               {"version", TBHELPER_VERSION},
               {"queue", config_.queue},
+              {"segment_queue", segments_ ? json(segments_->number()) : json(nullptr)},
               {"pid", static_cast<long>(getpid())},
               {"helpers", helpers},
               {"uptime", std::round(uptime * 10) / 10},

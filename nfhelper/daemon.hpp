@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "helper_core.hpp"
 #include "netfilter/cthelper.hpp"
 #include "netfilter/netlink_socket.hpp"
 #include "netfilter/queue_reader.hpp"
@@ -59,7 +60,11 @@ private:
     std::string status_json() const;
     std::string expectations_json() const;
     std::string sessions_json() const;
-    std::unique_ptr<QueueReader> bind_queue(std::uint16_t queue);  // throws QueueBindError
+    std::unique_ptr<QueueReader> bind_queue(std::uint16_t queue, bool gso);  // throws QueueBindError
+    // Answers what the queues hold: the contact queue first, then the
+    // segment queue (which the contact queue's verdicts may have fed).
+    void drain_queues();
+    QueueRole contact_role() const;
     void on_queue_event(std::uint16_t queue, const netfilter::QueueEvent& e);
 
     Options opts_;
@@ -68,6 +73,9 @@ private:
     std::unique_ptr<netfilter::NetlinkSocket> reg_nl_;  // nfnetlink_cthelper: register / update
     std::unique_ptr<HelperCore> core_;
     std::unique_ptr<QueueReader> queue_;
+    // The segment queue (docs/daemon.md#gso): bound when gso is on, without
+    // NFQA_CFG_F_GSO, so the kernel segments what the contact queue sends it.
+    std::unique_ptr<QueueReader> segments_;
     QueueStats queue_stats_;
     std::unique_ptr<ControlServer> control_;
     std::unique_ptr<StatePeer> peer_;  // a firewall pair's other daemon (docs/ha.md#session-state)

@@ -185,9 +185,15 @@ void HelperCore::apply_config(const Config& config) {
     runtime_.set_session_capacity(config_.session_capacity);
 }
 
-netfilter::Verdict handle_queued_packet(helper::HelperRuntime& runtime, netfilter::QueuedPacket& pkt, std::time_t now) {
+netfilter::Verdict handle_queued_packet(helper::HelperRuntime& runtime, netfilter::QueuedPacket& pkt, std::time_t now,
+                                        const QueueRole& role) {
     netfilter::Verdict v;  // default: accept unchanged
     net::ParsedPacket parsed;
+    if (pkt.truncated && role.segment_queue && !pkt.data.empty()) {
+        // A super-packet longer than the copy: read as segments, whole, there.
+        v.requeue_to = role.segment_queue;
+        return v;
+    }
     if (pkt.data.empty() || pkt.truncated) {
         runtime.unparsed(pkt.id, std::nullopt);
         return v;
@@ -213,9 +219,16 @@ netfilter::Verdict handle_queued_packet(helper::HelperRuntime& runtime, netfilte
     in.direction = helper::direction_from_ctinfo(*pkt.ctinfo);
     in.ifaces = pkt.ifaces;
     in.now = now;
+    in.gso = pkt.gso;
+    in.csum_not_ready = pkt.csum_not_ready;
+    in.can_requeue = role.segment_queue.has_value();
+    in.from_segment_queue = role.is_segment_queue;
     const helper::PacketOutcome out = runtime.on_packet(in);
 
     switch (out.verdict) {
+        case helper::PacketVerdict::requeue_as_segments:
+            v.requeue_to = role.segment_queue;  // set: the runtime asks only when there is one
+            return v;
         case helper::PacketVerdict::accept: break;
         case helper::PacketVerdict::accept_mangled: v.send_packet = true; break;
         case helper::PacketVerdict::drop_for_retransmit: v.drop = true; break;
@@ -231,8 +244,8 @@ netfilter::Verdict handle_queued_packet(helper::HelperRuntime& runtime, netfilte
     return v;
 }
 
-netfilter::Verdict HelperCore::on_packet(netfilter::QueuedPacket& pkt) {
-    return handle_queued_packet(runtime_, pkt, std::time(nullptr));
+netfilter::Verdict HelperCore::on_packet(netfilter::QueuedPacket& pkt, const QueueRole& role) {
+    return handle_queued_packet(runtime_, pkt, std::time(nullptr), role);
 }
 
 }  // namespace tb::daemon

@@ -44,13 +44,21 @@ public:
 // The daemon's work on one queued packet (docs/daemon.md#per-packet): decode,
 // conntrack facts, the runtime, the verdict. HelperCore::on_packet is this
 // with the daemon's runtime and the clock; tests/bench/bench_daemon.cpp times it.
-netfilter::Verdict handle_queued_packet(helper::HelperRuntime& runtime, netfilter::QueuedPacket& pkt, std::time_t now);
+//
+// Which queue the packet was read on (docs/daemon.md#gso): the contact queue,
+// with the segment queue behind it when GSO is on, or the segment queue.
+struct QueueRole {
+    std::optional<std::uint16_t> segment_queue;  // on the contact queue: where to send what must be segments
+    bool is_segment_queue = false;
+};
+netfilter::Verdict handle_queued_packet(helper::HelperRuntime& runtime, netfilter::QueuedPacket& pkt, std::time_t now,
+                                        const QueueRole& role = {});
 
 class HelperCore {
 public:
     explicit HelperCore(const Config& config);
 
-    netfilter::Verdict on_packet(netfilter::QueuedPacket& pkt);
+    netfilter::Verdict on_packet(netfilter::QueuedPacket& pkt, const QueueRole& role = {});
     void apply_config(const Config& config);  // SIGHUP: new policy for every session
     void housekeeping(std::time_t now) { runtime_.housekeeping(now); }
     void set_peer(helper::PeerPort* peer) { runtime_.set_peer(peer); }  // docs/ha.md#session-state

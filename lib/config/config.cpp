@@ -137,10 +137,17 @@ Config parse_config(const std::string& text, const std::string& origin) {
     Config c;
     Reader r{origin};
     std::size_t ha_line = 0;  // where an ha_sync_* key was, for the "both or neither" error
+    std::size_t segment_queue_line = 0;  // for "segment_queue must differ from queue"
     for (const auto& [k, node] : table) {
         const std::string key(k.str());
         if (key == "queue") {
             c.queue = static_cast<std::uint16_t>(r.integer(node, key, 0, 65535));
+        } else if (key == "segment_queue") {
+            c.segment_queue = static_cast<std::uint16_t>(r.integer(node, key, 0, 65535));
+            segment_queue_line = node.source().begin.line;
+        } else if (key == "gso") {
+            if (!node.is_boolean()) r.fail(node, key, fmt::format("expected true or false, found {}", type_name(node.type())));
+            c.gso = *node.value<bool>();
         } else if (key == "tcp_contact_ports") {
             c.tcp_contact_ports = r.port_list(node, key);
         } else if (key == "udp_contact_ports") {
@@ -192,11 +199,16 @@ Config parse_config(const std::string& text, const std::string& origin) {
             c.ha_sync_port = static_cast<std::uint16_t>(r.integer(node, key, 1, 65535));
         } else {
             r.fail(node, key,
-                   "unknown key; known keys are queue, tcp_contact_ports, udp_contact_ports, allowed_ports, "
+                   "unknown key; known keys are queue, segment_queue, gso, tcp_contact_ports, udp_contact_ports, allowed_ports, "
                    "max_expectations, expectation_timeout, nat_rewrite, reply_interface_check, session_capacity, "
                    "log_level, ha_sync_interface, ha_sync_peer, ha_sync_port");
         }
     }
+    if (c.segment_queue && *c.segment_queue == c.queue)
+        throw ConfigError(origin, segment_queue_line, "segment_queue",
+                          fmt::format("{} is the contact queue (queue); the segment queue must be another, unused "
+                                      "queue (docs/daemon.md#gso)",
+                                      c.queue));
     if (c.ha_sync_interface.empty() != !c.ha_sync_peer)
         throw ConfigError(origin, ha_line, c.ha_sync_interface.empty() ? "ha_sync_interface" : "ha_sync_peer",
                           "ha_sync_interface and ha_sync_peer go together (docs/ha.md#session-state): set both or "

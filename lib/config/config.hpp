@@ -26,6 +26,16 @@ enum class LogLevel { error = 0, warning = 1, info = 2, debug = 3 };
 // loader only fills them in.
 struct Config : timbuktu::Policy {
     std::uint16_t queue = 407;
+    // GSO (docs/daemon.md#gso): the contact queue takes super-packets whole;
+    // what the engine must see as segments goes on to the segment queue,
+    // which the kernel segments. false: the kernel segments everything on the
+    // contact queue (version 0.1's way, one round trip per segment).
+    bool gso = true;
+    std::optional<std::uint16_t> segment_queue;  // unset: queue + 1 (queue - 1 for 65535)
+    std::uint16_t segment_queue_number() const {
+        if (segment_queue) return *segment_queue;
+        return queue == 65535 ? 65534 : static_cast<std::uint16_t>(queue + 1);
+    }
     std::vector<std::uint16_t> tcp_contact_ports{407};
     std::vector<std::uint16_t> udp_contact_ports{407, 1419};
     LogLevel log_level = LogLevel::info;

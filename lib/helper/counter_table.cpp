@@ -125,6 +125,11 @@ constexpr std::array kTable = {
                 "Packets accepted unchanged after an internal error in their handling.", from_queue<&Q::handler_failures>},
     CounterInfo{"unparsable_messages", "unparsable_messages", IN_COUNTERS, "", false, C,
                 "Queue messages that could not be read (no packet id).", from_queue<&Q::unparsable>},
+    CounterInfo{"gso_packets", "gso_packets", IN_COUNTERS, "", false, C,
+                "GSO super-packets read whole on the contact queue.", from_queue<&Q::gso_packets>},
+    CounterInfo{"segment_requeues", "segment_requeues", IN_COUNTERS, "", false, C,
+                "Packets sent on unexamined to the segment queue, to be read as segments.",
+                from_queue<&Q::segment_requeues>},
     // The daemon's.
     CounterInfo{"log_suppressed", "log_suppressed", IN_COUNTERS, "", false, C,
                 "Log lines left out by the rate limit.", from_daemon<&D::log_suppressed>},

@@ -7,6 +7,8 @@
 #include <cstring>
 #include <type_traits>
 
+#include "stream/stream_reader.hpp"
+
 namespace tb::helper {
 
 using timbuktu::saturating_inc;
@@ -164,6 +166,17 @@ PacketOutcome HelperRuntime::on_packet(const PacketIn& in) {
         }
     }
 
+    // GSO (docs/daemon.md#gso): before anything else looks at the bytes, so
+    // that a packet sent on is examined once, as segments, on the segment queue.
+    if (in.can_requeue || in.from_segment_queue) {
+        const std::uint32_t end_seq =
+            parsed.tcp_seq + (syn ? 1u : 0u) + static_cast<std::uint32_t>(payload.size());
+        if (send_to_segments(in, entry, end_seq)) {
+            out.verdict = PacketVerdict::requeue_as_segments;
+            return out;
+        }
+    }
+
     // Who may speak for the host (docs/daemon.md#reply-interface): a reply
     // that did not come in where the original direction left is never fed
     // to the engine and changes nothing here, not even the table.
@@ -316,6 +329,41 @@ PacketOutcome HelperRuntime::on_packet(const PacketIn& in) {
     }
     if (closing) table_.erase(key);
     return out;
+}
+
+bool HelperRuntime::send_to_segments(const PacketIn& in, SessionEntry* entry, std::uint32_t end_seq) {
+    const net::ParsedPacket& parsed = *in.parsed;
+    if (parsed.l4proto != IPPROTO_TCP) {
+        // A UDP super-packet holds several datagrams back to back; the engine
+        // must see each on its own. A datagram without its checksum on a
+        // connection the engine may rewrite: the rewrite goes back as
+        // CHECKSUM_NONE, so it needs the checksum computed, as for TCP below.
+        if (!in.can_requeue) return false;
+        return in.gso || (in.csum_not_ready && timbuktu::may_rewrite(policy_, in.conntrack->engine_facts()));
+    }
+    if (parsed.payload_length == 0) return false;  // nothing for the engine to read
+    std::optional<std::uint32_t>* mark =
+        entry ? &entry->segment_mark[in.direction == timbuktu::PacketDirection::reply ? 1 : 0] : nullptr;
+    if (in.from_segment_queue) {
+        // The segment that reaches the mark was the last one sent there: from
+        // now on this direction is read on the contact queue again.
+        if (mark && *mark && stream::seq_distance(**mark, end_seq) >= 0) mark->reset();
+        return false;
+    }
+    // On the contact queue: while earlier bytes of this direction wait on the
+    // segment queue, later ones follow them there, so the stream stays in order.
+    bool send_on = mark && *mark;
+    // A super-packet or a packet without its checksum on a connection the
+    // engine may rewrite: a rewritten payload goes back as CHECKSUM_NONE, so
+    // the rewrite needs a segment with its checksum computed.
+    if (!send_on && (in.gso || in.csum_not_ready))
+        send_on = timbuktu::may_rewrite(policy_, in.conntrack->engine_facts());
+    if (!send_on) return false;
+    // Without an entry (the first packet after a restart) nothing is kept:
+    // a later segment that needs no rewrite could overtake it, which the
+    // engine's reader holds or has resent (docs/daemon.md#gso).
+    if (mark && (!*mark || stream::seq_distance(**mark, end_seq) > 0)) *mark = end_seq;
+    return true;
 }
 
 void HelperRuntime::detach(PacketOutcome& out, const SessionKey& key, const ConntrackFacts& conn) {

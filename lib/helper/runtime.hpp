@@ -71,6 +71,12 @@ struct PacketIn {
     timbuktu::PacketDirection direction = timbuktu::PacketDirection::original;  // from NFQA_CT_INFO
     PacketInterfaces ifaces;
     std::time_t now = 0;
+    // GSO (docs/daemon.md#gso): what the queue said of the packet, and where
+    // it was read.
+    bool gso = false;             // a super-packet (several segments' worth)
+    bool csum_not_ready = false;  // its L4 checksum is still to be computed
+    bool can_requeue = false;     // read on a contact queue that has a segment queue behind it
+    bool from_segment_queue = false;
 };
 
 // ---------------------------------------------------------------------------
@@ -80,6 +86,7 @@ enum class PacketVerdict : std::uint8_t {
     accept,               // unchanged
     accept_mangled,       // the packet was rewritten: send it back with the verdict
     drop_for_retransmit,  // NF_DROP: beyond a gap the engine could not hold; the sender sends it again
+    requeue_as_segments,  // unexamined, on to the segment queue, which reads it as segments (docs/daemon.md#gso)
 };
 
 // The NFQA_CT help nest to send with the verdict.
@@ -286,6 +293,10 @@ public:
     const timbuktu::Session* session_of(const ConntrackFacts& conn) const;
 
 private:
+    // Whether the engine must see this packet as segments, read on the
+    // segment queue, rather than whole here (docs/daemon.md#gso); keeps the
+    // direction's segment mark.
+    bool send_to_segments(const PacketIn& in, SessionEntry* entry, std::uint32_t end_seq);
     void detach(PacketOutcome& out, const SessionKey& key, const ConntrackFacts& conn);
     void not_from_host(ReplyVerdict verdict, const ConntrackFacts& conn, const PacketIn& in, const SessionEntry* entry);
     std::optional<timbuktu::Session> restore_or_start(const ConntrackFacts& conn, timbuktu::PersistedState& written,

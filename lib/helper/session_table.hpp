@@ -64,6 +64,12 @@ struct SessionEntry {
     // direction's stream starts where TCP says, even when the first payload
     // segment arrives out of order.
     std::array<std::optional<std::uint32_t>, 2> syn_seq{};
+    // Per direction (original, reply), while packets of it wait on the
+    // segment queue (docs/daemon.md#gso): the sequence number just past the
+    // last byte sent there. Every later payload packet of that direction goes
+    // the same way, so the engine reads the stream in order; the segment that
+    // reaches it clears it.
+    std::array<std::optional<std::uint32_t>, 2> segment_mark{};
     std::time_t last_seen = 0;
     std::time_t created = 0;
     std::uint32_t ct_id = 0;       // conntrack id (CTA_ID) of the connection

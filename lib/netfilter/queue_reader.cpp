@@ -18,8 +18,11 @@ using timbuktu::saturating_inc;
 
 namespace {
 
-// Whole packets: an IP packet is at most 64 KiB, and without NFQA_CFG_F_GSO the
-// kernel segments GSO packets before queueing, so nothing is ever cut short.
+// Whole packets: an IP packet is at most 64 KiB. Without NFQA_CFG_F_GSO the
+// kernel segments GSO packets before queueing, so nothing is cut short; with
+// it a super-packet can be longer than the payload attribute holds (65531
+// bytes; BIG TCP), and such a cut copy is sent on to the segment queue
+// unexamined (docs/daemon.md#gso).
 constexpr std::uint32_t kCopyRange = 0xffff;
 // Netlink overhead around the packet (headers, conntrack nest, interfaces).
 constexpr std::size_t kMessageOverhead = 8192;
@@ -32,8 +35,9 @@ constexpr std::size_t kTransmitBuffer = 4 * kVerdictBufferSize;
 
 }  // namespace
 
-QueueReader::QueueReader(std::uint16_t num, QueueStats& stats, EventSink events)
+QueueReader::QueueReader(std::uint16_t num, QueueStats& stats, EventSink events, bool gso)
     : num_(num),
+      gso_(gso),
       nl_(NETLINK_NETFILTER),
       rx_(kReceiveBatch, std::vector<char>(kCopyRange + kMessageOverhead)),
       rx_lens_(kReceiveBatch),
@@ -87,11 +91,14 @@ void QueueReader::configure() {
 
     // CONNTRACK: each packet arrives with its conntrack (tuples, id, helper data)
     // and a verdict may carry conntrack changes. FAIL_OPEN: when our queue is
-    // full the kernel accepts instead of dropping. No GSO: see kCopyRange.
+    // full the kernel accepts instead of dropping. GSO: super-packets whole
+    // (see kCopyRange); the mask names it either way, so a queue bound
+    // without it never keeps it from an earlier owner.
     nlh = nfq_nlmsg_put(buf.data(), NFQNL_MSG_CONFIG, num_);
-    const std::uint32_t flags = NFQA_CFG_F_CONNTRACK | NFQA_CFG_F_FAIL_OPEN;
+    const std::uint32_t flags = NFQA_CFG_F_CONNTRACK | NFQA_CFG_F_FAIL_OPEN | (gso_ ? NFQA_CFG_F_GSO : 0u);
+    const std::uint32_t mask = NFQA_CFG_F_CONNTRACK | NFQA_CFG_F_FAIL_OPEN | NFQA_CFG_F_GSO;
     mnl_attr_put_u32(nlh, NFQA_CFG_FLAGS, htonl(flags));
-    mnl_attr_put_u32(nlh, NFQA_CFG_MASK, htonl(flags));
+    mnl_attr_put_u32(nlh, NFQA_CFG_MASK, htonl(mask));
     if (int e = nl_.request(nlh)) {
         if (e == EOPNOTSUPP) throw QueueBindError(QueueBindError::Kind::no_glue_ct, num_, "flags", e);
         throw fail("flags", e);
@@ -179,12 +186,24 @@ QueueMessage decode_queue_message(const nlmsghdr* nlh, QueuedPacket& pkt, int& e
     pkt.ifaces.outdev = ifindex(NFQA_IFINDEX_OUTDEV);
     pkt.ifaces.physindev = ifindex(NFQA_IFINDEX_PHYSINDEV);
     pkt.ifaces.physoutdev = ifindex(NFQA_IFINDEX_PHYSOUTDEV);
+    if (attr[NFQA_SKB_INFO] && mnl_attr_get_payload_len(attr[NFQA_SKB_INFO]) >= 4) {
+        const std::uint32_t info = ntohl(mnl_attr_get_u32(attr[NFQA_SKB_INFO]));
+        pkt.gso = info & NFQA_SKB_GSO;
+        pkt.csum_not_ready = info & NFQA_SKB_CSUMNOTREADY;
+    }
     return QueueMessage::packet;
 }
 
 nlmsghdr* build_verdict_message(std::span<char> buf, std::uint16_t queue, std::uint32_t id, const Verdict& v,
                                 std::span<const std::uint8_t> packet) {
     nlmsghdr* nlh = nfq_nlmsg_put(buf.data(), NFQNL_MSG_VERDICT, queue);
+    if (v.requeue_to) {
+        // Unexamined and unchanged to the segment queue; the bypass flag lets
+        // it pass (fail-open) should that queue have no reader.
+        const auto verdict = static_cast<int>(NF_QUEUE_NR(*v.requeue_to) | NF_VERDICT_FLAG_QUEUE_BYPASS);
+        nfq_nlmsg_verdict_put(nlh, static_cast<int>(id), verdict);
+        return nlh;
+    }
     // A drop carries nothing else: the packet is gone and its sender retransmits it.
     nfq_nlmsg_verdict_put(nlh, static_cast<int>(id), v.drop ? NF_DROP : NF_ACCEPT);
     if (!v.drop && v.send_packet && !packet.empty() && packet.size() <= kCopyRange)
@@ -209,6 +228,7 @@ void QueueReader::handle_message(const nlmsghdr* nlh, const Handler& handler) {
         case QueueMessage::packet: break;
     }
     saturating_inc(stats_.packets);
+    if (pkt.gso) saturating_inc(stats_.gso_packets);
 
     Verdict v;
     try {
@@ -223,11 +243,12 @@ void QueueReader::handle_message(const nlmsghdr* nlh, const Handler& handler) {
         v = Verdict{};
     }
     if (pkt.truncated) v.send_packet = false;  // never send back a shortened packet
+    if (v.requeue_to) saturating_inc(stats_.segment_requeues);
     add_verdict(pkt.id, v, pkt.data);
 }
 
 void QueueReader::add_verdict(std::uint32_t id, const Verdict& v, std::span<const std::uint8_t> packet) {
-    const bool plain = !v.drop && !v.send_packet && v.ct_nest.empty();
+    const bool plain = !v.drop && !v.send_packet && v.ct_nest.empty() && !v.requeue_to;
     // A batch covers every queued id up to its last one (the kernel walks its
     // list, ordered by id, with a wrap-safe comparison): ids must grow.
     if (!batch_ids_.empty() && static_cast<std::int32_t>(id - batch_ids_.back()) <= 0) close_batch();

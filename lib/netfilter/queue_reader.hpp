@@ -71,12 +71,19 @@ struct QueuedPacket {
     std::optional<std::span<const std::uint8_t>> ct;  // NFQA_CT payload
     std::optional<std::uint32_t> ctinfo;     // NFQA_CT_INFO
     helper::PacketInterfaces ifaces;          // NFQA_IFINDEX_*: where it came in and goes out
+    // NFQA_SKB_INFO, sent only on a queue bound with GSO (docs/daemon.md#gso):
+    bool gso = false;                        // NFQA_SKB_GSO: a super-packet, several segments' worth
+    bool csum_not_ready = false;             // NFQA_SKB_CSUMNOTREADY: its L4 checksum is still to be computed
 };
 
 struct Verdict {
     bool send_packet = false;                // the (modified) packet goes back with the verdict
     bool drop = false;                       // NF_DROP: the engine asked for a retransmission
     std::vector<std::uint8_t> ct_nest;       // a complete NFQA_CT attribute, or empty
+    // NF_QUEUE_NR(queue) | NF_VERDICT_FLAG_QUEUE_BYPASS: the packet goes on,
+    // unexamined and unchanged, to that queue at the same hook (the segment
+    // queue, docs/daemon.md#gso); nothing else of the verdict is sent.
+    std::optional<std::uint16_t> requeue_to;
 };
 
 // What one netlink message read from the queue socket is.
@@ -101,9 +108,11 @@ struct nlmsghdr* build_verdict_message(std::span<char> buf, std::uint16_t queue,
 class QueueReader {
 public:
     using EventSink = std::function<void(std::uint16_t queue, const QueueEvent&)>;
-    // Binds queue `num` with conntrack info and fail-open. Throws QueueBindError.
+    // Binds queue `num` with conntrack info and fail-open, and with
+    // NFQA_CFG_F_GSO when `gso` (super-packets arrive whole, checksums not
+    // computed: docs/daemon.md#gso). Throws QueueBindError.
     // `stats` outlives the reader (it survives a queue change on reload).
-    QueueReader(std::uint16_t num, QueueStats& stats, EventSink events);
+    QueueReader(std::uint16_t num, QueueStats& stats, EventSink events, bool gso = false);
     ~QueueReader();
     QueueReader(const QueueReader&) = delete;
     QueueReader& operator=(const QueueReader&) = delete;
@@ -111,6 +120,7 @@ public:
     int fd() const { return nl_.fd(); }
     std::uint16_t number() const { return num_; }
     std::uint32_t portid() const { return nl_.portid(); }
+    bool gso() const { return gso_; }
 
     using Handler = std::function<Verdict(QueuedPacket&)>;
     // Reads what is waiting (at most `max_packets`, never blocking) and answers
@@ -139,6 +149,7 @@ private:
     void flush();        // sends tx_; on failure every packet in it passes as a plain ACCEPT
 
     std::uint16_t num_;
+    bool gso_;
     NetlinkSocket nl_;
     std::vector<std::vector<char>> rx_;
     std::vector<std::size_t> rx_lens_;

@@ -14,6 +14,10 @@ struct QueueStats {
     std::uint64_t handler_failures = 0;      // the handler threw: packet accepted unchanged
     std::uint64_t overruns = 0;              // ENOBUFS: the kernel could not deliver (fail-open)
     std::uint64_t unparsable = 0;            // netlink messages we could not read
+    // GSO (docs/daemon.md#gso): super-packets read whole on the contact
+    // queue, and packets sent on to the segment queue unexamined.
+    std::uint64_t gso_packets = 0;
+    std::uint64_t segment_requeues = 0;
 };
 
 }  // namespace tb::netfilter

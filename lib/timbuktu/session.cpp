@@ -423,7 +423,7 @@ bool Session::Impl::on_port_offer(PacketContext& ctx, const stream::StreamReader
 
 void Session::Impl::examine_addresses(PacketContext& ctx, const stream::StreamReader::Frame& frame,
                                       const DispatchRow& row) {
-    if (!policy.nat_rewrite || row.address_count == 0 || !is_v4(facts)) return;
+    if (row.address_count == 0 || !may_rewrite(policy, facts)) return;
     const auto translation = translation_for(row.sender, facts);
     if (!translation) return;
     const auto outcomes =

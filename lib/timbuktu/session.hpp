@@ -20,6 +20,13 @@
 
 namespace tb::timbuktu {
 
+// Whether the engine may ever rewrite this connection's payload: NAT rewriting
+// on, IPv4 end to end, and the conntrack NATed (docs/protocol-model.md#nat-rewrites).
+// Elsewhere it only reads, which the daemon's GSO path relies on (docs/daemon.md#gso).
+inline bool may_rewrite(const Policy& policy, const ConnectionFacts& facts) {
+    return policy.nat_rewrite && is_v4(facts) && natted(facts);
+}
+
 class Session {
 public:
     // `hold_budget`: the global budget for out-of-order bytes shared by all

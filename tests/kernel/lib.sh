@@ -759,3 +759,24 @@ kt_good_session() {
     kt_host_stop
     assert_alive "tbhelperd still running" "$KT_DAEMON_PID"
 }
+
+# ---- framed bulk with an offer at its end (GSO: scenarios 76, 77) --------------------
+
+# kt_bulk_offer NAME OFFER_PORT EMBEDDED_ADDRESS [BYTES (1 MiB)]: tbattack
+# bulkhost in the host namespace (HELLO-ACK and PORT-OFFER embed
+# EMBEDDED_ADDRESS), then tbattack bulkguest against $TB_TARGET_ADDR: BYTES of
+# ignored frames each way, the offer of TCP OFFER_PORT in the same write as
+# the host's BYTES, the offered stream opened. The guest's JSON is
+# $KT_WORK/attack-NAME.json (kt_attack_field NAME KEY); the host is stopped.
+kt_bulk_offer() {
+    local name=$1 port=$2 addr=$3 bytes=${4:-1048576}
+    kt_attack_host "$name-host" bulkhost --listen 0.0.0.0 --tcp-port 407 --offer-port "$port" --address "$addr" \
+        --bytes "$bytes" --timeout 300
+    local hpid=$KT_LAST_PID
+    kt_attack_guest "$name" bulkguest --host "$TB_TARGET_ADDR" --bytes "$bytes" --timeout 90
+    kt_attack_stop "$hpid"
+    kt_say "host: $(tail -n 1 "$KT_WORK/$name-host.log")"
+}
+# kt_dmesg_mark / kt_dmesg_since: kernel log lines printed after the mark.
+kt_dmesg_mark() { KT_DMESG_LINES=$(dmesg 2>/dev/null | wc -l); }
+kt_dmesg_since() { dmesg 2>/dev/null | tail -n +$((${KT_DMESG_LINES:-0} + 1)); }

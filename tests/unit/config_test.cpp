@@ -183,3 +183,20 @@ TEST_CASE("config: the firewall pair's sync link (docs/ha.md#session-state)", "[
     CHECK(error_of("ha_sync_interface = 3\n").key() == "ha_sync_interface");
     CHECK(error_of("ha_sync_port = 0\n").key() == "ha_sync_port");
 }
+
+TEST_CASE("config: gso and segment_queue", "[config]") {
+    auto d = parse_config("", "empty.conf");
+    CHECK(d.gso);
+    CHECK(d.segment_queue_number() == 408);  // queue + 1
+    CHECK_FALSE(parse_config("gso = false", "x").gso);
+    CHECK(parse_config("queue = 65535", "x").segment_queue_number() == 65534);
+    auto c = parse_config("gso = true\nqueue = 500\nsegment_queue = 9\n", "x");
+    CHECK(c.gso);
+    CHECK(c.segment_queue_number() == 9);
+    auto e = error_of("queue = 500\n\nsegment_queue = 500\n");
+    CHECK(e.line() == 3);
+    CHECK(e.key() == "segment_queue");
+    CHECK(mentions(e, "test.conf:3: key 'segment_queue': 500 is the contact queue"));
+    CHECK(mentions(error_of("gso = \"yes\""), "expected true or false"));
+    CHECK(mentions(error_of("segment_queue = 65536"), "out of range"));
+}

@@ -74,6 +74,8 @@ TEST_CASE("counter table: every figure is read from its own field") {
     kernel.spoofed = 14;
     queue.packets = 15;
     queue.handler_failures = 16;
+    queue.gso_packets = 17;
+    queue.segment_requeues = 18;
     const CounterSources all{&engine, &kernel, &queue, &budget, &daemon};
     auto value = [&](std::string_view name, const CounterSources& s) -> std::optional<std::uint64_t> {
         for (const auto& info : counter_table())
@@ -87,6 +89,8 @@ TEST_CASE("counter table: every figure is read from its own field") {
     CHECK(value("rewrites_skipped", all) == 13u);
     CHECK(value("spoofed", all) == 14u);
     CHECK(value("internal_errors", all) == 16u);
+    CHECK(value("gso_packets", all) == 17u);
+    CHECK(value("segment_requeues", all) == 18u);
     CHECK(value("log_suppressed", all) == 7u);
     CHECK(value("sessions_tracked", all) == 8u);
     CHECK(value("session_capacity", all) == 9u);

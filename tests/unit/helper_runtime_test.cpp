@@ -118,9 +118,15 @@ struct Bed {
         in.direction = guest ? timbuktu::PacketDirection::original : timbuktu::PacketDirection::reply;
         in.ifaces = ifaces ? *ifaces : (guest ? from_guest : from_host);
         in.now = now;
+        in.gso = gso;
+        in.csum_not_ready = csum_not_ready;
+        in.can_requeue = can_requeue;
+        in.from_segment_queue = from_segment_queue;
         return rt.on_packet(in);
     }
     Bytes last_packet;
+    // What the queue says of the next packets (docs/daemon.md#gso).
+    bool gso = false, csum_not_ready = false, can_requeue = false, from_segment_queue = false;
 };
 
 bool writes_state(const PacketOutcome& o) { return std::holds_alternative<WriteState>(o.ct_help); }
@@ -581,4 +587,141 @@ TEST_CASE("runtime pair: flows that are not Timbuktu send the peer nothing", "[r
     }
     CHECK(b.rt.counters().not_timbuktu >= 1);
     CHECK(peer.published.empty());
+}
+
+// ---------------------------------------------------------------------------
+// GSO (docs/daemon.md#gso): what goes on to the segment queue.
+
+namespace {
+ConntrackFacts dnat_conntrack(std::uint32_t id) {
+    ConntrackFacts f = conntrack(id);
+    f.reply = {ip("10.0.0.5"), ip("198.51.100.2"), 407, 40000};  // DNAT D -> H
+    return f;
+}
+}  // namespace
+
+TEST_CASE("runtime gso: a super-packet of a connection that is not NATed is read whole") {
+    Bed b;
+    auto ct = conntrack(1);
+    b.can_requeue = true;
+    b.gso = b.csum_not_ready = true;
+    auto o = b.send(ct, true, Bytes(3000, 0x41));
+    CHECK(o.verdict == PacketVerdict::accept);
+    CHECK(o.session.has_value());  // the engine read it
+}
+
+TEST_CASE("runtime gso: a NATed connection's super-packets and checksum-less packets go to the segment queue") {
+    Bed b;
+    auto ct = dnat_conntrack(1);
+    b.can_requeue = true;
+    b.send(ct, true, {}, net::kTcpSyn);  // the handshake makes the entry
+    b.gso = true;
+    auto o = b.send(ct, true, Bytes(3000, 0x41));
+    CHECK(o.verdict == PacketVerdict::requeue_as_segments);
+    CHECK_FALSE(o.session.has_value());  // unexamined
+    // Not a super-packet, checksum complete, but behind requeued bytes: it follows them.
+    b.gso = false;
+    o = b.send(ct, true, Bytes(100, 0x42));
+    CHECK(o.verdict == PacketVerdict::requeue_as_segments);
+    // A pure ACK is never sent on.
+    o = b.send(ct, true, {});
+    CHECK(o.verdict == PacketVerdict::accept);
+
+    // The segment queue reads them: the engine sees them; the last one clears the mark.
+    b.can_requeue = false;
+    b.from_segment_queue = true;
+    b.guest_seq = 1001;
+    o = b.send(ct, true, Bytes(3000, 0x41));
+    CHECK(o.verdict != PacketVerdict::requeue_as_segments);
+    CHECK(o.session.has_value());
+    o = b.send(ct, true, Bytes(100, 0x42));
+    CHECK(o.session.has_value());
+    // Back on the contact queue: a plain packet is read there again.
+    b.from_segment_queue = false;
+    b.can_requeue = true;
+    o = b.send(ct, true, Bytes(10, 0x43));
+    CHECK(o.verdict != PacketVerdict::requeue_as_segments);
+    CHECK(o.session.has_value());
+    // A checksum-less packet of the NATed connection goes on again.
+    b.csum_not_ready = true;
+    o = b.send(ct, true, Bytes(10, 0x44));
+    CHECK(o.verdict == PacketVerdict::requeue_as_segments);
+}
+
+TEST_CASE("runtime gso: the mark clears only when the segment queue reaches it") {
+    Bed b;
+    auto ct = dnat_conntrack(1);
+    b.can_requeue = true;
+    b.send(ct, true, {}, net::kTcpSyn);
+    b.gso = true;
+    // A HELLO and a frame of an opcode the model ignores: a stream that stays Timbuktu.
+    const Bytes first = hello(timbuktu::kServiceIntercom);
+    const Bytes big = cat({first, frame(timbuktu::kClassGuest, Bytes(1900, 0))});
+    CHECK(b.send(ct, true, big).verdict == PacketVerdict::requeue_as_segments);
+    const std::uint32_t after = b.guest_seq;
+    // The segment queue delivers the HELLO only: the mark stays.
+    b.can_requeue = false, b.from_segment_queue = true, b.gso = false;
+    b.guest_seq = 1001;
+    auto o = b.send(ct, true, first);
+    REQUIRE(o.session.has_value());
+    b.can_requeue = true, b.from_segment_queue = false;
+    b.guest_seq = after;
+    const Bytes small = frame(timbuktu::kClassGuest, Bytes(4, 0));
+    CHECK(b.send(ct, true, small).verdict == PacketVerdict::requeue_as_segments);
+    // The rest arrives on the segment queue: the mark clears, and the next packet is read here.
+    b.can_requeue = false, b.from_segment_queue = true;
+    b.guest_seq = 1001 + static_cast<std::uint32_t>(first.size());
+    b.send(ct, true, Bytes(big.begin() + static_cast<std::ptrdiff_t>(first.size()), big.end()));
+    b.send(ct, true, small);
+    b.can_requeue = true, b.from_segment_queue = false;
+    o = b.send(ct, true, small);
+    CHECK(o.verdict != PacketVerdict::requeue_as_segments);
+    CHECK(o.session.has_value());  // read here, by the engine, on a session that is still tracked
+    CHECK(b.rt.counters().not_timbuktu == 0);
+}
+
+TEST_CASE("runtime gso: nat_rewrite off means nothing is ever sent on for TCP") {
+    FakePort port;
+    FakeSink sink;
+    timbuktu::Policy policy;
+    policy.nat_rewrite = false;
+    HelperRuntime rt(kTimbuktuHelper, policy, RuntimeOptions{}, port, sink);
+    auto ct = dnat_conntrack(1);
+    Bytes p = packet(true, IPPROTO_TCP, 1000, kAck, Bytes(3000, 0x41));
+    net::ParsedPacket parsed;
+    REQUIRE(net::parse_packet(p, parsed) == net::ParseError::none);
+    PacketIn in;
+    in.data = p;
+    in.parsed = &parsed;
+    in.conntrack = &ct;
+    in.ifaces = {3, 5, 0, 0};
+    in.now = 1000;
+    in.gso = in.csum_not_ready = in.can_requeue = true;
+    CHECK(rt.on_packet(in).verdict != PacketVerdict::requeue_as_segments);
+}
+
+TEST_CASE("runtime gso: a UDP super-packet always goes to the segment queue, and only with one") {
+    Bed b;
+    auto ct = conntrack(1, true, IPPROTO_UDP);
+    b.gso = true;
+    CHECK(b.send(ct, true, Bytes(64, 0x41)).verdict != PacketVerdict::requeue_as_segments);  // no segment queue
+    b.can_requeue = true;
+    CHECK(b.send(ct, true, Bytes(64, 0x41)).verdict == PacketVerdict::requeue_as_segments);
+    b.gso = false;
+    CHECK(b.send(ct, true, Bytes(64, 0x41)).verdict != PacketVerdict::requeue_as_segments);
+}
+
+TEST_CASE("runtime gso: a NATed UDP datagram without its checksum goes to the segment queue") {
+    Bed b;
+    ConntrackFacts ct = conntrack(1, true, IPPROTO_UDP);
+    ct.reply = {ip("10.0.0.5"), ip("198.51.100.2"), 407, 40000};  // DNAT D -> H
+    b.can_requeue = true;
+    CHECK(b.send(ct, true, hello(timbuktu::kServiceIntercom)).verdict != PacketVerdict::requeue_as_segments);
+    b.csum_not_ready = true;
+    CHECK(b.send(ct, true, hello(timbuktu::kServiceIntercom)).verdict == PacketVerdict::requeue_as_segments);
+    // Not NATed: read here whatever its checksum.
+    Bed plain;
+    plain.can_requeue = plain.csum_not_ready = true;
+    CHECK(plain.send(conntrack(2, true, IPPROTO_UDP), true, hello(timbuktu::kServiceIntercom)).verdict !=
+          PacketVerdict::requeue_as_segments);
 }

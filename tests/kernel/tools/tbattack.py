@@ -24,6 +24,13 @@ code under test. Every subcommand prints one JSON object on stdout at the end
          a valid HELLO, then N UDP datagrams of 65000 bytes and M TCP segments
          made of 8-byte malformed frames
   name   --host H --port 407 --name-hex HEX   a TCP HELLO whose guest name is HEX
+  bulkhost  --listen ADDR --bytes N --offer-port P --address A   (host side)
+         TCP 407, one contact at a time: HELLO in, HELLO-ACK (address A) out;
+         N bytes of guest frames in; then, in one write, N bytes of frames of
+         an opcode the model ignores (B6) and a PORT-OFFER of TCP P (address
+         A), which is accepted once and answers "ok"
+  bulkguest --host H --bytes N   the other side: HELLO, N bytes of ignored
+         frames, reads up to the offer, opens the offered stream
 """
 import argparse
 import fcntl
@@ -458,6 +465,117 @@ def cmd_name(args):
     print(json.dumps(out), flush=True)
 
 
+# ---- framed bulk with an offer at its end (GSO, scenario 76) -------------------------
+
+OP_IGNORED = 0x0077   # B6: any other opcode in a well-formed frame is ignored
+BULK_FRAME_BODY = 32768
+
+
+def ignored_frames(cls, total):
+    """Frames of an ignored opcode, `total` bytes in all (headers included)."""
+    out = bytearray()
+    while len(out) < total:
+        body_len = min(BULK_FRAME_BODY, max(2, total - len(out) - 6))
+        out += frame(cls, struct.pack(">H", OP_IGNORED) + bytes(body_len - 2))
+    return bytes(out)
+
+
+def recv_exact(sock, n, deadline):
+    buf = bytearray()
+    while len(buf) < n:
+        sock.settimeout(max(0.1, deadline - time.time()))
+        chunk = sock.recv(n - len(buf))
+        if not chunk:
+            raise OSError("closed after %d of %d bytes" % (len(buf), n))
+        buf += chunk
+    return bytes(buf)
+
+
+def recv_frame(sock, deadline):
+    head = recv_exact(sock, 6, deadline)
+    n = (head[3] << 16) | (head[4] << 8) | head[5]
+    return struct.unpack(">H", head[:2])[0], recv_exact(sock, n, deadline)
+
+
+def cmd_bulkhost(args):
+    addr = socket.inet_aton(args.address)
+    ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind((args.listen, args.port))
+    ls.listen(16)
+    offered = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    offered.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    offered.bind((args.listen, args.offer_port))
+    offered.listen(16)
+    log("bulkhost on %s:%d, offers TCP %d with address %s" % (args.listen, args.port, args.offer_port, args.address))
+    stats = {"contacts": 0, "received": 0, "streams": 0, "errors": 0}
+    end = time.time() + args.timeout
+    ls.settimeout(1.0)
+    while time.time() < end:
+        try:
+            c, peer = ls.accept()
+        except socket.timeout:
+            continue
+        stats["contacts"] += 1
+        deadline = time.time() + 60
+        try:
+            cls, body = recv_frame(c, deadline)
+            if cls != CLASS_GUEST or body[:2] != struct.pack(">H", OP_HELLO):
+                raise OSError("first frame is not a HELLO")
+            c.sendall(frame(CLASS_HOST, hello_ack_body(service=body[4], addr=addr, name=b"bulkhost")))
+            stats["received"] += len(recv_exact(c, args.bytes, deadline))
+            c.sendall(ignored_frames(CLASS_HOST, args.bytes) +
+                      frame(CLASS_HOST, offer_body(args.offer_port, service=body[4], addr=addr)))
+            offered.settimeout(max(0.1, deadline - time.time()))
+            o, _ = offered.accept()
+            o.sendall(b"ok\n")
+            o.close()
+            stats["streams"] += 1
+        except OSError as e:
+            log("contact from %s: %s" % (peer, e))
+            stats["errors"] += 1
+        finally:
+            c.close()
+        print(json.dumps(stats), flush=True)
+
+
+def cmd_bulkguest(args):
+    out = {"sent": 0, "received": 0, "ack_address": "", "offer_address": "", "offer_port": 0,
+           "stream_ok": False, "stream_detail": ""}
+    deadline = time.time() + args.timeout
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.settimeout(args.timeout)
+        s.connect((args.host, args.port))
+        s.sendall(frame(CLASS_GUEST, hello_body(service=SERVICE_INTERCOM, name=b"bulkguest")))
+        cls, body = recv_frame(s, deadline)
+        out["ack_address"] = socket.inet_ntoa(body[6:10])
+        data = ignored_frames(CLASS_GUEST, args.bytes)
+        s.sendall(data)
+        out["sent"] = len(data)
+        while True:
+            cls, body = recv_frame(s, deadline)
+            out["received"] += 6 + len(body)
+            if body[:2] == struct.pack(">H", OP_OFFER):
+                out["offer_port"] = struct.unpack(">H", body[4:6])[0]
+                out["offer_address"] = socket.inet_ntoa(body[6:10])
+                break
+        target = out["offer_address"] if out["offer_address"] != "0.0.0.0" else args.host
+        o = socket.create_connection((target, out["offer_port"]), timeout=args.connect_timeout)
+        o.settimeout(args.connect_timeout)
+        got = o.recv(16)
+        o.close()
+        out["stream_ok"] = got == b"ok\n"
+        out["stream_detail"] = "connected to %s:%d, read %r" % (target, out["offer_port"], got)
+    except OSError as e:
+        out["stream_detail"] = str(e) or type(e).__name__
+        log("bulkguest:", out["stream_detail"])
+    finally:
+        s.close()
+    log("sent %d bytes, received %d before the offer" % (out["sent"], out["received"]))
+    print(json.dumps(out), flush=True)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -504,6 +622,19 @@ def main():
     a.add_argument("--port", type=int, default=407)
     a.add_argument("--name-hex", required=True)
     a.add_argument("--timeout", type=float, default=10)
+    a = sub.add_parser("bulkhost")
+    a.add_argument("--listen", default="0.0.0.0")
+    a.add_argument("--port", "--tcp-port", dest="port", type=int, default=407)
+    a.add_argument("--bytes", type=int, default=1 << 20)
+    a.add_argument("--offer-port", type=int, required=True)
+    a.add_argument("--address", default="0.0.0.0", help="the IPv4 address embedded in HELLO-ACK and PORT-OFFER")
+    a.add_argument("--timeout", type=float, default=300)
+    a = sub.add_parser("bulkguest")
+    a.add_argument("--host", required=True)
+    a.add_argument("--port", type=int, default=407)
+    a.add_argument("--bytes", type=int, default=1 << 20)
+    a.add_argument("--timeout", type=float, default=60)
+    a.add_argument("--connect-timeout", type=float, default=5)
     args = p.parse_args()
     if args.cmd in ("echo", "sink"):
         serve(args, args.cmd == "echo")
