@@ -123,7 +123,13 @@ $(FUZZ_LIB_A): $(FUZZ_LIB_OBJS)
 	rm -f $@ && ar rcs $@ $^
 $(BUILD)/fuzz/%: tests/fuzz/%.cpp $(FUZZ_LIB_A)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CXX) $(FUZZ_FLAGS) -fsanitize=fuzzer -MMD -MP -MF $@.d $(call pc_cflags,$(FUZZ_PKGS)) -o $@ $< $(FUZZ_LIB_A) $(call pc_libs,$(FUZZ_PKGS))
+	$(FUZZ_CXX) $(FUZZ_FLAGS) $(FUZZ_TARGET_FLAGS) -fsanitize=fuzzer -MMD -MP -MF $@.d $(call pc_cflags,$(FUZZ_PKGS)) -o $@ $< $(FUZZ_TARGET_OBJS) $(FUZZ_LIB_A) $(call pc_libs,$(FUZZ_PKGS))
+# The queue message target runs the daemon's per-packet path too
+# (nfhelper/helper_core.cpp and what it logs with), compiled the same way.
+FUZZ_DAEMON_OBJS := $(patsubst %.cpp,$(BUILD)/fuzz/obj/%.o,nfhelper/helper_core.cpp nfhelper/kernel_text.cpp $(DAEMON_PURE_SRCS))
+$(BUILD)/fuzz/fuzz_queue_message: FUZZ_TARGET_FLAGS = -Infhelper
+$(BUILD)/fuzz/fuzz_queue_message: FUZZ_TARGET_OBJS = $(sort $(FUZZ_DAEMON_OBJS))
+$(BUILD)/fuzz/fuzz_queue_message: $(FUZZ_DAEMON_OBJS)
 fuzz: $(FUZZ_BINS)
 	FUZZ_JOBS=$(FUZZ_JOBS) tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_BINS)
 

@@ -78,16 +78,37 @@ QueueRole Daemon::contact_role() const {
     return role;
 }
 
-void Daemon::drain_queues() {
+std::size_t Daemon::serve_queues(std::size_t max_packets) {
+    // One receive of the contact queue at a time, and after each that sent
+    // packets on, the segment queue until it is empty (docs/daemon.md#gso):
+    // a requeued super-packet becomes up to 45 segments there (more with a
+    // small MSS), so reading many receives first could fill that queue,
+    // whose overflow lets segments pass unexamined (fail-open).
     const QueueRole contact = contact_role();
     auto on_contact = [this, &contact](netfilter::QueuedPacket& p) { return core_->on_packet(p, contact); };
-    for (int i = 0; i < 64 && queue_->process(on_contact, kPacketsPerTurn) > 0; ++i) {
+    std::size_t handled = 0;
+    while (handled < max_packets) {
+        const auto requeued = queue_stats_.segment_requeues;
+        const std::size_t got = queue_->process(on_contact, QueueReader::kReceiveBatch);
+        handled += got;
+        if (queue_stats_.segment_requeues != requeued) serve_segments();
+        if (got < QueueReader::kReceiveBatch) break;  // nothing more was waiting
     }
+    return handled;
+}
+
+void Daemon::serve_segments() {
     if (!segments_) return;
     const QueueRole segment{std::nullopt, true};
     auto on_segment = [this, &segment](netfilter::QueuedPacket& p) { return core_->on_packet(p, segment); };
     for (int i = 0; i < 64 && segments_->process(on_segment, kPacketsPerTurn) > 0; ++i) {
     }
+}
+
+void Daemon::drain_queues() {
+    for (int i = 0; i < 64 && serve_queues(kPacketsPerTurn) > 0; ++i) {
+    }
+    serve_segments();
 }
 
 void Daemon::on_queue_event(std::uint16_t queue, const netfilter::QueueEvent& e) {
@@ -128,7 +149,15 @@ void Daemon::setup() {
         // Bind first: if another process holds the queue we stop here without
         // touching the kernel's helper registration. The segment queue
         // before the contact queue, so that nothing is sent to it unread.
-        if (config_.gso) segments_ = bind_queue(config_.segment_queue_number(), false);
+        if (config_.gso) {
+            try {
+                segments_ = bind_queue(config_.segment_queue_number(), false);
+            } catch (const netfilter::QueueBindError& e) {
+                throw StartupError(fmt::format("{} (the segment queue of gso = true, docs/daemon.md#gso): set "
+                                               "segment_queue to a free queue, or gso = false",
+                                               queue_bind_text(e)));
+            }
+        }
         queue_ = bind_queue(config_.queue, config_.gso);
         reg_nl_ = std::make_unique<netfilter::NetlinkSocket>(NETLINK_NETFILTER);
         auto reg = register_helpers(*reg_nl_, config_);
@@ -227,12 +256,7 @@ void Daemon::loop() {
     bool stop = false;
     auto next_housekeeping = std::chrono::steady_clock::now() + std::chrono::milliseconds(kHousekeepingMs);
     std::vector<pollfd> fds;
-    const QueueRole segment{std::nullopt, true};
-    auto on_segment = [this, &segment](netfilter::QueuedPacket& p) { return core_->on_packet(p, segment); };
     while (!stop) {
-        // Read anew each turn: a reload may have replaced the contact queue.
-        const QueueRole contact = contact_role();
-        auto on_contact = [this, &contact](netfilter::QueuedPacket& p) { return core_->on_packet(p, contact); };
         fds.clear();
         fds.push_back(pollfd{signal_fd_.get(), POLLIN, 0});
         fds.push_back(pollfd{queue_->fd(), POLLIN, 0});
@@ -254,11 +278,8 @@ void Daemon::loop() {
             log_error("poll: {}", std::strerror(errno));
             break;
         }
-        const auto requeued_before = queue_stats_.segment_requeues;
-        if (fds[1].revents) queue_->process(on_contact, kPacketsPerTurn);
-        // After the contact queue: what it just sent on is read in the same turn.
-        if (segments_ && (fds[segment_slot].revents || queue_stats_.segment_requeues != requeued_before))
-            segments_->process(on_segment, kPacketsPerTurn);
+        if (fds[1].revents) serve_queues(kPacketsPerTurn);
+        if (segments_ && fds[segment_slot].revents) serve_segments();
         if (fds[0].revents) on_signals(stop);
         Log::flush_suppressed();  // the "N messages suppressed" line, once the limit allows it
         if (peer_ && fds[peer_slot].revents) peer_->on_readable(std::time(nullptr));
@@ -302,6 +323,11 @@ void Daemon::reload() {
     }
     Log::set_level(next.log_level);
     try {
+        if (next.queue != config_.queue && segments_ && next.queue == segments_->number()) {
+            log_error("reload: queue {} is the segment queue (segment_queue, docs/daemon.md#gso); keeping queue {}",
+                      next.queue, config_.queue);
+            next.queue = config_.queue;
+        }
         if (next.queue != config_.queue) {
             // Bind the new queue before pointing the helper at it; then drain
             // what the old queue still holds (closing it would drop those).
@@ -327,13 +353,13 @@ void Daemon::reload() {
         next.expectation_timeout = config_.expectation_timeout;
     }
     // The segment queue stays as bound at start (a second queue to rebind
-    // and drain in the right order for a key nobody changes at run time).
-    const auto segment_number = [](const Config& c) { return c.gso ? c.segment_queue_number() : 0; };
-    if (next.gso != config_.gso || segment_number(next) != segment_number(config_))
+    // and drain in the right order for keys nobody changes at run time). Only
+    // what the file says explicitly is compared: a new `queue` alone moves
+    // the derived default, which is not a request to move the segment queue.
+    const bool segment_moved = segments_ && next.segment_queue && *next.segment_queue != segments_->number();
+    if (next.gso != (segments_ != nullptr) || segment_moved)
         log_warning("reload: gso and segment_queue take effect at the next start; keeping {}",
                     segments_ ? fmt::format("segment queue {}", segments_->number()) : std::string("gso = false"));
-    next.gso = config_.gso;
-    next.segment_queue = config_.gso ? std::optional<std::uint16_t>(config_.segment_queue_number()) : config_.segment_queue;
     if (next.ha_sync_interface != config_.ha_sync_interface || next.ha_sync_peer != config_.ha_sync_peer ||
         next.ha_sync_port != config_.ha_sync_port) {
         log_warning("reload: the ha_sync_* keys take effect at the next start; keeping the sync link as it is");

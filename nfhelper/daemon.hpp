@@ -61,8 +61,11 @@ private:
     std::string expectations_json() const;
     std::string sessions_json() const;
     std::unique_ptr<QueueReader> bind_queue(std::uint16_t queue, bool gso);  // throws QueueBindError
-    // Answers what the queues hold: the contact queue first, then the
-    // segment queue (which the contact queue's verdicts may have fed).
+    // Reads the contact queue (at most `max_packets`) and, after every
+    // receive that sent packets on, the segment queue (docs/daemon.md#gso).
+    std::size_t serve_queues(std::size_t max_packets);
+    void serve_segments();
+    // Answers everything the queues hold (before a queue is closed).
     void drain_queues();
     QueueRole contact_role() const;
     void on_queue_event(std::uint16_t queue, const netfilter::QueueEvent& e);

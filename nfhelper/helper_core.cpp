@@ -189,31 +189,38 @@ netfilter::Verdict handle_queued_packet(helper::HelperRuntime& runtime, netfilte
                                         const QueueRole& role) {
     netfilter::Verdict v;  // default: accept unchanged
     net::ParsedPacket parsed;
-    if (pkt.truncated && role.segment_queue && !pkt.data.empty()) {
-        // A super-packet longer than the copy: read as segments, whole, there.
+    // A super-packet longer than the copy (docs/daemon.md#gso): read as
+    // segments, whole, on the segment queue. Its headers are whole: read with
+    // the length fields saying what was copied, they let the runtime keep the
+    // direction's segment mark, so that later packets follow it there.
+    std::vector<std::uint8_t> cut_copy;
+    const bool cut = pkt.truncated && role.segment_queue && !pkt.data.empty();
+    if (cut) {
         v.requeue_to = role.segment_queue;
-        return v;
-    }
-    if (pkt.data.empty() || pkt.truncated) {
+        cut_copy.assign(pkt.data.begin(), pkt.data.end());
+        if (!net::fit_length_to_copy(cut_copy) || net::parse_packet(cut_copy, parsed) != net::ParseError::none)
+            return v;
+    } else if (pkt.data.empty() || pkt.truncated) {
         runtime.unparsed(pkt.id, std::nullopt);
         return v;
-    }
-    if (auto err = net::parse_packet(pkt.data, parsed); err != net::ParseError::none) {
+    } else if (auto err = net::parse_packet(pkt.data, parsed); err != net::ParseError::none) {
         runtime.unparsed(pkt.id, err);
         return v;
     }
     if (!pkt.ct || !pkt.ctinfo) {
-        runtime.no_conntrack(true);
+        if (!cut) runtime.no_conntrack(true);
         return v;
     }
     const std::uint8_t l3 = parsed.src.is_v4() ? AF_INET : AF_INET6;
     auto facts = netfilter::parse_conntrack(*pkt.ct, l3);
     if (!facts) {
-        runtime.no_conntrack(false);
+        if (!cut) runtime.no_conntrack(false);
         return v;
     }
     helper::PacketIn in;
-    in.data = pkt.data;
+    in.data = cut ? std::span<std::uint8_t>(cut_copy) : pkt.data;
+    in.cut = cut;
+    if (cut) in.cut_payload_length = pkt.cap_len > parsed.payload_offset ? pkt.cap_len - parsed.payload_offset : 0;
     in.parsed = &parsed;
     in.conntrack = &*facts;
     in.direction = helper::direction_from_ctinfo(*pkt.ctinfo);
@@ -225,6 +232,7 @@ netfilter::Verdict handle_queued_packet(helper::HelperRuntime& runtime, netfilte
     in.from_segment_queue = role.is_segment_queue;
     const helper::PacketOutcome out = runtime.on_packet(in);
 
+    if (cut) return v;  // sent on whatever the runtime said (a forged reply, say): never answered in part
     switch (out.verdict) {
         case helper::PacketVerdict::requeue_as_segments:
             v.requeue_to = role.segment_queue;  // set: the runtime asks only when there is one

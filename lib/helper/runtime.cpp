@@ -141,6 +141,10 @@ PacketOutcome HelperRuntime::on_packet(const PacketIn& in) {
     const net::ParsedPacket& parsed = *in.parsed;
     // A connection whose helper is not ours (or was detached) is none of our business.
     if (conn.help && conn.help->name != helper_.name) return out;
+    // Everything on the segment queue was sent there by us, from a connection
+    // with our helper: anything else (another rule queueing to that number)
+    // passes unexamined and touches nothing (docs/daemon.md#gso).
+    if (in.from_segment_queue && !conn.help) return out;
 
     const bool tcp = parsed.l4proto == IPPROTO_TCP;
     const bool syn = tcp && (parsed.tcp_flags & net::kTcpSyn);
@@ -163,17 +167,6 @@ PacketOutcome HelperRuntime::on_packet(const PacketIn& in) {
         if (!racing_first) {
             table_.erase(key);
             entry = nullptr;
-        }
-    }
-
-    // GSO (docs/daemon.md#gso): before anything else looks at the bytes, so
-    // that a packet sent on is examined once, as segments, on the segment queue.
-    if (in.can_requeue || in.from_segment_queue) {
-        const std::uint32_t end_seq =
-            parsed.tcp_seq + (syn ? 1u : 0u) + static_cast<std::uint32_t>(payload.size());
-        if (send_to_segments(in, entry, end_seq)) {
-            out.verdict = PacketVerdict::requeue_as_segments;
-            return out;
         }
     }
 
@@ -204,6 +197,20 @@ PacketOutcome HelperRuntime::on_packet(const PacketIn& in) {
             return out;
         }
     }
+
+    // GSO (docs/daemon.md#gso): before the engine or the table look at the
+    // bytes, so that a packet sent on is examined once, as segments, on the
+    // segment queue; after the reply check, so that a forged reply moves no
+    // segment mark either.
+    if (in.can_requeue || in.from_segment_queue) {
+        const std::size_t length = in.cut ? in.cut_payload_length : payload.size();
+        const std::uint32_t end_seq = parsed.tcp_seq + (syn ? 1u : 0u) + static_cast<std::uint32_t>(length);
+        if (send_to_segments(in, entry, end_seq)) {
+            out.verdict = PacketVerdict::requeue_as_segments;
+            return out;
+        }
+    }
+    if (in.cut) return out;  // never read in part
 
     if (entry && conn.confirmed && !entry->seen_confirmed) {
         entry->seen_confirmed = true;
@@ -333,15 +340,18 @@ PacketOutcome HelperRuntime::on_packet(const PacketIn& in) {
 
 bool HelperRuntime::send_to_segments(const PacketIn& in, SessionEntry* entry, std::uint32_t end_seq) {
     const net::ParsedPacket& parsed = *in.parsed;
+    // A cut copy is never read here (the engine must see every byte); its
+    // mark below keeps the rest of its direction behind it.
+    const bool cut = in.cut && in.can_requeue;
     if (parsed.l4proto != IPPROTO_TCP) {
         // A UDP super-packet holds several datagrams back to back; the engine
         // must see each on its own. A datagram without its checksum on a
         // connection the engine may rewrite: the rewrite goes back as
         // CHECKSUM_NONE, so it needs the checksum computed, as for TCP below.
         if (!in.can_requeue) return false;
-        return in.gso || (in.csum_not_ready && timbuktu::may_rewrite(policy_, in.conntrack->engine_facts()));
+        return cut || in.gso || (in.csum_not_ready && timbuktu::rewrites_possible(in.conntrack->engine_facts()));
     }
-    if (parsed.payload_length == 0) return false;  // nothing for the engine to read
+    if (parsed.payload_length == 0 && !cut) return false;  // nothing for the engine to read
     std::optional<std::uint32_t>* mark =
         entry ? &entry->segment_mark[in.direction == timbuktu::PacketDirection::reply ? 1 : 0] : nullptr;
     if (in.from_segment_queue) {
@@ -356,8 +366,8 @@ bool HelperRuntime::send_to_segments(const PacketIn& in, SessionEntry* entry, st
     // A super-packet or a packet without its checksum on a connection the
     // engine may rewrite: a rewritten payload goes back as CHECKSUM_NONE, so
     // the rewrite needs a segment with its checksum computed.
-    if (!send_on && (in.gso || in.csum_not_ready))
-        send_on = timbuktu::may_rewrite(policy_, in.conntrack->engine_facts());
+    if (!send_on && (in.gso || in.csum_not_ready || cut))
+        send_on = cut || timbuktu::rewrites_possible(in.conntrack->engine_facts());
     if (!send_on) return false;
     // Without an entry (the first packet after a restart) nothing is kept:
     // a later segment that needs no rewrite could overtake it, which the

@@ -75,6 +75,10 @@ struct PacketIn {
     // it was read.
     bool gso = false;             // a super-packet (several segments' worth)
     bool csum_not_ready = false;  // its L4 checksum is still to be computed
+    // A copy shorter than the packet (docs/daemon.md#gso): `data` and `parsed`
+    // hold what was copied, and the packet really has this many payload bytes.
+    bool cut = false;
+    std::size_t cut_payload_length = 0;
     bool can_requeue = false;     // read on a contact queue that has a segment queue behind it
     bool from_segment_queue = false;
 };

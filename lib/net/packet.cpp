@@ -78,6 +78,18 @@ std::string parse_error_name(ParseError e) {
     return "unknown";
 }
 
+bool fit_length_to_copy(std::span<std::uint8_t> copy) {
+    if (copy.empty() || copy.size() > 0xffff) return false;
+    const std::uint8_t version = copy[0] >> 4;
+    std::size_t length = 0, at = 0;
+    if (version == 4 && copy.size() >= 20) length = copy.size(), at = 2;
+    else if (version == 6 && copy.size() >= 40) length = copy.size() - 40, at = 4;
+    else return false;
+    copy[at] = static_cast<std::uint8_t>(length >> 8);
+    copy[at + 1] = static_cast<std::uint8_t>(length);
+    return true;
+}
+
 ParseError parse_packet(std::span<const std::uint8_t> pkt, ParsedPacket& out, ParseDetail* d) {
     out = ParsedPacket{};
     if (pkt.empty()) return short_of(d, "IP header", 1, 0);

@@ -62,6 +62,13 @@ struct ParseDetail {
 // both decode with this one function (docs/architecture.md).
 ParseError parse_packet(std::span<const std::uint8_t> packet, ParsedPacket& out, ParseDetail* detail = nullptr);
 
+// A copy cut short (NFQUEUE copies at most 65531 bytes; a GSO super-packet
+// can be longer, BIG TCP ones say 0 in their length field): sets the IPv4
+// total length or the IPv6 payload length to what `copy` holds, so that
+// parse_packet reads its headers and the payload that was copied. False
+// when it is neither IPv4 nor IPv6 or too short for the fixed header.
+bool fit_length_to_copy(std::span<std::uint8_t> copy);
+
 // RFC 1071 one's-complement sum of `data`, folded to 16 bits, as if `data`
 // started at an even (odd_start == false) or odd offset of the summed region.
 std::uint16_t ones_sum(std::span<const std::uint8_t> data, bool odd_start = false);

@@ -88,7 +88,7 @@ int ExpectationEvents::read(const Callback& on_event) {
     if (n < 0) return static_cast<int>(-n);
     // Events are not answers to a request: walk the messages by hand.
     int len = static_cast<int>(n);
-    for (auto* nlh = reinterpret_cast<const nlmsghdr*>(buf_.data()); mnl_nlmsg_ok(nlh, len);
+    for (auto* nlh = reinterpret_cast<const nlmsghdr*>(buf_.data()); message_fits(nlh, len);
          nlh = mnl_nlmsg_next(nlh, &len)) {
         if (nlh->nlmsg_type >> 8 != NFNL_SUBSYS_CTNETLINK_EXP) continue;
         const int type = nlh->nlmsg_type & 0xff;

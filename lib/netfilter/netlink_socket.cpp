@@ -16,6 +16,11 @@
 
 namespace tb::netfilter {
 
+bool message_fits(const nlmsghdr* nlh, int len) {
+    return mnl_nlmsg_ok(nlh, len) && nlh->nlmsg_len <= static_cast<std::uint32_t>(len);
+}
+
+
 KernelError::KernelError(const std::string& what, int err)
     : std::runtime_error(fmt::format("{}: {}", what, std::strerror(err))), err_(err) {}
 
@@ -123,7 +128,7 @@ int NetlinkSocket::wait_answer(std::uint32_t seq, bool dump, const DataCallback&
             return (errno == EAGAIN || errno == EWOULDBLOCK) ? ETIMEDOUT : errno;
         }
         int len = static_cast<int>(n);
-        for (auto* nlh = reinterpret_cast<const nlmsghdr*>(buf.data()); mnl_nlmsg_ok(nlh, len);
+        for (auto* nlh = reinterpret_cast<const nlmsghdr*>(buf.data()); message_fits(nlh, len);
              nlh = mnl_nlmsg_next(nlh, &len)) {
             if (nlh->nlmsg_seq != seq) continue;  // a late answer to an earlier request
             if (nlh->nlmsg_type == NLMSG_ERROR) {

@@ -17,6 +17,13 @@ struct nlmsghdr;
 
 namespace tb::netfilter {
 
+// Whether `nlh` is a whole message within the `len` bytes left of a receive
+// buffer: libmnl's mnl_nlmsg_ok, plus the check it leaves out. It compares
+// the length as a signed int, so a header claiming 2 GiB or more passes
+// and mnl_nlmsg_next then steps outside the buffer (found by
+// tests/fuzz/fuzz_queue_message.cpp). Every loop over received messages uses this.
+bool message_fits(const nlmsghdr* nlh, int len);
+
 // A kernel call failed; `error()` is the positive errno.
 class KernelError : public std::runtime_error {
 public:

@@ -125,7 +125,7 @@ std::size_t QueueReader::process(const Handler& handler, std::size_t max_packets
         }
         for (int k = 0; k < got; ++k) {
             int len = static_cast<int>(rx_lens_[k]);
-            for (auto* nlh = reinterpret_cast<const nlmsghdr*>(rx_[k].data()); mnl_nlmsg_ok(nlh, len);
+            for (auto* nlh = reinterpret_cast<const nlmsghdr*>(rx_[k].data()); message_fits(nlh, len);
                  nlh = mnl_nlmsg_next(nlh, &len)) {
                 handle_message(nlh, handler);
                 ++handled;
@@ -149,7 +149,9 @@ QueueMessage decode_queue_message(const nlmsghdr* nlh, QueuedPacket& pkt, int& e
         if (nlh->nlmsg_len >= NLMSG_LENGTH(sizeof(nlmsgerr))) {
             auto* err = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(nlh));
             if (err->error != 0) {
-                error = -err->error;
+                // A negative errno; anything else (INT_MIN cannot even be
+                // negated) is not one the kernel sends: a protocol error.
+                error = err->error < 0 && err->error > -4096 ? -err->error : EPROTO;
                 return QueueMessage::error;
             }
         }
@@ -169,8 +171,10 @@ QueueMessage decode_queue_message(const nlmsghdr* nlh, QueuedPacket& pkt, int& e
         pkt.data = std::span(static_cast<std::uint8_t*>(mnl_attr_get_payload(attr[NFQA_PAYLOAD])),
                              mnl_attr_get_payload_len(attr[NFQA_PAYLOAD]));
     }
-    if (attr[NFQA_CAP_LEN] && mnl_attr_get_payload_len(attr[NFQA_CAP_LEN]) >= 4)
-        pkt.truncated = ntohl(mnl_attr_get_u32(attr[NFQA_CAP_LEN])) > pkt.data.size();
+    if (attr[NFQA_CAP_LEN] && mnl_attr_get_payload_len(attr[NFQA_CAP_LEN]) >= 4) {
+        pkt.cap_len = ntohl(mnl_attr_get_u32(attr[NFQA_CAP_LEN]));
+        pkt.truncated = pkt.cap_len > pkt.data.size();
+    }
     if (attr[NFQA_CT])
         pkt.ct = std::span(static_cast<const std::uint8_t*>(mnl_attr_get_payload(attr[NFQA_CT])),
                            mnl_attr_get_payload_len(attr[NFQA_CT]));
@@ -194,14 +198,17 @@ QueueMessage decode_queue_message(const nlmsghdr* nlh, QueuedPacket& pkt, int& e
     return QueueMessage::packet;
 }
 
+std::uint32_t requeue_verdict(std::uint16_t queue) {
+    // Unexamined and unchanged to that queue, at the same hook; the bypass
+    // flag lets it pass (fail-open) should the queue have no reader.
+    return NF_QUEUE_NR(queue) | NF_VERDICT_FLAG_QUEUE_BYPASS;
+}
+
 nlmsghdr* build_verdict_message(std::span<char> buf, std::uint16_t queue, std::uint32_t id, const Verdict& v,
                                 std::span<const std::uint8_t> packet) {
     nlmsghdr* nlh = nfq_nlmsg_put(buf.data(), NFQNL_MSG_VERDICT, queue);
     if (v.requeue_to) {
-        // Unexamined and unchanged to the segment queue; the bypass flag lets
-        // it pass (fail-open) should that queue have no reader.
-        const auto verdict = static_cast<int>(NF_QUEUE_NR(*v.requeue_to) | NF_VERDICT_FLAG_QUEUE_BYPASS);
-        nfq_nlmsg_verdict_put(nlh, static_cast<int>(id), verdict);
+        nfq_nlmsg_verdict_put(nlh, static_cast<int>(id), static_cast<int>(requeue_verdict(*v.requeue_to)));
         return nlh;
     }
     // A drop carries nothing else: the packet is gone and its sender retransmits it.
@@ -260,7 +267,7 @@ void QueueReader::add_verdict(std::uint32_t id, const Verdict& v, std::span<cons
     if (tx_.size() - tx_used_ < kVerdictBufferSize) flush();
     nlmsghdr* nlh = build_verdict_message(std::span(tx_).subspan(tx_used_, kVerdictBufferSize), num_, id, v, packet);
     tx_used_ += NLMSG_ALIGN(nlh->nlmsg_len);
-    tx_ids_.push_back(id);
+    tx_ids_.push_back({id, v.requeue_to ? requeue_verdict(*v.requeue_to) : NF_ACCEPT});
 }
 
 void QueueReader::close_batch() {
@@ -269,7 +276,7 @@ void QueueReader::close_batch() {
     nlmsghdr* nlh = nfq_nlmsg_put(tx_.data() + tx_used_, NFQNL_MSG_VERDICT_BATCH, num_);
     nfq_nlmsg_verdict_put(nlh, static_cast<int>(batch_ids_.back()), NF_ACCEPT);
     tx_used_ += NLMSG_ALIGN(nlh->nlmsg_len);
-    tx_ids_.insert(tx_ids_.end(), batch_ids_.begin(), batch_ids_.end());
+    for (std::uint32_t id : batch_ids_) tx_ids_.push_back({id, NF_ACCEPT});
     batch_ids_.clear();
 }
 
@@ -282,14 +289,15 @@ void QueueReader::flush() {
         tx_ids_.clear();
         return;
     }
-    // The packets stay queued until the socket closes; each is sent again as
-    // a plain ACCEPT, so that it at least passes unchanged.
+    // The packets stay queued until the socket closes; each is sent again
+    // alone as a plain ACCEPT, so that it at least passes unchanged, or, one
+    // that was sent on to the segment queue, sent on again.
     saturating_inc(stats_.verdict_errors);
-    report(queue_event::VerdictNotSent{tx_ids_.empty() ? 0 : tx_ids_.front(), e});
+    report(queue_event::VerdictNotSent{tx_ids_.empty() ? 0 : tx_ids_.front().id, e});
     std::vector<char> one(MNL_SOCKET_BUFFER_SIZE);
-    for (std::uint32_t id : tx_ids_) {
+    for (const Answered& a : tx_ids_) {
         nlmsghdr* nlh = nfq_nlmsg_put(one.data(), NFQNL_MSG_VERDICT, num_);
-        nfq_nlmsg_verdict_put(nlh, static_cast<int>(id), NF_ACCEPT);
+        nfq_nlmsg_verdict_put(nlh, static_cast<int>(a.id), static_cast<int>(a.fallback));
         if (nl_.send(nlh) == 0) saturating_inc(stats_.verdicts);
     }
     tx_ids_.clear();

@@ -71,7 +71,8 @@ struct QueuedPacket {
     std::optional<std::span<const std::uint8_t>> ct;  // NFQA_CT payload
     std::optional<std::uint32_t> ctinfo;     // NFQA_CT_INFO
     helper::PacketInterfaces ifaces;          // NFQA_IFINDEX_*: where it came in and goes out
-    // NFQA_SKB_INFO, sent only on a queue bound with GSO (docs/daemon.md#gso):
+    std::uint32_t cap_len = 0;               // NFQA_CAP_LEN: the packet's real length, sent when the copy is cut
+    // NFQA_SKB_INFO (docs/daemon.md#gso); the two flags are set only on a queue bound with GSO:
     bool gso = false;                        // NFQA_SKB_GSO: a super-packet, several segments' worth
     bool csum_not_ready = false;             // NFQA_SKB_CSUMNOTREADY: its L4 checksum is still to be computed
 };
@@ -102,6 +103,8 @@ QueueMessage decode_queue_message(const struct nlmsghdr* nlh, QueuedPacket& pkt,
 // Builds the verdict for packet `id` of queue `queue` in `buf` (at least
 // kVerdictBufferSize bytes) and returns it, ready to send.
 inline constexpr std::size_t kVerdictBufferSize = 0xffff + 8192;
+// The verdict that sends a packet on, unexamined, to `queue` (docs/daemon.md#gso).
+std::uint32_t requeue_verdict(std::uint16_t queue);
 struct nlmsghdr* build_verdict_message(std::span<char> buf, std::uint16_t queue, std::uint32_t id, const Verdict& v,
                                        std::span<const std::uint8_t> packet);
 
@@ -156,7 +159,14 @@ private:
     std::vector<char> tx_;
     std::size_t tx_used_ = 0;
     // The packets whose verdicts are in tx_ (ids; a batch lists each id it covers).
-    std::vector<std::uint32_t> tx_ids_;
+    // Every packet the pending send answers, with the verdict it gets alone
+    // should that send fail: NF_ACCEPT, or its requeue (a packet the engine
+    // must read as segments is never let through unexamined).
+    struct Answered {
+        std::uint32_t id;
+        std::uint32_t fallback;
+    };
+    std::vector<Answered> tx_ids_;
     std::vector<std::uint32_t> batch_ids_;  // plain ACCEPTs not yet in tx_, oldest first
     QueueStats& stats_;
     EventSink events_;

@@ -20,11 +20,16 @@
 
 namespace tb::timbuktu {
 
-// Whether the engine may ever rewrite this connection's payload: NAT rewriting
-// on, IPv4 end to end, and the conntrack NATed (docs/protocol-model.md#nat-rewrites).
-// Elsewhere it only reads, which the daemon's GSO path relies on (docs/daemon.md#gso).
+// Whether a rewrite of this connection's payload is possible at all: IPv4 end
+// to end and the conntrack NATed, whatever the policy says now (a reload may
+// have turned nat_rewrite off while the rewrites made before it are still
+// replayed into retransmissions). Elsewhere the engine only reads, which the
+// daemon's GSO path relies on (docs/daemon.md#gso).
+inline bool rewrites_possible(const ConnectionFacts& facts) { return is_v4(facts) && natted(facts); }
+// Whether the engine rewrites new embedded addresses of this connection
+// (docs/protocol-model.md#nat-rewrites).
 inline bool may_rewrite(const Policy& policy, const ConnectionFacts& facts) {
-    return policy.nat_rewrite && is_v4(facts) && natted(facts);
+    return policy.nat_rewrite && rewrites_possible(facts);
 }
 
 class Session {

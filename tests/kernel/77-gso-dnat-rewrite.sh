@@ -41,6 +41,18 @@ assert_eq "counter verdict_errors" 0 "$(kt_counter verdict_errors)"
 in_fw cat /proc/net/netfilter/nfnetlink_queue > "$KT_WORK/queues.txt"
 kt_indent < "$KT_WORK/queues.txt"
 assert_grep "the segment queue (408) is bound in the firewall" "^ *408 " "$KT_WORK/queues.txt"
+kt_step "a second daemon whose segment queue is taken does not start, and says which key to change"
+printf 'queue = 600\nsegment_queue = 408\n' > "$KT_WORK/second.conf"
+timeout 30 ip netns exec "$TB_NS_FW" "$TBD" --config "$KT_WORK/second.conf" --foreground \
+    --socket "$KT_WORK/second.sock" > "$KT_WORK/second.log" 2>&1
+rc=$?
+kt_indent < "$KT_WORK/second.log"
+assert_ne "the second daemon exited with an error" 0 "$rc"
+assert_grep "its error names the taken queue and segment_queue" "queue 408 already bound.*segment_queue" "$KT_WORK/second.log"
+assert_alive "the first daemon runs on" "$KT_DAEMON_PID"
+assert_eq "the first daemon still holds the segment queue" 1 \
+    "$(in_fw awk '$1 == 408' /proc/net/netfilter/nfnetlink_queue | wc -l)"
+
 kt_dmesg_since > "$KT_WORK/dmesg.txt"
 assert_no_grep "no kernel warning (bad offload, WARNING, BUG)" "bad_offload|WARNING|BUG" "$KT_WORK/dmesg.txt"
 kt_finish

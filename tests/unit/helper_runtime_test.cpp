@@ -680,24 +680,96 @@ TEST_CASE("runtime gso: the mark clears only when the segment queue reaches it")
     CHECK(b.rt.counters().not_timbuktu == 0);
 }
 
-TEST_CASE("runtime gso: nat_rewrite off means nothing is ever sent on for TCP") {
+TEST_CASE("runtime gso: with nat_rewrite off a NATed connection still reads as segments, a plain one whole") {
+    // A reload may turn nat_rewrite off while rewrites made before are still
+    // replayed into retransmissions: whether a rewrite is possible is what counts.
     FakePort port;
     FakeSink sink;
     timbuktu::Policy policy;
     policy.nat_rewrite = false;
     HelperRuntime rt(kTimbuktuHelper, policy, RuntimeOptions{}, port, sink);
-    auto ct = dnat_conntrack(1);
     Bytes p = packet(true, IPPROTO_TCP, 1000, kAck, Bytes(3000, 0x41));
+    net::ParsedPacket parsed;
+    REQUIRE(net::parse_packet(p, parsed) == net::ParseError::none);
+    auto verdict_for = [&](const ConntrackFacts& ct) {
+        PacketIn in;
+        in.data = p;
+        in.parsed = &parsed;
+        in.conntrack = &ct;
+        in.ifaces = {3, 5, 0, 0};
+        in.now = 1000;
+        in.gso = in.csum_not_ready = in.can_requeue = true;
+        return rt.on_packet(in).verdict;
+    };
+    CHECK(verdict_for(dnat_conntrack(1)) == PacketVerdict::requeue_as_segments);
+    CHECK(verdict_for(conntrack(2)) != PacketVerdict::requeue_as_segments);
+}
+
+TEST_CASE("runtime gso: a cut copy is never read, and what follows it in its direction goes after it") {
+    Bed b;
+    auto ct = conntrack(1);  // not NATed: super-packets are read whole, but not a cut one
+    b.can_requeue = true;
+    b.send(ct, true, {}, net::kTcpSyn);
+    const std::uint32_t start = b.guest_seq;
+    // What the copy held: its headers and the first 1000 payload bytes of 70000.
+    Bytes first = cat({hello(timbuktu::kServiceIntercom), Bytes(1000, 0)});
+    Bytes p = packet(true, IPPROTO_TCP, start, kAck, first);
     net::ParsedPacket parsed;
     REQUIRE(net::parse_packet(p, parsed) == net::ParseError::none);
     PacketIn in;
     in.data = p;
     in.parsed = &parsed;
     in.conntrack = &ct;
-    in.ifaces = {3, 5, 0, 0};
-    in.now = 1000;
-    in.gso = in.csum_not_ready = in.can_requeue = true;
-    CHECK(rt.on_packet(in).verdict != PacketVerdict::requeue_as_segments);
+    in.ifaces = b.from_guest;
+    in.now = b.now;
+    in.gso = true;
+    in.can_requeue = true;
+    in.cut = true;
+    in.cut_payload_length = 70000;
+    auto o = b.rt.on_packet(in);
+    CHECK(o.verdict == PacketVerdict::requeue_as_segments);
+    CHECK_FALSE(o.session.has_value());
+    // The next packet (a plain one, not NATed) follows it to the segment queue.
+    b.guest_seq = start + 70000;
+    b.gso = false;
+    CHECK(b.send(ct, true, frame(timbuktu::kClassGuest, Bytes(4, 0))).verdict == PacketVerdict::requeue_as_segments);
+    // Without a segment queue a cut copy is not read either.
+    in.can_requeue = false;
+    o = b.rt.on_packet(in);
+    CHECK(o.verdict == PacketVerdict::accept);
+    CHECK_FALSE(o.session.has_value());
+}
+
+TEST_CASE("runtime gso: a forged reply moves no segment mark") {
+    Bed b;
+    auto ct = dnat_conntrack(1);
+    b.can_requeue = true;
+    b.send(ct, true, {}, net::kTcpSyn);
+    b.send(ct, true, hello(timbuktu::kServiceIntercom));  // the original path: out through 5
+    b.gso = true;
+    // A super-packet "from the host" that came in on the guest's side: never acted on, not sent on.
+    auto o = b.send(ct, false, Bytes(3000, 0x41), kAck, PacketInterfaces{3, 5, 0, 0});
+    CHECK(o.verdict == PacketVerdict::accept);
+    CHECK(b.rt.kernel_counters().spoofed == 1);
+    // The host's real reply is read where it belongs: sent on as a super-packet of a NATed connection,
+    // but a plain one right after the real host's first is read on the contact queue (no stale mark).
+    b.gso = false;
+    b.host_seq = 5000;
+    o = b.send(ct, false, hello_ack(timbuktu::kServiceIntercom));
+    CHECK(o.verdict != PacketVerdict::requeue_as_segments);
+    CHECK(o.session.has_value());
+}
+
+TEST_CASE("runtime gso: the segment queue leaves alone a connection without our helper") {
+    Bed b;
+    auto ct = conntrack(1);
+    ct.help.reset();  // queued there by some other rule, not sent on by us
+    b.from_segment_queue = true;
+    auto o = b.send(ct, true, hello(timbuktu::kServiceIntercom));
+    CHECK(o.verdict == PacketVerdict::accept);
+    CHECK_FALSE(o.session.has_value());
+    CHECK(b.rt.sessions_tracked() == 0);
+    CHECK(b.rt.counters().sessions == 0);
 }
 
 TEST_CASE("runtime gso: a UDP super-packet always goes to the segment queue, and only with one") {

@@ -31,6 +31,8 @@
 #   TBBENCH_HOLD_RATE (800) legacy contacts opened per second (the queue must not overflow)
 #   TBBENCH_ROWS ("1 2 3 4 5")  the rows of boot 1 (boot 2 is row 3 only)
 #   TBBENCH_FRAME_CONNS (1000)  row 4's connections holding an unfinished frame
+#   TBBENCH_DAEMON_CONFIG ("")  extra lines of the daemon's configuration, ';' between
+#                           them: e.g. 'gso = false' measures without GSO (docs/daemon.md#gso)
 #   TBVM_SMP (2), TBVM_MEM (2048 here), TBVM_BUILD_DIR, TBVM_KERNEL: as for tests/vm/run.sh
 # Output: build/bench-logs/<kernel>-<part>.log, and a summary of RESULT lines.
 set -uo pipefail
@@ -114,6 +116,10 @@ TB_TCP_CONTACT_PORTS="407, 21" kt_topo routed
 # default for an unanswered UDP flow is 30 s).
 in_fw sysctl -qw net.netfilter.nf_conntrack_udp_timeout=1800 net.netfilter.nf_conntrack_udp_timeout_stream=1800
 kt_config 'log_level = "warning"'
+if [ -n "${TBBENCH_DAEMON_CONFIG:-}" ]; then
+    IFS=';' read -ra extra <<<"$TBBENCH_DAEMON_CONFIG"
+    kt_config "${extra[@]}"
+fi
 kt_daemon_start
 kt_rules_apply
 H=$TB_TARGET_ADDR
@@ -196,34 +202,36 @@ summarize() {
 
 # bulk_once MODE: one bulk measurement; sets BULK_MBIT and BULK_QUEUED.
 bulk_once() {
-    local s0 s1 out
+    local s0 s1 out g0
+    g0=$(kt_counter gso_packets)
     s0=$(queue_seq)
     out=$(timeout 120 ip netns exec "$TB_NS_GUEST" python3 "$TBB" bulk --host "$H" --mode "$1" --seconds "$SECS" 2>"$KT_WORK/bulk.err")
     s1=$(queue_seq)
     BULK_MBIT=$(jfield "$out" mbit_s)
     BULK_QUEUED=$((s1 - s0))
+    BULK_GSO=$(( $(kt_counter gso_packets) - g0 ))
     [ -n "$BULK_MBIT" ] || { kt_indent < "$KT_WORK/bulk.err"; kt_die "bulk $1: no stream passed ($out)"; }
 }
 helper_on()  { in_fw "$TBCTL" rules --config "$KT_CONF" --apply >/dev/null 2>&1 || kt_die "tbhelperctl rules --apply failed"; }
 helper_off() { kt_rules_remove; }
 
 bulk_row() { # ROW MODE LABEL
-    local row=$1 mode=$2 r tb base q qb tbs="" bases="" ratios="" a b
+    local row=$1 mode=$2 r tb base q qb g tbs="" bases="" ratios="" a b
     kt_step "row $row: bulk on a $3 TCP 407 stream, tbhelper vs the same firewall without the helper"
     for r in $(seq "$ROUNDS"); do
         if ((r % 2)); then
-            helper_on; bulk_once "$mode"; tb=$BULK_MBIT q=$BULK_QUEUED
+            helper_on; bulk_once "$mode"; tb=$BULK_MBIT q=$BULK_QUEUED g=$BULK_GSO
             helper_off; bulk_once "$mode"; base=$BULK_MBIT qb=$BULK_QUEUED
         else
             helper_off; bulk_once "$mode"; base=$BULK_MBIT qb=$BULK_QUEUED
-            helper_on; bulk_once "$mode"; tb=$BULK_MBIT q=$BULK_QUEUED
+            helper_on; bulk_once "$mode"; tb=$BULK_MBIT q=$BULK_QUEUED g=$BULK_GSO
         fi
         [ -n "${tb:-}" ] && [ -n "${base:-}" ] || kt_die "row $row: a measurement failed"
         ((qb == 0)) || kt_note "row $row round $r: $qb packets were queued without the helper's rules"
         if [ "$mode" = detached ] && ((q > 200)); then kt_die "row $row: the helper did not detach the control stream ($q packets went through queue 407)"; fi
         if [ "$mode" = framed ] && ((q < 100)); then kt_die "row $row: the framed stream was not queued ($q packets through queue 407)"; fi
         a=$(ratio "$tb" "$base")
-        printf 'round %d/%d  row %s  tbhelper %8.1f Mbit/s (%d packets queued)  baseline %8.1f Mbit/s  ratio %s\n' "$r" "$ROUNDS" "$row" "$tb" "$q" "$base" "$a"
+        printf 'round %d/%d  row %s  tbhelper %8.1f Mbit/s (%d packets queued, %d of them GSO super-packets)  baseline %8.1f Mbit/s  ratio %s\n' "$r" "$ROUNDS" "$row" "$tb" "$q" "$g" "$base" "$a"
         tbs+=" $tb" bases+=" $base" ratios+=" $a"
     done
     helper_on

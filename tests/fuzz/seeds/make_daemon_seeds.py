@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Writes the seed corpora of the daemon's fuzz targets (fuzz_packet,
-fuzz_ct_attrs): queued IP packets and NFQA_CT payloads. Run from anywhere: the
+fuzz_ct_attrs, fuzz_queue_message): queued IP packets, NFQA_CT payloads and
+whole NFQUEUE packet messages. Run from anywhere: the
 files land next to this script."""
 import os
 import struct
@@ -63,6 +64,65 @@ seeds = {
         "help-detached": nla(CTA_HELP, nla(CTA_HELP_NAME, b"\0"), True) + struct.pack("<IIII", 10, 10, 11, 12) +
         struct.pack("<IIII", 10, 10, 12, 11),
     },
+}
+
+# Whole NFQNL_MSG_PACKET messages (linux/netfilter/nfnetlink_queue.h), as the
+# kernel sends them on a queue bound with conntrack (and GSO).
+NFQA_PACKET_HDR, NFQA_IFINDEX_INDEV, NFQA_IFINDEX_OUTDEV, NFQA_PAYLOAD, NFQA_CT, NFQA_CT_INFO = 1, 5, 6, 10, 11, 12
+NFQA_CAP_LEN, NFQA_SKB_INFO = 13, 14
+NFQA_SKB_CSUMNOTREADY, NFQA_SKB_GSO = 1, 2
+CTA_TUPLE_ORIG, CTA_TUPLE_REPLY, CTA_TUPLE_IP, CTA_TUPLE_PROTO = 1, 2, 1, 2
+CTA_IP_V4_SRC, CTA_IP_V4_DST, CTA_PROTO_NUM, CTA_PROTO_SRC_PORT, CTA_PROTO_DST_PORT = 1, 2, 1, 2, 3
+IP_CT_ESTABLISHED, IP_CT_ESTABLISHED_REPLY = 0, 3
+
+
+def be_nla(type_, payload, nested=False):  # netfilter attributes carry big-endian values
+    return nla(type_, payload, nested)
+
+
+def tuple_(src, dst, proto, sport, dport):
+    ip = nla(CTA_IP_V4_SRC, bytes(src)) + nla(CTA_IP_V4_DST, bytes(dst))
+    pr = nla(CTA_PROTO_NUM, bytes([proto])) + nla(CTA_PROTO_SRC_PORT, struct.pack(">H", sport)) + \
+        nla(CTA_PROTO_DST_PORT, struct.pack(">H", dport))
+    return nla(CTA_TUPLE_IP, ip, True) + nla(CTA_TUPLE_PROTO, pr, True)
+
+
+G, H, D = [198, 51, 100, 2], [203, 0, 113, 2], [198, 51, 100, 1]
+
+
+def ct_nest(proto, natted):
+    orig = tuple_(G, D if natted else H, proto, 40000, 407)
+    reply = tuple_(H, G, proto, 407, 40000)
+    return nla(CTA_TUPLE_ORIG, orig, True) + nla(CTA_TUPLE_REPLY, reply, True) + \
+        nla(CTA_STATUS, struct.pack(">I", 8 | (32 if natted else 0))) + nla(CTA_ID, struct.pack(">I", 7)) + \
+        nla(CTA_HELP, nla(CTA_HELP_NAME, b"timbuktu\0"), True)
+
+
+def queue_message(packet_id, packet, proto=6, natted=False, skb_info=None, ctinfo=IP_CT_ESTABLISHED, seq=1,
+                  cap_len=None):
+    attrs = nla(NFQA_PACKET_HDR, struct.pack(">IHB", packet_id, 0x0800, 3)) + \
+        nla(NFQA_IFINDEX_INDEV, struct.pack(">I", 3)) + nla(NFQA_IFINDEX_OUTDEV, struct.pack(">I", 5)) + \
+        nla(NFQA_CT, ct_nest(proto, natted), True) + nla(NFQA_CT_INFO, struct.pack(">I", ctinfo))
+    if cap_len is not None:
+        attrs += nla(NFQA_CAP_LEN, struct.pack(">I", cap_len))
+    if skb_info is not None:
+        attrs += nla(NFQA_SKB_INFO, struct.pack(">I", skb_info))
+    attrs += nla(NFQA_PAYLOAD, packet)
+    body = struct.pack("<BBH", 2, 0, struct.unpack("<H", struct.pack(">H", 407))[0]) + attrs  # nfgenmsg
+    # NFNL_SUBSYS_QUEUE (3) << 8 | NFQNL_MSG_PACKET (0); seq picks the queue role in the target.
+    return struct.pack("=IHHII", 16 + len(body), 3 << 8, 0, seq, 0) + body
+
+
+BULK = bytes([0, 1, 0, 0x7f, 0xfa]) + bytes([0, 0x77]) + bytes(200)
+seeds["fuzz_queue_message"] = {
+    "tcp-hello-contact-gso": queue_message(1, ipv4(6, tcp(HELLO)), seq=1, skb_info=NFQA_SKB_GSO | NFQA_SKB_CSUMNOTREADY),
+    "tcp-hello-then-segments-natted":
+        queue_message(1, ipv4(6, tcp(HELLO)), natted=True, seq=1, skb_info=NFQA_SKB_CSUMNOTREADY) +
+        queue_message(2, ipv4(6, tcp(HELLO)), natted=True, seq=2) +
+        queue_message(3, ipv4(6, tcp(BULK, seq=0x11223344 + len(HELLO))), natted=True, seq=1),
+    "udp-gso": queue_message(4, ipv4(17, udp(HELLO)), proto=17, seq=1, skb_info=NFQA_SKB_GSO),
+    "cut-copy": queue_message(5, ipv4(6, tcp(HELLO)), seq=1, cap_len=70000),
+    "no-gso-queue": queue_message(6, ipv4(6, tcp(HELLO)), seq=0),
 }
 
 for target, files in seeds.items():
