@@ -115,6 +115,38 @@ TEST_CASE("parse_packet walks IPv6 extension headers", "[daemon]") {
     CHECK(pp.payload_length == 3);
 }
 
+TEST_CASE("fit_length_to_copy: a cut copy's headers parse, with the payload that was copied", "[daemon][gso]") {
+    // An IPv4 super-packet the queue cut at 1000 of its 3040 bytes.
+    Bytes whole = ipv4_packet(6, Bytes(3000, 0x41));
+    Bytes cut(whole.begin(), whole.begin() + 1000);
+    ParsedPacket pp;
+    CHECK(parse_packet(cut, pp) == ParseError::truncated);  // as it came
+    REQUIRE(fit_length_to_copy(cut));
+    REQUIRE(parse_packet(cut, pp) == ParseError::none);
+    CHECK(pp.tcp_seq == 0x11223344);
+    CHECK(pp.payload_offset == 40);
+    CHECK(pp.payload_length == 960);
+    // BIG TCP says 0 in the IPv4 total length: the same.
+    store_be16(cut.data() + 2, 0);
+    REQUIRE(fit_length_to_copy(cut));
+    CHECK(parse_packet(cut, pp) == ParseError::none);
+    // IPv6 (a BIG TCP one says 0 in its payload length).
+    Bytes v6(40 + 20 + 500, 0);
+    v6[0] = 0x60;
+    v6[6] = 6;
+    v6[40 + 12] = 5 << 4;
+    store_be32(v6.data() + 40 + 4, 7);
+    REQUIRE(fit_length_to_copy(v6));
+    REQUIRE(parse_packet(v6, pp) == ParseError::none);
+    CHECK(pp.payload_length == 500);
+    CHECK(pp.tcp_seq == 7);
+    // Neither IPv4 nor IPv6, or shorter than the fixed header: left alone.
+    Bytes odd(30, 0x50), short4(10, 0x45);
+    CHECK_FALSE(fit_length_to_copy(odd));
+    CHECK_FALSE(fit_length_to_copy(short4));
+    CHECK(short4 == Bytes(10, 0x45));
+}
+
 TEST_CASE("parse_packet walks a chain of any length: nothing hides behind many extension headers", "[daemon]") {
     // 40 destination-options headers before UDP: the kernel's conntrack tracks
     // such a packet, so the engine must see it too.
