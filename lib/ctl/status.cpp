@@ -64,7 +64,11 @@ std::string format_status(const nlohmann::json& r, const std::string& socket_pat
     auto row = [&](const char* label, const std::string& value) { out += fmt::format("{:<10} {}\n", label, value); };
     row("socket", escape_untrusted(socket_path));
     if (r.contains("config")) row("config", field(r, "config"));
-    row("queue", field(r, "queue"));
+    // GSO's second queue (docs/daemon.md#gso), when the daemon has one.
+    if (auto it = r.find("segment_queue"); it != r.end() && !it->is_null())
+        row("queue", fmt::format("{}, segments on {}", field(r, "queue"), scalar(*it)));
+    else
+        row("queue", field(r, "queue"));
     std::string helpers;
     if (auto it = r.find("helpers"); it != r.end() && it->is_array()) {
         for (const auto& h : *it) {

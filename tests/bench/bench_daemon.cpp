@@ -180,7 +180,9 @@ struct Daemon {
         int error = 0;
         auto* nlh = reinterpret_cast<const nlmsghdr*>(message.data());
         if (netfilter::decode_queue_message(nlh, pkt, error) != netfilter::QueueMessage::packet) std::abort();
-        const netfilter::Verdict v = daemon::handle_queued_packet(runtime, pkt, now);
+        // As the daemon reads its contact queue by default (gso = true, a
+        // segment queue behind it: docs/daemon.md#gso).
+        const netfilter::Verdict v = daemon::handle_queued_packet(runtime, pkt, now, daemon::QueueRole{408, false});
         const nlmsghdr* out = netfilter::build_verdict_message(tx, 407, pkt.id, v, pkt.data);
         verdict_bytes += out->nlmsg_len;
         drops += v.drop;
@@ -324,7 +326,9 @@ Figures run(std::size_t n, std::size_t timed_packets) {
 double baseline_us(std::size_t n) {
     const char* base = std::getenv("TB_BENCH_BASELINE");
     if (!base || !*base) return 0;
-    const std::string cmd = std::string("'") + base + "' " + std::to_string(n) + " 2>/dev/null";
+    // Without the variable: a baseline built from this same file would
+    // otherwise run its own baseline, itself, without end.
+    const std::string cmd = std::string("env -u TB_BENCH_BASELINE '") + base + "' " + std::to_string(n) + " 2>/dev/null";
     FILE* p = popen(cmd.c_str(), "r");
     if (!p) return 0;
     char line[512];

@@ -30,6 +30,7 @@ missing=$(jq -r '[(["version","queue","helpers","uptime","counters"][] as $k | s
 assert_eq "mandatory keys of status --json (missing ones listed)" "" "$missing"
 assert_eq "version" "$(cat "$KT_REPO/VERSION")" "$(jq -r .version "$S")"
 assert_eq "queue" 407 "$(jq -r .queue "$S")"
+assert_eq "segment_queue (gso on by default, docs/daemon.md#gso)" 408 "$(jq -r .segment_queue "$S")"
 assert_eq "helpers: timbuktu registered for tcp" true \
     "$(jq '[.helpers[] | select(.name == "timbuktu" and .l4 == "tcp")] | length > 0' "$S")"
 assert_eq "helpers: timbuktu registered for udp" true \
@@ -45,7 +46,7 @@ assert_eq "counters.sessions went up by one" $((sessions0 + 1)) "$(jq -r .counte
 run status-text in_fw "$TBCTL" status
 assert_eq "status exit status" 0 "$RC"
 assert_grep "text: version line" '^tbhelperd [0-9.]+, pid [0-9]+, up ' "$KT_WORK/status-text.out"
-assert_grep "text: queue" '^queue +407$' "$KT_WORK/status-text.out"
+assert_grep "text: queue" '^queue +407, segments on 408$' "$KT_WORK/status-text.out"
 assert_grep "text: helpers" '^helpers +timbuktu ipv[46]/(tcp|udp)' "$KT_WORK/status-text.out"
 assert_grep "text: counters" '^  expectations_created +[0-9]+$' "$KT_WORK/status-text.out"
 

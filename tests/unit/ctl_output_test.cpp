@@ -131,6 +131,11 @@ TEST_CASE("ctl status: mandatory keys, JSON and text", "[ctl][status]") {
     CHECK(text.find("queue      407\n") != std::string::npos);
     CHECK(text.find("  expectations_created   1\n") != std::string::npos);
     CHECK(text.find("  stream_lost            0\n") != std::string::npos);
+    // GSO's segment queue (docs/daemon.md#gso), when the daemon has one; null with gso = false.
+    r["segment_queue"] = 408;
+    CHECK(format_status(r, "/run/x.sock").find("queue      407, segments on 408\n") != std::string::npos);
+    r["segment_queue"] = nullptr;
+    CHECK(format_status(r, "/run/x.sock").find("queue      407\n") != std::string::npos);
 
     r["counters"].erase("forged");
     r.erase("uptime");
