@@ -46,4 +46,20 @@ fi
 assert_eq "counter verdict_errors" 0 "$(kt_counter verdict_errors)"
 kt_dmesg_since > "$KT_WORK/dmesg.txt"
 assert_no_grep "no kernel warning (bad offload, WARNING, BUG)" "bad_offload|WARNING|BUG" "$KT_WORK/dmesg.txt"
+
+kt_step "gso = false: the kernel segments everything on the one queue, as in version 0.1"
+kt_daemon_stop TERM
+kt_config 'gso = false'
+kt_daemon_start
+kt_status > "$KT_WORK/before.json"
+assert_eq "no segment queue in the status" null "$(jq -r .segment_queue "$KT_WORK/before.json")"
+assert_eq "queue 408 is not bound" 0 "$(in_fw awk '$1 == 408' /proc/net/netfilter/nfnetlink_queue | wc -l)"
+kt_bulk_offer bulk-off "$((PORT + 1))" "$TB_HOST_ADDR" "$BYTES"
+assert_eq "the offer still reached the guest" "$((PORT + 1))" "$(kt_attack_field bulk-off offer_port)"
+assert_eq "its stream crossed the filter ($(kt_attack_field bulk-off stream_detail))" True \
+    "$(kt_attack_field bulk-off stream_ok)"
+packets=$(kt_delta packets)
+echo "FIGURE: gso = false: $packets packets queued for the same 2 MiB"
+assert_eq "no super-packet reached the daemon" 0 "$(kt_delta gso_packets)"
+assert_ge "one queued packet per segment at least" "$segments" "$packets"
 kt_finish
