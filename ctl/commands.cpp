@@ -496,6 +496,10 @@ int cmd_check(const Globals& g) {
     if (have_ruleset)
         for (auto& f : audit_filter(ruleset, config)) findings.push_back(std::move(f));
 
+    // 5b. Rules that queue to a number the daemon reads (docs/daemon.md#gso).
+    if (have_ruleset)
+        for (auto& f : audit_queue_numbers(ruleset, config)) findings.push_back(std::move(f));
+
     // 6. Spoofed host replies: the kernel's reverse-path filter or our fib rule.
     if (have_ruleset)
         if (auto f = audit_reverse_path(reverse_path_sysctls(), find_antispoof_rules(ruleset, config), fix_apply,

@@ -1,6 +1,8 @@
 #include "ctl/audit.hpp"
 
 #include <algorithm>
+#include <map>
+#include <set>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -520,6 +522,51 @@ std::string manager_fix(FirewallManager m, const std::string& hook, bool related
 }
 
 }  // namespace
+
+std::vector<Finding> audit_queue_numbers(const json& nft, const Config& config) {
+    std::map<std::uint32_t, std::string> ours{{config.queue, "its contact queue (queue)"}};
+    if (config.gso) ours.emplace(config.segment_queue_number(), "its segment queue (segment_queue, docs/daemon.md#gso)");
+    std::vector<Finding> findings;
+    std::set<std::uint32_t> reported;
+    for (const json* r : objects(nft, "rule")) {
+        auto expr = r->find("expr");
+        if (expr == r->end() || !expr->is_array()) continue;
+        for (const auto& e : *expr) {
+            if (!e.is_object()) continue;
+            auto q = e.find("queue");
+            if (q == e.end() || !q->is_object()) continue;
+            // "num": N, or {"range": [A, B]} (queue num A-B); absent: queue 0.
+            auto queue_number = [](const json& v) -> std::optional<std::uint32_t> {
+                if (!v.is_number_integer() || v.get<std::int64_t>() < 0 || v.get<std::int64_t>() > 65535)
+                    return std::nullopt;
+                return static_cast<std::uint32_t>(v.get<std::int64_t>());
+            };
+            std::optional<std::uint32_t> lo = 0, hi = 0;
+            if (auto num = q->find("num"); num != q->end()) {
+                if (num->is_object() && num->contains("range") && (*num)["range"].is_array() &&
+                    (*num)["range"].size() == 2) {
+                    lo = queue_number((*num)["range"][0]);
+                    hi = queue_number((*num)["range"][1]);
+                } else {
+                    lo = hi = queue_number(*num);
+                }
+                if (!lo || !hi) continue;  // an expression (symhash, jhash...): not read
+            }
+            for (const auto& [n, what] : ours) {
+                if (n < *lo || n > *hi || !reported.insert(n).second) continue;
+                findings.push_back(
+                    {"error", "queue-number-taken",
+                     fmt::format("a rule in table {} {} chain {} queues packets to queue {}, which tbhelperd reads as "
+                                 "{}: they would reach the daemon, which lets them pass unexamined, not the program "
+                                 "the rule meant them for",
+                                 str(*r, "family"), str(*r, "table"), str(*r, "chain"), n, what),
+                     "give that rule another queue number, or set queue / segment_queue in tbhelper.conf to a free "
+                     "one and restart tbhelperd"});
+            }
+        }
+    }
+    return findings;
+}
 
 std::vector<Finding> audit_filter(const json& nft, const Config& config) {
     const FirewallManager manager = detect_firewall_manager(nft);

@@ -64,6 +64,15 @@ std::vector<Finding> audit_helper_table(const nlohmann::json& nft_json, const Co
 // command (firewall-cmd --add-service=timbuktu, ufw allow Timbuktu).
 std::vector<Finding> audit_filter(const nlohmann::json& ruleset_json, const Config& config);
 
+// ---- queue numbers (docs/daemon.md#gso) -----------------------------------
+
+// Rules anywhere in the ruleset (JSON of `list ruleset`) whose `queue`
+// statement sends packets to a queue the daemon reads: `queue`, and with
+// gso the segment queue. Those packets would reach tbhelperd, which lets
+// them pass unexamined, instead of the program the rule meant them for.
+// Reports queue-number-taken, once per number.
+std::vector<Finding> audit_queue_numbers(const nlohmann::json& ruleset_json, const Config& config);
+
 // ---- firewall managers (docs/firewall-managers.md) -------------------------
 
 // Who writes the filter, read from the ruleset's names: firewalld (nftables

@@ -105,6 +105,24 @@ in_fw "${CTL[@]}" rules --apply >/dev/null 2>&1 || kt_die "rules --apply failed"
 check_run rpf2
 assert_eq "with the antispoof chain: exit 0 again" 0 "$RC"
 
+kt_step "a rule that queues to the daemon's segment queue (queue-number-taken, docs/daemon.md#gso)"
+in_fw nft -f - <<'NFT' || kt_die "cannot load the queueing rule"
+table inet ids {
+    chain forward {
+        type filter hook forward priority 10; policy accept;
+        tcp dport 9999 queue num 408 bypass
+    }
+}
+NFT
+check_run qnum
+in_fw nft delete table inet ids
+assert_eq "check exit status (a rule queues to 408)" 1 "$RC"
+assert_code "the rule is reported" queue-number-taken
+assert_eq "the finding names the table, the chain, the number and segment_queue" true \
+    "$(jq 'any(.[]; .code == "queue-number-taken" and (.message | contains("table inet ids chain forward queues packets to queue 408")) and (.message | contains("segment_queue")))' "$KT_WORK/qnum.json")"
+check_run qnum2
+assert_eq "without the rule: exit 0 again" 0 "$RC"
+
 kt_step "daemon down"
 kt_daemon_stop TERM
 check_run down

@@ -240,3 +240,37 @@ TEST_CASE("ctl check: kernel modules", "[ctl][check]") {
     k.sys_module = {"nfnetlink_cthelper"};
     CHECK(module_state(m, k) == ModuleState::loaded);
 }
+
+TEST_CASE("ctl check: a rule queueing to the daemon's queues", "[ctl][check]") {
+    Config config;  // queue 407, gso on: segment queue 408
+    auto q = [](json num) {
+        json stmt = json::object();
+        if (!num.is_null()) stmt["num"] = num;
+        stmt["flags"] = "bypass";
+        return json::array({json{{"queue", stmt}}});
+    };
+    // Another program's queue: nothing to say.
+    CHECK(audit_queue_numbers(nft({chain("inet", "ids", "fwd", "forward"), rule("inet", "ids", "fwd", q(9))}), config)
+              .empty());
+    // The segment queue, by number.
+    auto f = audit_queue_numbers(nft({chain("inet", "ids", "fwd", "forward"), rule("inet", "ids", "fwd", q(408))}),
+                                 config);
+    REQUIRE(f.size() == 1);
+    CHECK(f[0].code == "queue-number-taken");
+    CHECK(f[0].severity == "error");
+    CHECK(f[0].message.find("table inet ids chain fwd queues packets to queue 408") != std::string::npos);
+    CHECK(f[0].message.find("segment_queue") != std::string::npos);
+    // A range over both, once each, however many rules.
+    f = audit_queue_numbers(nft({chain("inet", "ids", "fwd", "forward"),
+                                 rule("inet", "ids", "fwd", q(json{{"range", json::array({400, 410})}})),
+                                 rule("inet", "ids", "fwd", q(407))}),
+                            config);
+    CHECK(f.size() == 2);
+    // No number: queue 0. With gso = false, 408 is free again.
+    CHECK(audit_queue_numbers(nft({chain("inet", "ids", "fwd", "forward"), rule("inet", "ids", "fwd", q(nullptr))}),
+                              config)
+              .empty());
+    config.gso = false;
+    CHECK(audit_queue_numbers(nft({chain("inet", "ids", "fwd", "forward"), rule("inet", "ids", "fwd", q(408))}), config)
+              .empty());
+}
