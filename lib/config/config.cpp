@@ -84,6 +84,10 @@ struct Reader {
         return *v;
     }
 
+    bool boolean(const toml::node& node, const std::string& key) const {
+        if (!node.is_boolean()) fail(node, key, fmt::format("expected true or false, found {}", type_name(node.type())));
+        return *node.value<bool>();
+    }
     std::vector<std::uint16_t> port_list(const toml::node& node, const std::string& key) const {
         const auto* arr = node.as_array();
         if (!arr) fail(node, key, fmt::format("expected an array of port numbers, found {}", type_name(node.type())));
@@ -146,8 +150,7 @@ Config parse_config(const std::string& text, const std::string& origin) {
             c.segment_queue = static_cast<std::uint16_t>(r.integer(node, key, 0, 65535));
             segment_queue_line = node.source().begin.line;
         } else if (key == "gso") {
-            if (!node.is_boolean()) r.fail(node, key, fmt::format("expected true or false, found {}", type_name(node.type())));
-            c.gso = *node.value<bool>();
+            c.gso = r.boolean(node, key);
         } else if (key == "tcp_contact_ports") {
             c.tcp_contact_ports = r.port_list(node, key);
         } else if (key == "udp_contact_ports") {
@@ -159,11 +162,9 @@ Config parse_config(const std::string& text, const std::string& origin) {
         } else if (key == "expectation_timeout") {
             c.expectation_timeout = static_cast<std::uint32_t>(r.integer(node, key, 1, kMaxExpectationTimeout));
         } else if (key == "nat_rewrite") {
-            if (!node.is_boolean()) r.fail(node, key, fmt::format("expected true or false, found {}", type_name(node.type())));
-            c.nat_rewrite = *node.value<bool>();
+            c.nat_rewrite = r.boolean(node, key);
         } else if (key == "reply_interface_check") {
-            if (!node.is_boolean()) r.fail(node, key, fmt::format("expected true or false, found {}", type_name(node.type())));
-            c.reply_interface_check = *node.value<bool>();
+            c.reply_interface_check = r.boolean(node, key);
         } else if (key == "session_capacity") {
             c.session_capacity =
                 static_cast<std::uint32_t>(r.integer(node, key, kMinSessionCapacity, kMaxSessionCapacity));
